@@ -1,0 +1,48 @@
+# Two commands matter: `make test` and `make demo`. Both first install what they need on a fresh machine.
+SHELL := /bin/bash
+APT_PACKAGES := iproute2 iptables ipset nftables conntrack containernetworking-plugins gobgpd bird2 \
+	qemu-system-x86 busybox-static socat golang-github-osrg-gobgp-dev openssl ipvsadm kmod xz-utils
+TEST_ENV := KUBE_ROUTER_LOG_LEVEL=$${KUBE_ROUTER_LOG_LEVEL:-silent}
+NODE_TEST := node --import tsx --test --test-force-exit --test-concurrency=1
+
+.PHONY: deps build test test-unit test-root demo lab-down clean
+
+deps: .stamp/apt .stamp/npm
+
+.stamp/apt: Makefile
+	@mkdir -p .stamp
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v kubectl >/dev/null || echo "warning: kubectl not found; kubectl-driven lab tests will be skipped"
+	@touch $@
+
+.stamp/npm: package.json package-lock.json
+	@mkdir -p .stamp
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: deps
+	npm run --silent build
+
+# The whole suite: pure unit tests, then root tests against real kernel state in namespaces (including the
+# Debian-kernel VM smoke test under test/root/vm).
+test: build
+	$(TEST_ENV) $(NODE_TEST) $$(find test/unit test/root -name '*.test.ts' | sort)
+
+test-unit: build
+	$(TEST_ENV) $(NODE_TEST) $$(find test/unit -name '*.test.ts' | sort)
+
+test-root: build
+	$(TEST_ENV) $(NODE_TEST) $$(find test/root -name '*.test.ts' | sort)
+
+demo: build
+	node bin/kube-router-lab.js demo
+
+lab-down:
+	node bin/kube-router-lab.js down
+
+clean:
+	rm -rf dist build .stamp

@@ -1,0 +1,34 @@
+// Which controllers run for the given flags, which cluster resources they need watched, and which changes
+// each one wants to hear about.
+import type { Options } from './options.ts';
+import type { ResourceName, ClusterChange } from '../kube/cluster-cache.ts';
+import type { ControllerContext } from '../controllers/context.ts';
+import type { Controller } from '../controllers/runtime.ts';
+import { logger } from '../observe/log.ts';
+
+export interface RunningController {
+  controller: Controller;
+  /** True if the change concerns this controller (cheap; runs for every cache event). */
+  wants(change: ClusterChange): boolean;
+  /** Called once the loop has stopped; kernel state is left in place. */
+  shutdown?(): Promise<void>;
+}
+
+export function resourcesFor(options: Options): ResourceName[] {
+  const wanted = new Set<ResourceName>();
+  if (options.runFirewall) for (const r of ['pods', 'namespaces', 'networkpolicies'] as const) wanted.add(r);
+  if (options.runRouter) for (const r of ['services', 'endpointslices'] as const) wanted.add(r);
+  if (options.runServiceProxy) for (const r of ['pods', 'services', 'endpointslices'] as const) wanted.add(r);
+  return [...wanted];
+}
+
+export async function buildControllers(ctx: ControllerContext): Promise<RunningController[]> {
+  const log = logger('main');
+  const running: RunningController[] = [];
+  const { options } = ctx;
+  if (options.runRouter) log.warn('--run-router: the routes controller is not implemented in this build yet');
+  if (options.runServiceProxy) log.warn('--run-service-proxy: the IPVS service proxy is not implemented in this build yet');
+  if (options.runFirewall) log.warn('--run-firewall: the network policy controller is not implemented in this build yet');
+  if (options.runLoadBalancer) log.warn('--run-loadbalancer: the load-balancer allocator is not implemented in this build yet');
+  return running;
+}

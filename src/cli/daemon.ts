@@ -1,0 +1,111 @@
+// The daemon's life: start-up in upstream's order (health server, caches, node identity, metrics, controllers),
+// then run until SIGTERM/SIGINT and shut everything down cleanly. Kernel state is left in place on exit.
+import type { Node } from 'kubernetes-types/core/v1.js';
+import type { Options } from './options.ts';
+import { VERSION } from './version.ts';
+import { KubeClient } from '../kube/client.ts';
+import { ClusterCache, type ResourceName } from '../kube/cluster-cache.ts';
+import { loadClientConfig } from '../kube/kubeconfig.ts';
+import { bestNodeIP, nodeName, primaryNodeIP } from '../kube/node-identity.ts';
+import { EventRecorder } from '../observe/events.ts';
+import { HealthRegistry, startHealthServer, startMetricsServer, type ServerHandle } from '../observe/health.ts';
+import { logger } from '../observe/log.ts';
+import { metrics } from '../observe/metrics.ts';
+import { ControllerRunner } from '../controllers/runtime.ts';
+import type { ControllerContext, NodeIdentity } from '../controllers/context.ts';
+import { buildControllers, resourcesFor } from './controllers.ts';
+
+const log = logger('main');
+
+function identityOf(name: string, node: Node, options: Options): NodeIdentity | string {
+  const primary = primaryNodeIP(node);
+  if (!primary.ok) return `node ${name}: ${primary.error}`;
+  const identity: NodeIdentity = { name, primaryIp: primary.value };
+  const v4 = bestNodeIP(node, 4);
+  const v6 = bestNodeIP(node, 6);
+  if (v4) identity.ipv4 = v4;
+  if (v6) identity.ipv6 = v6;
+  // As upstream: an enabled family the node has no address for is a start-up error.
+  if (options.enableIpv4 && !v4) return `--enable-ipv4 is set but node ${name} has no IPv4 address`;
+  if (options.enableIpv6 && !v6) return `--enable-ipv6 is set but node ${name} has no IPv6 address`;
+  return identity;
+}
+
+function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: string) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(sig);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+/** Runs kube-router until a signal arrives; returns the process exit code. */
+export async function runDaemon(options: Options): Promise<number> {
+  metrics.buildInfo.set({ goversion: process.version, version: VERSION }, 1);
+  const health = new HealthRegistry();
+  const servers: ServerHandle[] = [];
+  // The health port is bound first so a port clash fails start-up before anything else happens.
+  if (options.healthPort > 0) servers.push(await startHealthServer(health, options.healthAddr, options.healthPort));
+
+  const config = loadClientConfig({ kubeconfigPath: options.kubeconfig, master: options.master });
+  if (!config.ok) {
+    log.fatal(config.error);
+    return 1;
+  }
+  const client = new KubeClient(config.value, { version: VERSION });
+  const resources: ResourceName[] = ['nodes', ...resourcesFor(options)];
+  const cache = new ClusterCache(client, resources);
+  const stopAll = async () => {
+    await cache.stop();
+    await Promise.all(servers.map((s) => s.close()));
+    client.close();
+  };
+  cache.start();
+  try {
+    await cache.waitForSync(options.cacheSyncTimeoutMs);
+  } catch (err) {
+    log.fatal({ err }, 'caches did not sync within --cache-sync-timeout');
+    await stopAll();
+    return 1;
+  }
+
+  const name = nodeName({ hostnameOverride: options.hostnameOverride, env: process.env });
+  const nodes = cache.store('nodes');
+  const node = nodes.get(name);
+  if (!node) {
+    log.fatal({ node: name }, 'this node is not in the cluster (set --hostname-override or NODE_NAME)');
+    await stopAll();
+    return 1;
+  }
+  const identity = identityOf(name, node, options);
+  if (typeof identity === 'string') {
+    log.fatal(identity);
+    await stopAll();
+    return 1;
+  }
+  log.info({ node: identity, version: VERSION }, 'starting kube-router');
+
+  if (options.metricsPort > 0) servers.push(await startMetricsServer(options.metricsAddr, options.metricsPort, options.metricsPath));
+
+  const events = new EventRecorder({ client, host: name });
+  const ctx: ControllerContext = { options, node: identity, currentNode: () => nodes.get(name), cache, client, events, health };
+  const controllers = await buildControllers(ctx);
+  const runners = controllers.map((c) => ({ runner: new ControllerRunner(c.controller, { health }), c }));
+  const unsubscribe = cache.onChange((change) => {
+    for (const { runner, c } of runners) if (c.wants(change)) runner.notify({ kind: change.kind, key: change.key });
+  });
+  for (const { runner } of runners) runner.start();
+
+  const signal = await waitForSignal();
+  log.info({ signal }, 'shutting down');
+  unsubscribe();
+  await Promise.all(runners.map(({ runner }) => runner.stop()));
+  for (const { c } of runners) await c.shutdown?.();
+  await events.flush();
+  await stopAll();
+  return 0;
+}

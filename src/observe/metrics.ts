@@ -1,0 +1,58 @@
+// The Prometheus metrics catalogue: upstream kube-router's metric names (docs/metrics.md) plus our own
+// sync/error counters, all on one registry that the metrics HTTP server exposes.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+const NS = 'kube_router_';
+// Sync durations range from sub-millisecond incremental updates to multi-second full syncs.
+const syncBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+function histogram(name: string, help: string, labelNames: string[] = []): Histogram<string> {
+  return new Histogram({ name: NS + name, help, labelNames, buckets: syncBuckets, registers: [registry] });
+}
+function counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
+  return new Counter({ name: NS + name, help, labelNames, registers: [registry] });
+}
+function gauge(name: string, help: string, labelNames: string[] = []): Gauge<string> {
+  return new Gauge({ name: NS + name, help, labelNames, registers: [registry] });
+}
+
+export const metrics = {
+  buildInfo: gauge('build_info', 'Build information (goversion carries the Node.js version)', ['goversion', 'version']),
+
+  // Routing controller (names as upstream).
+  bgpPeerInfo: gauge('bgp_peer_info', 'BGP peer information', ['address', 'type', 'asn', 'state']),
+  bgpAdvertisementsReceived: counter('controller_bgp_advertisements_received', 'BGP advertisements received'),
+  bgpAdvertisementsSent: counter('controller_bgp_advertisements_sent', 'BGP advertisements sent', ['type']),
+  bgpInternalPeersSyncTime: histogram('controller_bgp_internal_peers_sync_time', 'Time to sync internal BGP peers (s)'),
+  routesSyncTime: histogram('controller_routes_sync_time', 'Time to sync routes (s)'),
+  hostRoutesSyncTime: histogram('host_routes_sync_time', 'Time to sync host routes (s)'),
+  hostRoutesSynced: gauge('host_routes_synced', 'Host routes currently synced'),
+  hostRoutesAdded: counter('host_routes_added', 'Host routes added'),
+  hostRoutesRemoved: counter('host_routes_removed', 'Host routes removed'),
+
+  // Network policy controller (names as upstream).
+  iptablesSyncTime: histogram('controller_iptables_sync_time', 'Time to sync iptables (s)'),
+  iptablesV4SaveTime: histogram('controller_iptables_v4_save_time', 'Time to save IPv4 iptables state (s)'),
+  iptablesV6SaveTime: histogram('controller_iptables_v6_save_time', 'Time to save IPv6 iptables state (s)'),
+  iptablesV4RestoreTime: histogram('controller_iptables_v4_restore_time', 'Time to restore IPv4 iptables rules (s)'),
+  iptablesV6RestoreTime: histogram('controller_iptables_v6_restore_time', 'Time to restore IPv6 iptables rules (s)'),
+  policyChainsSyncTime: histogram('controller_policy_chains_sync_time', 'Time to sync policy chains (s)'),
+  policyIpsetV4RestoreTime: histogram('controller_policy_ipset_v4_restore_time', 'Time to restore IPv4 policy ipsets (s)'),
+  policyIpsetV6RestoreTime: histogram('controller_policy_ipset_v6_restore_time', 'Time to restore IPv6 policy ipsets (s)'),
+  policyChains: gauge('controller_policy_chains', 'Active policy chains'),
+  policyIpsets: gauge('controller_policy_ipsets', 'Active policy ipsets'),
+
+  // Service proxy (names as upstream).
+  ipvsServicesSyncTime: histogram('controller_ipvs_services_sync_time', 'Time to sync IPVS services (s)'),
+  ipvsMetricsExportTime: histogram('controller_ipvs_metrics_export_time', 'Time to export IPVS metrics (s)'),
+  ipvsServices: gauge('controller_ipvs_services', 'Number of IPVS services'),
+
+  // Ours: every controller's loop, so sync counts, failures and rejected objects are visible.
+  controllerSyncs: counter('controller_syncs_total', 'Controller sync passes', ['controller', 'kind', 'result']),
+  controllerErrors: counter('controller_errors_total', 'Errors while handling one object or a sync', ['controller']),
+  rejectedObjects: counter('rejected_objects_total', 'Objects a controller rejected as invalid', ['controller', 'kind', 'reason']),
+  reflectorRestarts: counter('reflector_restarts_total', 'Watch restarts per resource and cause', ['resource', 'cause']),
+};
