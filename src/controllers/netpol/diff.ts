@@ -1,0 +1,130 @@
+// Compares the desired state of one family with what iptables-save / ipset save show and returns the
+// smallest changes: chains rewritten only when their rules differ, set members added/removed one by one.
+import type { ChainSpec, DesiredState, Family, FamilyState, Rule, SetMember } from './model.ts';
+import type { ObservedSet } from './parse-ipset-save.ts';
+import type { ObservedIptables } from './parse-iptables-save.ts';
+import type { IptablesChanges } from './render-iptables.ts';
+import type { IpsetChanges } from './render-ipset.ts';
+
+export interface ObservedFamily {
+  iptables: ObservedIptables;
+  /** Every owned set `ipset save` showed (both families: ipsets share one name space). */
+  sets: ReadonlyMap<string, ObservedSet>;
+}
+
+export interface FamilyChanges {
+  family: Family;
+  iptables: IptablesChanges;
+  ipset: IpsetChanges;
+}
+
+/** Canonical identity of a rule: equal keys mean the kernel holds the rule we want. */
+export function ruleKey(r: Rule): string {
+  const m = r.match;
+  const a = r.action;
+  const action = a.kind === 'jump' ? [a.kind, a.chain] : a.kind === 'mark' ? [a.kind, a.value, a.mask] : a.kind === 'nflog' ? [a.kind, a.group] : [a.kind];
+  return JSON.stringify([
+    m.src ?? null, m.dst ?? null, (m.sets ?? []).map((s) => [s.set, s.dir, s.negate === true]), m.proto ?? null,
+    m.dport ? [m.dport.from, m.dport.to] : null, m.icmpType ?? null, m.srcTypeLocal === true, m.dstTypeLocal === true,
+    m.ctstate ?? null, m.mark ? [m.mark.value, m.mark.mask, m.mark.negate === true] : null,
+    m.limit ? [m.limit.perMinute, m.limit.burst] : null, m.comment ?? null, action,
+  ]);
+}
+
+const memberKey = (m: SetMember): string => `${m.entry}${m.nomatch ? ' nomatch' : ''}`;
+
+function sameRules(want: readonly Rule[], have: readonly (Rule | null)[]): boolean {
+  if (want.length !== have.length) return false;
+  return want.every((r, i) => {
+    const h = have[i];
+    return h !== null && h !== undefined && ruleKey(r) === ruleKey(h);
+  });
+}
+
+export interface DiffOptions {
+  /** Rewrite every chain and replace every set even if unchanged (periodic full resync). */
+  full?: boolean;
+  /** A set whose member delta exceeds this is replaced by swap instead of add/del lines. */
+  swapThreshold?: number;
+}
+
+function diffChains(desired: FamilyState, observed: ObservedIptables, full: boolean): IptablesChanges {
+  const wanted = new Set(desired.chains.map((c) => c.name));
+  const refill: IptablesChanges['refill'] = [];
+  for (const chain of desired.chains as ChainSpec[]) {
+    const have = observed.chains.get(chain.name);
+    if (!have) refill.push({ name: chain.name, rules: chain.rules, exists: false });
+    else if (full || !sameRules(chain.rules, have)) refill.push({ name: chain.name, rules: chain.rules, exists: true });
+  }
+  const remove = [...observed.chains.keys()].filter((n) => !wanted.has(n)).sort();
+  const deleteBuiltin: IptablesChanges['deleteBuiltin'] = [];
+  const insertBuiltin: IptablesChanges['insertBuiltin'] = [];
+  for (const jump of desired.builtinJumps) {
+    const rule: Rule = { match: { comment: jump.comment }, action: { kind: 'jump', chain: jump.target } };
+    const key = ruleKey(rule);
+    const kept = observed.builtinJumps.find((o) => o.builtin === jump.builtin && o.rule !== null && ruleKey(o.rule) === key);
+    if (!kept) insertBuiltin.push({ builtin: jump.builtin, rule });
+  }
+  // Every other jump from a builtin chain into ours (duplicates, old comments, stale targets) goes.
+  const keptOnce = new Set<string>();
+  for (const o of observed.builtinJumps) {
+    const wantedJump = desired.builtinJumps.find((j) => j.builtin === o.builtin && j.target === o.target);
+    const isWanted = wantedJump !== undefined && o.rule !== null &&
+      ruleKey(o.rule) === ruleKey({ match: { comment: wantedJump.comment }, action: { kind: 'jump', chain: wantedJump.target } });
+    const id = `${o.builtin} ${o.target}`;
+    if (isWanted && !keptOnce.has(id)) keptOnce.add(id);
+    else deleteBuiltin.push({ builtin: o.builtin, args: o.args });
+  }
+  return { family: desired.family, refill, deleteBuiltin, insertBuiltin, remove };
+}
+
+function diffSets(desired: FamilyState, observed: ReadonlyMap<string, ObservedSet>, opts: DiffOptions): IpsetChanges {
+  const out: IpsetChanges = { create: [], replace: [], del: [], add: [], destroy: [] };
+  const threshold = opts.swapThreshold ?? 512;
+  const wanted = new Set(desired.sets.map((s) => s.name));
+  for (const set of desired.sets) {
+    const have = observed.get(set.name);
+    if (!have) { out.create.push(set); continue; }
+    if (opts.full || have.foreignOptions || have.type !== set.type || have.family !== set.family) { out.replace.push(set); continue; }
+    const haveKeys = new Map(have.members.map((m) => [m.entry, m]));
+    const wantKeys = new Map(set.members.map((m) => [m.entry, m]));
+    const del: SetMember[] = [];
+    const add: SetMember[] = [];
+    for (const [entry, m] of haveKeys) {
+      const w = wantKeys.get(entry);
+      if (!w || memberKey(w) !== memberKey(m)) del.push(m);
+    }
+    for (const [entry, m] of wantKeys) {
+      const h = haveKeys.get(entry);
+      if (!h || memberKey(h) !== memberKey(m)) add.push(m);
+    }
+    if (del.length + add.length > threshold) { out.replace.push(set); continue; }
+    for (const member of del) out.del.push({ set: set.name, member });
+    for (const member of add) out.add.push({ set: set.name, member });
+  }
+  out.destroy = [...observed.values()]
+    .filter((s) => s.family === desired.family && !wanted.has(s.name)).map((s) => s.name).sort();
+  return out;
+}
+
+/** Changes for one family. */
+export function diffFamily(desired: FamilyState, observed: ObservedFamily, opts: DiffOptions = {}): FamilyChanges {
+  return {
+    family: desired.family,
+    iptables: diffChains(desired, observed.iptables, opts.full === true),
+    ipset: diffSets(desired, observed.sets, opts),
+  };
+}
+
+/** A family with nothing desired: diffing against it removes everything of ours (cleanup, disabled family). */
+export function emptyFamily(family: Family): FamilyState {
+  return { family, sets: [], chains: [], podFirewalls: [], policyChains: [], builtinJumps: [] };
+}
+
+/** Changes for every planned family; `observed` must hold each planned family's observation. */
+export function diff(desired: DesiredState, observed: Partial<Record<Family, ObservedFamily>>, opts: DiffOptions = {}): FamilyChanges[] {
+  return desired.families.map((f) => {
+    const o = observed[f.family] ?? { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() };
+    return diffFamily(f, o, opts);
+  });
+}

@@ -1,0 +1,88 @@
+// Stable names for the chains and ipsets the planner creates: prefix + first 16 base32 characters of a
+// SHA-256 over a key. Keys hold no sync version, so a name changes only when the object it stands for does.
+import { createHash } from 'node:crypto';
+import {
+  IPV6_SET_PREFIX, LOCAL_PODS_SET, POD_CHAIN_PREFIX, POLICY_CHAIN_PREFIX, type Family,
+} from './model.ts';
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function base32(bytes: Uint8Array): string {
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += BASE32[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+/** First 16 base32 characters of sha256(key). */
+export function shortHash(key: string): string {
+  return base32(createHash('sha256').update(key).digest()).slice(0, 16);
+}
+
+/** Upstream spells the family this way inside hash keys. */
+const familyKey = (family: Family): string => (family === 'ipv4' ? 'IPv4' : 'IPv6');
+
+// Parts are joined with "/", which neither a namespace nor an object name may contain, so two different
+// (namespace, name) pairs never produce the same key (plain concatenation would: "a"+"bc" = "ab"+"c").
+const key = (...parts: (string | number)[]): string => parts.join('/');
+
+export function policyChainName(namespace: string, name: string, family: Family, direction: 'ingress' | 'egress'): string {
+  return POLICY_CHAIN_PREFIX + shortHash(key(namespace, name, familyKey(family), direction));
+}
+
+export function podChainName(namespace: string, name: string): string {
+  return POD_CHAIN_PREFIX + shortHash(key(namespace, name));
+}
+
+function setName(prefix: 'KUBE-SRC-' | 'KUBE-DST-', family: Family, hashKey: string): string {
+  const base = prefix + shortHash(hashKey);
+  return family === 'ipv6' ? IPV6_SET_PREFIX + base : base;
+}
+
+/** Set of the policy's local target pods: DST for ingress (matched on destination), SRC for egress. */
+export function targetSetName(namespace: string, name: string, family: Family, direction: 'ingress' | 'egress'): string {
+  return setName(direction === 'ingress' ? 'KUBE-DST-' : 'KUBE-SRC-', family, key(namespace, name, familyKey(family)));
+}
+
+/** Set of the pods selected by the selector peers of rule `index` (SRC for ingress, DST for egress). */
+export function peerPodSetName(namespace: string, name: string, family: Family, direction: 'ingress' | 'egress', index: number): string {
+  return setName(direction === 'ingress' ? 'KUBE-SRC-' : 'KUBE-DST-', family,
+    key(namespace, name, `${direction}rule`, index, familyKey(family), 'pod'));
+}
+
+/** Set of one ipBlock peer (cidr plus nomatch excepts) of rule `index`. */
+export function ipBlockSetName(namespace: string, name: string, family: Family, direction: 'ingress' | 'egress', index: number, peer: number): string {
+  return setName(direction === 'ingress' ? 'KUBE-SRC-' : 'KUBE-DST-', family,
+    key(namespace, name, `${direction}rule`, index, familyKey(family), 'ipblock', peer));
+}
+
+/** Destination pods on which named port `portIndex` of rule `index` resolves to `portNumber`. */
+export function namedPortSetName(namespace: string, name: string, family: Family, direction: 'ingress' | 'egress',
+  index: number, portIndex: number, portNumber: number): string {
+  return setName('KUBE-DST-', family,
+    key(namespace, name, `${direction}rule`, index, portIndex, familyKey(family), 'namedport', portNumber));
+}
+
+export function localPodsSetName(family: Family): string {
+  return family === 'ipv6' ? IPV6_SET_PREFIX + LOCAL_PODS_SET : LOCAL_PODS_SET;
+}
+
+/** Temporary set used to swap a set's contents atomically. */
+export function tmpSetName(real: string): string {
+  return 'KUBE-TMP-' + shortHash(real);
+}
+
+/** Comment on the builtin-chain jump; part of the rule's identity, so it must never change. */
+export function builtinJumpComment(builtin: string, target: string): string {
+  return `kube-router netpol - ${shortHash(builtin + target)}`;
+}

@@ -1,0 +1,160 @@
+// Plans one NetworkPolicy for one node: its per-direction policy chains (structured rules that set the
+// "allowed" mark) and the ipsets those rules match on, plus the predicates deciding set membership.
+import { hostPrefixLen, netMemberText } from './addresses.ts';
+import {
+  MARK_ALLOWED, type ChainSpec, type Family, type PolicyChainInfo, type Rule, type RuleMatch, type SetMatch, type SetSpec,
+} from './model.ts';
+import { ipBlockSetName, namedPortSetName, peerPodSetName, policyChainName, targetSetName } from './names.ts';
+import type { Direction, NormalizedPolicy, NormalizedRule } from './policy-spec.ts';
+import { namedPortKey, type PolicyPod, type PreparedView } from './plan-view.ts';
+import { selectorMatches, type CompiledSelector, type Labels } from './selectors.ts';
+
+export interface PolicyFamilyPlan {
+  chains: ChainSpec[];
+  sets: SetSpec[];
+  info: PolicyChainInfo[];
+}
+
+/** The policy selects this pod (same namespace, podSelector matches). */
+export function isTarget(policy: NormalizedPolicy, pod: PolicyPod): boolean {
+  return pod.namespace === policy.namespace && selectorMatches(policy.podSelector, pod.labels);
+}
+
+/** The pod is one of the rule's selector peers (any peer: OR; pod and namespace selector in one peer: AND). */
+export function isSelectorPeer(policy: NormalizedPolicy, rule: NormalizedRule, pod: PolicyPod, nsLabels: Labels): boolean {
+  return (rule.peers ?? []).some((peer) => peer.kind === 'pods' &&
+    (peer.namespaceSelector === null ? pod.namespace === policy.namespace : selectorMatches(peer.namespaceSelector, nsLabels)) &&
+    selectorMatches(peer.podSelector, pod.labels));
+}
+
+/**
+ * Pods on which a named port of this rule is looked up (the destination, per the API): the local targets for
+ * ingress; for egress the selector peers, or, when the rule has no peers or an ipBlock peer, every known pod,
+ * since only pods declare named ports and an ipBlock may cover pod IPs.
+ */
+export function isNamedPortCandidate(policy: NormalizedPolicy, dir: Direction, rule: NormalizedRule, pod: PolicyPod, nsLabels: Labels): boolean {
+  if (dir === 'ingress') return pod.local && isTarget(policy, pod);
+  if (rule.peers === null || rule.peers.some((p) => p.kind === 'ipBlock')) return true;
+  return isSelectorPeer(policy, rule, pod, nsLabels);
+}
+
+/** The rule's selector peers, found namespace by namespace (same result as filtering with isSelectorPeer). */
+function selectorPeerPods(prepared: PreparedView, policy: NormalizedPolicy, rule: NormalizedRule): PolicyPod[] {
+  const found = new Map<string, PolicyPod>();
+  for (const peer of rule.peers ?? []) {
+    if (peer.kind !== 'pods') continue;
+    const namespaces = peer.namespaceSelector === null ? [policy.namespace]
+      : prepared.podNamespaces.filter((ns) => selectorMatches(peer.namespaceSelector as CompiledSelector, prepared.namespaceLabels(ns)));
+    for (const ns of namespaces) {
+      for (const pod of prepared.podsIn(ns)) if (selectorMatches(peer.podSelector, pod.labels)) found.set(pod.key, pod);
+    }
+  }
+  return [...found.values()];
+}
+
+const hostCidr = (family: Family, ip: string): string => `${ip}/${hostPrefixLen(family)}`;
+
+function sortedMembers(entries: Iterable<string>): SetSpec['members'] {
+  return [...new Set(entries)].sort().map((entry) => ({ entry }));
+}
+
+interface PortVariant {
+  proto?: RuleMatch['proto'];
+  dport?: { from: number; to: number };
+  set?: SetMatch;
+}
+
+function directionPlan(prepared: PreparedView, policy: NormalizedPolicy, family: Family, dir: Direction, rules: NormalizedRule[]): { chain: ChainSpec; sets: SetSpec[] } {
+  const { namespace, name } = policy;
+  const peerDir: 'src' | 'dst' = dir === 'ingress' ? 'src' : 'dst';
+  const sets: SetSpec[] = [];
+  const chainRules: Rule[] = [];
+  const targetSet = targetSetName(namespace, name, family, dir);
+  const targetPods = prepared.podsIn(namespace).filter((p) => p.local && isTarget(policy, p));
+  sets.push({ name: targetSet, type: 'hash:ip', family, members: sortedMembers(targetPods.flatMap((p) => p.ips[family])) });
+  const targetMatch: SetMatch = { set: targetSet, dir: dir === 'ingress' ? 'dst' : 'src' };
+
+  rules.forEach((rule, i) => {
+    const peerVariants: (SetMatch | null)[] = [];
+    if (rule.peers === null) peerVariants.push(null);
+    else {
+      if (rule.peers.some((p) => p.kind === 'pods')) {
+        const setName = peerPodSetName(namespace, name, family, dir, i);
+        const members = selectorPeerPods(prepared, policy, rule).flatMap((p) => p.ips[family]);
+        sets.push({ name: setName, type: 'hash:ip', family, members: sortedMembers(members) });
+        peerVariants.push({ set: setName, dir: peerDir });
+      }
+      rule.peers.forEach((peer, j) => {
+        if (peer.kind !== 'ipBlock' || peer.blocks[0]?.family !== family) return;
+        const setName = ipBlockSetName(namespace, name, family, dir, i, j);
+        const members = [
+          ...peer.blocks.map((b) => ({ entry: netMemberText(b) })),
+          ...peer.except.map((e) => ({ entry: netMemberText(e), nomatch: true })),
+        ].sort((a, b) => (a.entry < b.entry ? -1 : a.entry > b.entry ? 1 : 0));
+        sets.push({ name: setName, type: 'hash:net', family, members });
+        peerVariants.push({ set: setName, dir: peerDir });
+      });
+    }
+    // Only ipBlocks of the other family: this rule matches nothing here (it must not become "all").
+    if (peerVariants.length === 0) return;
+
+    const portVariants: PortVariant[] = [];
+    if (rule.ports === null) portVariants.push({});
+    else {
+      rule.ports.forEach((port, j) => {
+        if (port.kind === 'all') portVariants.push({ proto: port.protocol });
+        else if (port.kind === 'range') portVariants.push({ proto: port.protocol, dport: { from: port.from, to: port.to } });
+        else {
+          const byNumber = new Map<number, string[]>();
+          // Candidates per isNamedPortCandidate, enumerated without scanning every pod where possible.
+          const candidates = dir === 'ingress' ? targetPods
+            : rule.peers === null || rule.peers.some((p) => p.kind === 'ipBlock') ? prepared.pods : selectorPeerPods(prepared, policy, rule);
+          for (const pod of candidates) {
+            const number = pod.namedPorts.get(namedPortKey(port.name, port.protocol));
+            if (number === undefined || pod.ips[family].length === 0) continue;
+            const ips = byNumber.get(number);
+            if (ips) ips.push(...pod.ips[family]);
+            else byNumber.set(number, [...pod.ips[family]]);
+          }
+          for (const number of [...byNumber.keys()].sort((a, b) => a - b)) {
+            const setName = namedPortSetName(namespace, name, family, dir, i, j, number);
+            sets.push({ name: setName, type: 'hash:ip', family, members: sortedMembers(byNumber.get(number) ?? []) });
+            portVariants.push({ proto: port.protocol, dport: { from: number, to: number }, set: { set: setName, dir: 'dst' } });
+          }
+        }
+      });
+    }
+
+    for (const peer of peerVariants) {
+      for (const port of portVariants) {
+        const match: RuleMatch = { sets: [targetMatch, ...(peer ? [peer] : []), ...(port.set ? [port.set] : [])] };
+        if (port.proto) match.proto = port.proto;
+        if (port.dport) match.dport = port.dport;
+        chainRules.push({ match, action: { kind: 'mark', value: MARK_ALLOWED, mask: MARK_ALLOWED } });
+        chainRules.push({ match: { ...match, mark: { value: MARK_ALLOWED, mask: MARK_ALLOWED } }, action: { kind: 'return' } });
+      }
+    }
+  });
+  return { chain: { name: policyChainName(namespace, name, family, dir), kind: 'policy', rules: chainRules }, sets };
+}
+
+/** The chains and sets of one policy in one family (a rejected policy gets empty chains: it allows nothing). */
+export function planPolicyFamily(prepared: PreparedView, policy: NormalizedPolicy, family: Family): PolicyFamilyPlan {
+  const out: PolicyFamilyPlan = { chains: [], sets: [], info: [] };
+  for (const dir of ['ingress', 'egress'] as const) {
+    const rules = policy[dir];
+    if (rules === null) continue;
+    const chainName = policyChainName(policy.namespace, policy.name, family, dir);
+    out.info.push({ chain: chainName, policyKey: policy.key, direction: dir });
+    if (policy.rejection) {
+      out.chains.push({ name: chainName, kind: 'policy', rules: [] });
+      continue;
+    }
+    const { chain, sets } = directionPlan(prepared, policy, family, dir, rules);
+    out.chains.push(chain);
+    out.sets.push(...sets);
+  }
+  return out;
+}
+
+export { hostCidr };

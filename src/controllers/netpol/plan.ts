@@ -1,0 +1,171 @@
+// The network-policy planner: cluster view in, desired chains and ipsets for this node's pods out. Pure and
+// deterministic (sorted, independent of input order), with per-policy and per-pod entry points for
+// incremental updates and an index of which policies a label change can affect.
+import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
+import {
+  FAMILIES, type ChainSpec, type DesiredState, type Family, type FamilyState, type PodFirewall,
+  type PolicyChainInfo, type PolicyRejection, type SetSpec,
+} from './model.ts';
+import { localPodsSetName, podChainName, policyChainName } from './names.ts';
+import { builtinJumps, commonChain, defaultChain, podChain, tailChain, topChains } from './plan-chains.ts';
+import { isNamedPortCandidate, isTarget, planPolicyFamily } from './plan-policy.ts';
+import { namespaceLabelLookup, prepareView, type ClusterView, type PolicyPod, type PreparedView } from './plan-view.ts';
+import { normalizePolicy, type NormalizedPolicy } from './policy-spec.ts';
+import { selectorMatches, type Labels } from './selectors.ts';
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byKey = (a: NormalizedPolicy, b: NormalizedPolicy): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+// Cluster objects in a view are immutable, so a policy object normalises to the same result every time.
+const normalized = new WeakMap<NetworkPolicy, NormalizedPolicy>();
+function normalizeCached(p: NetworkPolicy): NormalizedPolicy {
+  let n = normalized.get(p);
+  if (!n) {
+    n = normalizePolicy(p);
+    normalized.set(p, n);
+  }
+  return n;
+}
+
+function policiesOf(view: ClusterView): NormalizedPolicy[] {
+  const seen = new Map<string, { policy: NormalizedPolicy; spec: string }>();
+  for (const p of view.policies) {
+    const policy = normalizeCached(p);
+    const spec = JSON.stringify(p.spec ?? {});
+    const prior = seen.get(policy.key);
+    // Duplicate keys should not happen; pick one independently of input order.
+    if (!prior || spec > prior.spec) seen.set(policy.key, { policy, spec });
+  }
+  return [...seen.values()].map((e) => e.policy).sort(byKey);
+}
+
+export interface PodPlan {
+  podKey: string;
+  /** Per family: the pod's firewall (null when the pod is not local or has no IP of that family). */
+  families: Partial<Record<Family, { firewall: PodFirewall | null; chain: ChainSpec | null; memberOf: string[] }>>;
+  /** Policies whose chains depend on this pod's named ports: re-plan them with planPolicy. */
+  policiesToReplan: string[];
+}
+
+function podFirewallFor(pod: PolicyPod, family: Family, policies: readonly NormalizedPolicy[]): PodFirewall | null {
+  if (!pod.local || pod.ips[family].length === 0) return null;
+  const selecting = policies.filter((p) => isTarget(p, pod));
+  return {
+    chain: podChainName(pod.namespace, pod.name),
+    podKey: pod.key,
+    ips: pod.ips[family],
+    ingressChains: selecting.filter((p) => p.ingress !== null).map((p) => policyChainName(p.namespace, p.name, family, 'ingress')),
+    egressChains: selecting.filter((p) => p.egress !== null).map((p) => policyChainName(p.namespace, p.name, family, 'egress')),
+  };
+}
+
+function planFamily(prepared: PreparedView, policies: readonly NormalizedPolicy[], family: Family): FamilyState {
+  const { config, podCIDRs } = prepared.view;
+  const sets: SetSpec[] = [];
+  const chains: ChainSpec[] = [commonChain(family), defaultChain(), tailChain(family, podCIDRs, config.defaultDeny)];
+  const policyChains: PolicyChainInfo[] = [];
+  for (const policy of policies) {
+    const part = planPolicyFamily(prepared, policy, family);
+    sets.push(...part.sets);
+    chains.push(...part.chains);
+    policyChains.push(...part.info);
+  }
+  const podFirewalls = prepared.pods.map((p) => podFirewallFor(p, family, policies)).filter((f): f is PodFirewall => f !== null);
+  podFirewalls.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
+  chains.push(...podFirewalls.map((fw) => podChain(fw, family)));
+  chains.push(...topChains(family, config, podFirewalls));
+  if (config.defaultDeny) {
+    const members = [...new Set(podFirewalls.flatMap((f) => f.ips))].sort().map((entry) => ({ entry }));
+    sets.push({ name: localPodsSetName(family), type: 'hash:ip', family, members });
+  }
+  policyChains.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
+  return { family, sets: sets.sort(byName), chains: chains.sort(byName), podFirewalls, policyChains, builtinJumps: builtinJumps() };
+}
+
+/** The whole desired state for this node. */
+export function plan(view: ClusterView): DesiredState {
+  const prepared = prepareView(view);
+  const policies = policiesOf(view);
+  const families = FAMILIES.filter((f) => view.config.families.includes(f)).map((f) => planFamily(prepared, policies, f));
+  const rejections = policies.map((p) => p.rejection).filter((r): r is PolicyRejection => r !== undefined);
+  return { families, rejections };
+}
+
+export interface PolicyPlan {
+  policyKey: string;
+  /** null when the policy is not in the view (deleted): its chains and sets should go. */
+  rejection: PolicyRejection | null;
+  families: Partial<Record<Family, { chains: ChainSpec[]; sets: SetSpec[]; info: PolicyChainInfo[] }>>;
+  /** Local pods the policy selects: their firewall chains need re-planning when this set changes. */
+  localTargets: string[];
+}
+
+/** The chains and sets of one policy, to swap into the last full plan. */
+export function planPolicy(view: ClusterView, policyKey: string): PolicyPlan | null {
+  const policy = policiesOf(view).find((p) => p.key === policyKey);
+  if (!policy) return null;
+  const prepared = prepareView(view);
+  const families: PolicyPlan['families'] = {};
+  for (const f of FAMILIES.filter((fam) => view.config.families.includes(fam))) families[f] = planPolicyFamily(prepared, policy, f);
+  return {
+    policyKey, rejection: policy.rejection ?? null, families,
+    localTargets: prepared.pods.filter((p) => p.local && isTarget(policy, p)).map((p) => p.key),
+  };
+}
+
+/** One pod's firewall chain and the policy sets its addresses belong in. */
+export function planPod(view: ClusterView, podKey: string): PodPlan | null {
+  const prepared = prepareView(view, podKey);
+  const pod = prepared.podsByKey.get(podKey);
+  if (!pod) return null;
+  const policies = policiesOf(view);
+  const nsLabels = prepared.namespaceLabels(pod.namespace);
+  const out: PodPlan = { podKey, families: {}, policiesToReplan: [] };
+  const replan = new Set<string>();
+  for (const family of FAMILIES.filter((f) => view.config.families.includes(f))) {
+    const firewall = podFirewallFor(pod, family, policies);
+    const memberOf = new Set<string>();
+    for (const policy of policies) {
+      // Planning against a view holding only this pod yields exactly the sets this pod is a member of.
+      const part = planPolicyFamily(prepared, policy, family);
+      for (const set of part.sets) if (set.type === 'hash:ip' && set.members.length > 0) memberOf.add(set.name);
+      for (const dir of ['ingress', 'egress'] as const) {
+        for (const rule of policy[dir] ?? []) {
+          if ((rule.ports ?? []).some((p) => p.kind === 'named') && isNamedPortCandidate(policy, dir, rule, pod, nsLabels)) replan.add(policy.key);
+        }
+      }
+    }
+    if (firewall && view.config.defaultDeny) memberOf.add(localPodsSetName(family));
+    out.families[family] = { firewall, chain: firewall ? podChain(firewall, family) : null, memberOf: [...memberOf].sort() };
+  }
+  out.policiesToReplan = [...replan].sort();
+  return out;
+}
+
+export type LabelChange =
+  | { kind: 'namespace'; name: string; oldLabels: Labels; newLabels: Labels }
+  | { kind: 'pod'; key: string; namespace: string; oldLabels: Labels; newLabels: Labels };
+
+/** Policies whose target or peer selection a label change may alter (selectors matching old or new labels). */
+export function policiesAffectedBy(view: ClusterView, change: LabelChange): string[] {
+  const namespaceLabels = namespaceLabelLookup(view);
+  const out: string[] = [];
+  for (const policy of policiesOf(view)) {
+    const peers = [...(policy.ingress ?? []), ...(policy.egress ?? [])].flatMap((r) => r.peers ?? []);
+    let affected = false;
+    if (change.kind === 'namespace') {
+      affected = peers.some((p) => p.kind === 'pods' && p.namespaceSelector !== null &&
+        (selectorMatches(p.namespaceSelector, change.oldLabels) || selectorMatches(p.namespaceSelector, change.newLabels)));
+    } else {
+      const nsLabels = namespaceLabels(change.namespace);
+      const either = (sel: Parameters<typeof selectorMatches>[0]): boolean =>
+        selectorMatches(sel, change.oldLabels) || selectorMatches(sel, change.newLabels);
+      affected = (change.namespace === policy.namespace && either(policy.podSelector)) ||
+        peers.some((p) => p.kind === 'pods' && either(p.podSelector) &&
+          (p.namespaceSelector === null ? change.namespace === policy.namespace : selectorMatches(p.namespaceSelector, nsLabels)));
+    }
+    if (affected) out.push(policy.key);
+  }
+  return out;
+}
+
