@@ -1,0 +1,134 @@
+// Starts the lab API server: the object store, HTTPS (or plain HTTP) listeners, bearer-token auth,
+// a kubeconfig for clients (kubectl, kube-router) and, unless disabled, the lab control loops.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { LabApi } from './api.ts';
+import { handleRequest, sendError } from './handlers.ts';
+import { unauthorized } from './status-errors.ts';
+import { makeClientCertificate, makeServerCertificates, writeKubeconfig } from './tls.ts';
+import { DEFAULT_SERVICE_CIDRS, startLabControllers, type LabControllerOptions } from '../controllers/index.ts';
+import { ensureKubernetesService } from '../controllers/kubernetes-service.ts';
+import { logger } from '../../src/observe/log.ts';
+
+const log = logger('lab-apiserver');
+
+export interface LabApiServerOptions {
+  /** "host:port" listen addresses (port 0 picks a free one); default ["127.0.0.1:0"]. */
+  listen?: string[];
+  /** Where certificates and the kubeconfig are written. */
+  stateDir: string;
+  /** Serve plain HTTP instead of HTTPS (unit tests). */
+  plainHttp?: boolean;
+  /** Bearer token clients must send; default a random one; false disables authentication. */
+  token?: string | false;
+  /** Also accept client certificates signed by the lab CA; the kubeconfig then carries one (user lab-admin). */
+  clientCertAuth?: boolean;
+  /** Extra names/IPs for the server certificate (listen IPs are added automatically). */
+  extraSans?: string[];
+  /** Change events kept for watch resumption (older resourceVersions get 410 Gone). Default 1000. */
+  eventWindow?: number;
+  /** Interval of BOOKMARK events on watches that allow them. Default 10 s. */
+  bookmarkIntervalMs?: number;
+  /** Remove gracefully deleted pods when their grace period ends even without a kubelet. Default true. */
+  expireGracefulDeletes?: boolean;
+  /** Address other nodes reach the API on: publishes default/kubernetes (ClusterIP .1) with an EndpointSlice to it. */
+  advertiseAddress?: string;
+  /** Control loops to run in-process; false runs none. */
+  controllers?: false | LabControllerOptions;
+}
+
+export interface LabApiServer {
+  /** URL of the first listener (0.0.0.0 / :: shown as loopback). */
+  url: string;
+  urls: string[];
+  kubeconfigPath: string;
+  caPath: string | undefined;
+  token: string | undefined;
+  store: LabApi;
+  stop(): Promise<void>;
+}
+
+function splitHostPort(listen: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(listen);
+  if (!m) throw new Error(`listen address must be host:port, got "${listen}"`);
+  return { host: m[1] ?? '', port: Number(m[2]) };
+}
+
+function urlHost(host: string): string {
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return shown.includes(':') ? `[${shown}]` : shown;
+}
+
+const OPEN_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
+
+function authorized(req: IncomingMessage, token: string | undefined, clientCerts: boolean): boolean {
+  if (!token && !clientCerts) return true;
+  if (req.method === 'GET' && OPEN_PATHS.has(new URL(req.url ?? '/', 'http://lab').pathname)) return true;
+  if (clientCerts && (req.socket as TLSSocket).authorized === true) return true;
+  if (!token) return false;
+  const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+export async function startLabApiServer(options: LabApiServerOptions): Promise<LabApiServer> {
+  await mkdir(options.stateDir, { recursive: true });
+  const listens = (options.listen ?? ['127.0.0.1:0']).map(splitHostPort);
+  const token = options.token === false ? undefined : options.token ?? randomBytes(24).toString('hex');
+  const store = new LabApi({
+    ...(options.eventWindow !== undefined ? { eventWindow: options.eventWindow } : {}),
+    ...(options.expireGracefulDeletes !== undefined ? { expireGracefulDeletes: options.expireGracefulDeletes } : {}),
+  });
+  const controllers = options.controllers === false ? undefined : startLabControllers(store, options.controllers ?? {});
+  const certs = options.plainHttp ? undefined
+    : await makeServerCertificates(join(options.stateDir, 'pki'), [...listens.map((l) => l.host), ...(options.extraSans ?? [])]);
+  const clientCert = certs && options.clientCertAuth ? await makeClientCertificate(join(options.stateDir, 'pki')) : undefined;
+  const firstHost = listens[0]?.host ?? '127.0.0.1';
+  const context = { api: store, watch: { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000 }, serverAddress: '' };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!authorized(req, token, clientCert !== undefined)) { sendError(res, unauthorized()); return; }
+    handleRequest(context, req, res).catch((error: unknown) => {
+      log.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) sendError(res, { code: 500, reason: 'InternalError', message: String(error) });
+      else res.destroy();
+    });
+  };
+  const servers: Server[] = [];
+  const urls: string[] = [];
+  for (const { host, port } of listens) {
+    const tls = { cert: certs?.cert, key: certs?.key, ...(clientCert ? { ca: certs?.ca, requestCert: true, rejectUnauthorized: false } : {}) };
+    const server = certs ? createHttpsServer(tls, onRequest) : createHttpServer(onRequest);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    });
+    servers.push(server);
+    urls.push(`${certs ? 'https' : 'http'}://${urlHost(host)}:${(server.address() as AddressInfo).port}`);
+  }
+  const url = urls[0] ?? '';
+  context.serverAddress = `${urlHost(firstHost)}:${new URL(url).port}`;
+  if (options.advertiseAddress && options.controllers !== false) {
+    const published = ensureKubernetesService(store, { ip: options.advertiseAddress, port: Number(new URL(url).port) },
+      options.controllers?.serviceCidrs ?? DEFAULT_SERVICE_CIDRS);
+    if (!published.ok) log.warn({ error: published.error.message }, 'could not publish the kubernetes service');
+  }
+  const kubeconfigPath = await writeKubeconfig(join(options.stateDir, 'kubeconfig'),
+    { server: url, ...(certs ? { caPem: certs.ca } : {}), ...(token ? { token } : {}), ...(clientCert ? { clientCert } : {}) });
+  log.info({ urls, kubeconfigPath }, 'lab API server listening');
+  return {
+    url, urls, kubeconfigPath, caPath: certs?.caPath, token, store,
+    async stop(): Promise<void> {
+      controllers?.stop();
+      store.close();
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      })));
+    },
+  };
+}
