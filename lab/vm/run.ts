@@ -2,9 +2,10 @@
 // over 9p, for tests needing kernel features the host lacks (IPVS, dummy, ipip, fou, SCTP).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Result } from './exec.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { prepareKernel } from './kernel.ts';
@@ -62,16 +63,33 @@ export function jobScript(command: string[], cwd: string, env: Record<string, st
   ].join('\n');
 }
 
+/** The repository root (the directory holding this project's package.json), shared into the VM at the same path. */
+function repositoryRoot(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'lab', 'vm'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
 function qemuArgs(vmlinux: string, initramfs: string, jobDir: string, mark: string, memoryMb: number, smp: number): string[] {
+  const repo = repositoryRoot();
+  // The kernel command line cannot carry whitespace; such a checkout is then only visible through the host root.
+  const shareRepo = repo !== undefined && !/\s/.test(repo);
   return [
     '-M', 'pc', '-accel', 'tcg,thread=multi', '-cpu', 'max', '-m', String(memoryMb), '-smp', String(smp),
     '-nodefaults', '-no-user-config', '-nic', 'none', '-display', 'none', '-serial', 'stdio', '-no-reboot',
     '-kernel', vmlinux, '-initrd', initramfs,
-    '-append', `console=ttyS0 quiet loglevel=3 panic=-1 krt.mark=${mark}`,
+    '-append', `console=ttyS0 quiet loglevel=3 panic=-1 krt.mark=${mark}${shareRepo ? ` krt.repo=${repo}` : ''}`,
     '-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap',
     '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
     '-fsdev', `local,id=krtjob,path=${jobDir},security_model=none`,
     '-device', 'virtio-9p-pci,fsdev=krtjob,mount_tag=krtjob',
+    ...(shareRepo
+      ? ['-fsdev', `local,id=krtrepo,path=${repo},security_model=none,readonly=on,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=krtrepo,mount_tag=krtrepo']
+      : []),
   ];
 }
 
