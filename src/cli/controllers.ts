@@ -5,6 +5,7 @@ import type { ResourceName, ClusterChange } from '../kube/cluster-cache.ts';
 import type { ControllerContext } from '../controllers/context.ts';
 import type { Controller } from '../controllers/runtime.ts';
 import { logger } from '../observe/log.ts';
+import { cleanupRoutingState, createRoutingController } from '../controllers/routing/index.ts';
 
 export interface RunningController {
   controller: Controller;
@@ -26,9 +27,18 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
   const log = logger('main');
   const running: RunningController[] = [];
   const { options } = ctx;
-  if (options.runRouter) log.warn('--run-router: the routes controller is not implemented in this build yet');
+  if (options.runRouter) {
+    // One gobgpd API socket per node name: several lab nodes share one host's /run.
+    const socketPath = `/run/kube-router/gobgpd-${ctx.node.name}.sock`;
+    running.push(await createRoutingController(ctx, { socketPath }));
+  }
   if (options.runServiceProxy) log.warn('--run-service-proxy: the IPVS service proxy is not implemented in this build yet');
   if (options.runFirewall) log.warn('--run-firewall: the network policy controller is not implemented in this build yet');
   if (options.runLoadBalancer) log.warn('--run-loadbalancer: the load-balancer allocator is not implemented in this build yet');
   return running;
+}
+
+/** --cleanup-config: removes what the controllers made that is safe to remove, then the daemon exits. */
+export async function cleanupConfig(options: Options): Promise<void> {
+  await cleanupRoutingState(options);
 }

@@ -13,7 +13,7 @@ import { logger } from '../observe/log.ts';
 import { metrics } from '../observe/metrics.ts';
 import { ControllerRunner } from '../controllers/runtime.ts';
 import type { ControllerContext, NodeIdentity } from '../controllers/context.ts';
-import { buildControllers, resourcesFor } from './controllers.ts';
+import { buildControllers, cleanupConfig, resourcesFor } from './controllers.ts';
 
 const log = logger('main');
 
@@ -46,6 +46,11 @@ function waitForSignal(): Promise<string> {
 /** Runs kube-router until a signal arrives; returns the process exit code. */
 export async function runDaemon(options: Options): Promise<number> {
   metrics.buildInfo.set({ goversion: process.version, version: VERSION }, 1);
+  if (options.cleanupConfig) {
+    await cleanupConfig(options);
+    log.info('cleanup done');
+    return 0;
+  }
   const health = new HealthRegistry();
   const servers: ServerHandle[] = [];
   // The health port is bound first so a port clash fails start-up before anything else happens.

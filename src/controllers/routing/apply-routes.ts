@@ -1,0 +1,174 @@
+// The route injector: turns BGP best paths learned from peers into kernel routes `dst via nexthop proto 17` in the
+// main table (batched netlink replace/delete), and reconciles the kernel's proto-17 routes against them on start and
+// periodically. It only ever reads and writes routes of kube-router's protocol; every other route is invisible to it.
+import type { BestPathEvent } from '../../bgp/speaker.ts';
+import {
+  deleteRoutes, listAddresses, listRoutes, replaceRoutes, routeWithDefaults, ROUTE_PROTOCOL_KUBE_ROUTER, RT_TABLE_MAIN,
+  type Route,
+} from '../../kernel/netlink/rtnetlink.ts';
+import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
+import { metrics } from '../../observe/metrics.ts';
+import { logger } from '../../observe/log.ts';
+import { cidrContains } from './plan-paths.ts';
+
+const log = logger('routing');
+const RT_SCOPE_HOST = 254;
+
+export interface RouteInjectorOptions {
+  sock: NetlinkSocket;
+  /**
+   * Proto-17 routes already in the kernel when we start are kept (not deleted as stale) for this long, so a
+   * restart does not cut traffic before BGP has re-learned them (graceful restart keeps them on the peers' side).
+   */
+  adoptExistingForMs: number;
+  now?: () => number;
+}
+
+interface LearnedPath {
+  nextHop: string;
+}
+
+/** The kernel route for a learned path, or undefined when the next hop is not on a local subnet (upstream installs nothing). */
+export function routeForPath(prefix: string, nextHop: string, localSubnets: readonly string[]): Route | undefined {
+  if (!localSubnets.some((subnet) => cidrContains(subnet, nextHop))) return undefined;
+  return routeWithDefaults({ dst: prefix, gateway: nextHop, table: RT_TABLE_MAIN, protocol: ROUTE_PROTOCOL_KUBE_ROUTER });
+}
+
+function canonicalPrefix(prefix: string): string {
+  return prefix.toLowerCase();
+}
+
+export class RouteInjector {
+  private readonly learned = new Map<string, LearnedPath>();
+  private readonly dirty = new Set<string>();
+  private localSubnets: string[] = [];
+  private flushScheduled = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly adoptUntil: number;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(private readonly opts: RouteInjectorOptions) {
+    this.now = opts.now ?? Date.now;
+    this.adoptUntil = this.now() + opts.adoptExistingForMs;
+  }
+
+  /** Best-path events from the speaker's watch; local paths are ours and never installed. */
+  onBestPath(event: BestPathEvent): void {
+    if (event.isLocal || event.fromPeer === '') return;
+    const prefix = canonicalPrefix(event.prefix);
+    if (event.withdrawal) this.learned.delete(prefix);
+    else {
+      this.learned.set(prefix, { nextHop: event.nextHop });
+      metrics.bgpAdvertisementsReceived.inc();
+    }
+    this.dirty.add(prefix);
+    this.scheduleFlush();
+  }
+
+  /** The watch re-subscribed: forget learned paths; the replay that follows re-learns the live ones. */
+  onResync(): void {
+    this.learned.clear();
+    this.dirty.clear();
+  }
+
+  /** Paths currently learned (prefix -> next hop), for tests and metrics. */
+  learnedPaths(): Map<string, string> {
+    return new Map([...this.learned].map(([p, l]) => [p, l.nextHop]));
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Events arrive in bursts (a peer's whole table): one batch per burst.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.serialize(() => this.flush());
+    });
+  }
+
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async refreshLocalSubnets(): Promise<void> {
+    const addresses = await listAddresses(this.opts.sock);
+    this.localSubnets = addresses.filter((a) => a.scope !== RT_SCOPE_HOST).map((a) => a.address);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.closed || this.dirty.size === 0) return;
+    if (this.localSubnets.length === 0) await this.refreshLocalSubnets();
+    const prefixes = [...this.dirty];
+    this.dirty.clear();
+    const replace: Route[] = [];
+    const remove: Route[] = [];
+    for (const prefix of prefixes) {
+      const learned = this.learned.get(prefix);
+      const route = learned ? routeForPath(prefix, learned.nextHop, this.localSubnets) : undefined;
+      if (route) replace.push(route);
+      else remove.push(routeWithDefaults({ dst: prefix, table: RT_TABLE_MAIN, protocol: ROUTE_PROTOCOL_KUBE_ROUTER }));
+    }
+    await this.write(replace, remove, true);
+  }
+
+  /** Writes a batch; deletions of routes that are already gone (ESRCH) are not failures. */
+  private async write(replace: Route[], remove: Route[], removalsMayBeAbsent: boolean): Promise<void> {
+    if (replace.length > 0) {
+      const r = await replaceRoutes(this.opts.sock, replace);
+      metrics.hostRoutesAdded.inc(r.acked);
+      for (const e of r.errors) log.warn({ dst: replace[e.index]?.dst, err: e.message }, 'could not install a learned route');
+    }
+    if (remove.length > 0) {
+      const r = await deleteRoutes(this.opts.sock, remove);
+      metrics.hostRoutesRemoved.inc(r.acked);
+      for (const e of r.errors) {
+        if (!removalsMayBeAbsent) log.warn({ dst: remove[e.index]?.dst, err: e.message }, 'could not remove a stale route');
+      }
+    }
+  }
+
+  /**
+   * Makes the kernel's proto-17 main-table routes match the learned paths: restores missing or changed ones and
+   * deletes stale ones (except, during the adoption window after start, routes we have not learned yet).
+   */
+  reconcile(): Promise<{ added: number; removed: number }> {
+    return this.serialize(async () => {
+      const started = process.hrtime.bigint();
+      await this.refreshLocalSubnets();
+      const existing = await listRoutes(this.opts.sock, { protocol: ROUTE_PROTOCOL_KUBE_ROUTER, table: RT_TABLE_MAIN });
+      const byDst = new Map(existing.map((r) => [canonicalPrefix(r.dst), r]));
+      const replace: Route[] = [];
+      const remove: Route[] = [];
+      const desired = new Set<string>();
+      for (const [prefix, learned] of this.learned) {
+        const route = routeForPath(prefix, learned.nextHop, this.localSubnets);
+        if (!route) continue;
+        desired.add(prefix);
+        const current = byDst.get(prefix);
+        if (!current || current.gateway !== route.gateway) replace.push(route);
+      }
+      const adopting = this.now() < this.adoptUntil;
+      for (const [dst, route] of byDst) {
+        if (desired.has(dst) || adopting) continue;
+        remove.push(route);
+      }
+      await this.write(replace, remove, false);
+      metrics.hostRoutesSynced.set(desired.size);
+      metrics.hostRoutesSyncTime.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      return { added: replace.length, removed: remove.length };
+    });
+  }
+
+  /** Waits until every queued batch has been written (tests, shutdown). */
+  async drain(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    await this.serialize(async () => undefined);
+  }
+}

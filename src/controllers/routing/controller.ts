@@ -1,0 +1,272 @@
+// The routes controller (--run-router): wiring only. Node changes re-plan peers, egress sets and (for this node)
+// the host setup at once; Service/EndpointSlice changes re-plan only that service's VIPs; a full sync re-plans
+// everything. Planners are pure (plan-*.ts); BGP goes through BgpApplier, kernel routes through RouteInjector.
+import type { Node, Service } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import type { BgpSpeaker, GlobalConfig } from '../../bgp/speaker.ts';
+import { INDEX, SERVICE_NAME_LABEL } from '../../kube/cluster-cache.ts';
+import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
+import { metrics } from '../../observe/metrics.ts';
+import { logger } from '../../observe/log.ts';
+import { rejectObject, type ControllerContext } from '../context.ts';
+import type { ChangeRef, Controller, SyncOutcome } from '../runtime.ts';
+import { nodeCommunities, nodeCustomImportRejects, nodePathPrepend } from './annotations.ts';
+import { BgpApplier, type OriginatedPath } from './apply-bgp.ts';
+import type { CommandRunner } from './apply-exec.ts';
+import type { RouteInjector } from './apply-routes.ts';
+import { egressSets, syncEgress, syncHost } from './host-setup.ts';
+import type { LocalBgp, Problem } from './model.ts';
+import { nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from './plan-paths.ts';
+import { planLocalBgp, planPeers, type PeerPlan } from './plan-peers.ts';
+import { planPolicies } from './plan-policies.ts';
+
+export const CONTROLLER_NAME = 'routes';
+const log = logger(CONTROLLER_NAME);
+
+export interface RoutingDeps {
+  ctx: ControllerContext;
+  speaker: BgpSpeaker;
+  sock: NetlinkSocket;
+  runner: CommandRunner;
+  injector: RouteInjector;
+  /** Starts the BGP daemon if it is not running; an error string when it cannot. */
+  ensureDaemon(): Promise<string | undefined>;
+}
+
+export class RoutesController implements Controller {
+  readonly name = CONTROLLER_NAME;
+  readonly syncPeriodMs: number;
+  private readonly bgp: BgpApplier;
+  private readonly vipsByService = new Map<string, string[]>();
+  private readonly serviceOfSlice = new Map<string, string>();
+  private local: LocalBgp | undefined;
+  private peerPlan: PeerPlan | undefined;
+  /** Problems already reported since the last full sync (a full sync reports them all again). */
+  private readonly reported = new Set<string>();
+  /** What the host setup and the egress sets were last applied for, so routine Node updates skip them. */
+  private hostAppliedFor = '';
+  private egressAppliedFor = '';
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: RoutingDeps) {
+    this.syncPeriodMs = deps.ctx.options.routesSyncPeriodMs;
+    this.bgp = new BgpApplier(deps.speaker);
+  }
+
+  /** Runs work one at a time: the runner's calls and daemon-restart re-applies must not interleave. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(work, work);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The daemon came back empty: forget what was applied and apply everything again. */
+  afterDaemonRestart(): Promise<void> {
+    this.bgp.reset();
+    return this.fullSync();
+  }
+
+  private report(problems: Problem[]): void {
+    for (const p of problems) {
+      const key = `${p.subject.kind}/${p.subject.metadata?.namespace ?? ''}/${p.subject.metadata?.name ?? ''}/${p.reason}/${p.message}`;
+      if (this.reported.has(key)) continue;
+      this.reported.add(key);
+      rejectObject(this.deps.ctx, CONTROLLER_NAME, p.subject, p.reason, p.message);
+    }
+  }
+
+  private hostInputs(self: Node, local: LocalBgp): string {
+    return JSON.stringify([nodePodCidrs(self), local.primaryIp]);
+  }
+
+  private egressInputs(): string {
+    return JSON.stringify(egressSets(this.nodes()));
+  }
+
+  private selfNode(): Node {
+    const self = this.deps.ctx.currentNode();
+    if (!self) throw new Error(`node ${this.deps.ctx.node.name} is not in the cache`);
+    return self;
+  }
+
+  private nodes(): Node[] {
+    return this.deps.ctx.cache.store('nodes').list();
+  }
+
+  private nodeIps(): Set<string> {
+    const ips = new Set<string>();
+    for (const n of this.nodes()) for (const a of n.status?.addresses ?? []) ips.add(a.address);
+    return ips;
+  }
+
+  private planService(key: string): void {
+    const { cache, options, node } = this.deps.ctx;
+    const svc = cache.store('services').get(key) as Service | undefined;
+    if (!svc) {
+      this.vipsByService.delete(key);
+      return;
+    }
+    const slices = cache.store('endpointslices').byIndex(INDEX.service, key) as EndpointSlice[];
+    const plan = planServiceVips(svc, slices, node.name, this.nodeIps(), options);
+    this.report(plan.problems);
+    if (plan.vips.length > 0) this.vipsByService.set(key, plan.vips);
+    else this.vipsByService.delete(key);
+  }
+
+  private replanAllServices(): void {
+    const { cache } = this.deps.ctx;
+    this.vipsByService.clear();
+    this.serviceOfSlice.clear();
+    for (const slice of cache.store('endpointslices').list()) this.rememberSlice(slice);
+    for (const key of cache.store('services').keys()) this.planService(key);
+  }
+
+  private rememberSlice(slice: EndpointSlice): string | undefined {
+    const svc = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+    const ns = slice.metadata?.namespace;
+    if (!svc || !ns) return undefined;
+    const key = `${ns}/${svc}`;
+    this.serviceOfSlice.set(`${ns}/${slice.metadata?.name ?? ''}`, key);
+    return key;
+  }
+
+  private localBgp(self: Node): LocalBgp {
+    const local = planLocalBgp(self, this.deps.ctx.options);
+    if (!local.ok) {
+      rejectObject(this.deps.ctx, CONTROLLER_NAME, self, 'BgpConfigInvalid', local.error);
+      throw new Error(local.error);
+    }
+    this.local = local.value;
+    return local.value;
+  }
+
+  /** Plans and applies global, policies, peers, paths (throws with every error after applying the rest); peers are re-planned only when Nodes changed. */
+  private async applyBgp(self: Node, local: LocalBgp, replanPeers: boolean): Promise<void> {
+    const { options } = this.deps.ctx;
+    const errors: string[] = [];
+    const global: GlobalConfig = { asn: local.asn, routerId: local.routerId, listenAddresses: local.listenAddresses, listenPort: options.bgpPort };
+    if (options.bgpGracefulRestart) {
+      global.gracefulRestart = {
+        restartTimeSec: Math.round(options.bgpGracefulRestartTimeMs / 1000),
+        deferralTimeSec: Math.round(options.bgpGracefulRestartDeferralTimeMs / 1000),
+      };
+    }
+    errors.push(...await this.bgp.applyGlobal(global));
+    if (!this.bgp.started) throw new Error(`BGP server did not start: ${errors.join('; ')}`);
+
+    const peerStarted = process.hrtime.bigint();
+    if (replanPeers || !this.peerPlan) {
+      this.peerPlan = planPeers(self, this.nodes(), local, options);
+      this.report(this.peerPlan.problems);
+    }
+    const peerPlan = this.peerPlan;
+    const podCidrs = nodePodCidrs(self);
+    if (!podCidrs.ok) rejectObject(this.deps.ctx, CONTROLLER_NAME, self, 'NoPodCidr', podCidrs.error);
+    const vips = unionVips(this.vipsByService);
+    const problems: Problem[] = [];
+    const annotated = <T>(r: { ok: true; value: T } | { ok: false; error: string }, fallback: T, reason: string): T => {
+      if (r.ok) return r.value;
+      problems.push({ subject: self, reason, message: r.error });
+      return fallback;
+    };
+    const pathPrepend = annotated(nodePathPrepend(self), undefined, 'BadPathPrependAnnotation');
+    const policy = planPolicies({
+      podCidrs: podCidrs.ok ? podCidrs.value : [],
+      vips,
+      ibgpPeers: [...peerPlan.peers.values()].filter((p) => p.kind === 'internal').map((p) => p.config.neighborAddress),
+      externalPeers: [...peerPlan.peers.values()].filter((p) => p.kind === 'external').map((p) => p.config.neighborAddress),
+      customImportRejects: annotated(nodeCustomImportRejects(self), [], 'BadImportRejectAnnotation'),
+      communities: annotated(nodeCommunities(self), [], 'BadCommunitiesAnnotation'),
+      ...(pathPrepend ? { pathPrepend } : {}),
+      advertisePodCidr: options.advertisePodCidr,
+      overrideNextHop: options.overrideNextHop,
+      routeReflectorServer: local.rrServerClusterId !== undefined,
+    });
+    this.report(problems);
+    // Policies first, so a new peer never sees routes the policy would have filtered.
+    errors.push(...await this.bgp.applyPolicies(policy));
+    errors.push(...await this.bgp.applyPeers(new Map([...peerPlan.peers].map(([a, p]) => [a, p.config]))));
+    metrics.bgpInternalPeersSyncTime.observe(Number(process.hrtime.bigint() - peerStarted) / 1e9);
+    const paths: OriginatedPath[] = [
+      ...planPodCidrPaths(podCidrs.ok ? podCidrs.value : [], local).map((p) => ({ ...p, kind: 'pod-route' as const })),
+      ...planVipPaths(vips, local).map((p) => ({ ...p, kind: 'vip' as const })),
+    ];
+    errors.push(...await this.bgp.applyPaths(paths));
+    if (errors.length > 0) throw new Error(`BGP apply: ${errors.join('; ')}`);
+  }
+
+  /** Re-reads the peers' states into bgp_peer_info (after a full sync and on peer state changes). */
+  async updatePeerMetrics(): Promise<void> {
+    const peers = await this.deps.speaker.listPeers();
+    if (!peers.ok) return;
+    metrics.bgpPeerInfo.reset();
+    for (const p of peers.value) metrics.bgpPeerInfo.set({ address: p.address, type: p.type, asn: String(p.asn), state: p.state }, 1);
+  }
+
+  fullSync(): Promise<void> {
+    return this.exclusive(async () => {
+      const started = process.hrtime.bigint();
+      const { ctx, sock, runner } = this.deps;
+      this.reported.clear();
+      const self = this.selfNode();
+      const local = this.localBgp(self);
+      const errors = await syncHost(sock, runner, ctx.options, self, local);
+      errors.push(...await syncEgress(runner, ctx.options, this.nodes()));
+      if (errors.length === 0) {
+        this.hostAppliedFor = this.hostInputs(self, local);
+        this.egressAppliedFor = this.egressInputs();
+      }
+      const daemonError = await this.deps.ensureDaemon();
+      if (daemonError) throw new Error(`BGP daemon: ${daemonError}`);
+      this.replanAllServices();
+      await this.applyBgp(self, local, true);
+      await this.deps.injector.reconcile();
+      await this.updatePeerMetrics();
+      metrics.routesSyncTime.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      if (errors.length > 0) throw new Error(`host setup: ${errors.join('; ')}`);
+    });
+  }
+
+  handleChanges(changes: ChangeRef[]): Promise<SyncOutcome | void> {
+    return this.exclusive(async () => {
+      const { ctx, sock, runner } = this.deps;
+      let nodesChanged = false;
+      let selfChanged = false;
+      const services = new Set<string>();
+      for (const change of changes) {
+        if (change.kind === 'Node') {
+          nodesChanged = true;
+          if (change.key === ctx.node.name) selfChanged = true;
+        } else if (change.kind === 'Service') services.add(change.key);
+        else if (change.kind === 'EndpointSlice') {
+          const slice = ctx.cache.store('endpointslices').get(change.key) as EndpointSlice | undefined;
+          const key = slice ? this.rememberSlice(slice) : this.serviceOfSlice.get(change.key);
+          if (!slice) this.serviceOfSlice.delete(change.key);
+          if (key) services.add(key);
+        }
+      }
+      // A node's IPs are part of the "local endpoint" test, so node changes re-plan the services too.
+      if (nodesChanged) this.replanAllServices();
+      else for (const key of services) this.planService(key);
+      const self = this.selfNode();
+      const local = selfChanged || !this.local ? this.localBgp(self) : this.local;
+      const errors: string[] = [];
+      // Node objects change often (status); the host setup and egress sets are redone only when their inputs moved.
+      const hostInputs = this.hostInputs(self, local);
+      if (selfChanged && hostInputs !== this.hostAppliedFor) {
+        const hostErrors = await syncHost(sock, runner, ctx.options, self, local);
+        if (hostErrors.length === 0) this.hostAppliedFor = hostInputs;
+        errors.push(...hostErrors);
+      }
+      const egressInputs = nodesChanged ? this.egressInputs() : this.egressAppliedFor;
+      if (egressInputs !== this.egressAppliedFor) {
+        const egressErrors = await syncEgress(runner, ctx.options, this.nodes());
+        if (egressErrors.length === 0) this.egressAppliedFor = egressInputs;
+        errors.push(...egressErrors);
+      }
+      if (this.bgp.started) await this.applyBgp(self, local, nodesChanged);
+      if (errors.length > 0) throw new Error(errors.join('; '));
+      log.debug({ changes: changes.length, services: services.size, nodesChanged }, 'applied changes');
+    });
+  }
+}

@@ -1,0 +1,65 @@
+// One pass of this node's pod-networking host setup, in upstream's order: auto-MTU, kube-bridge, CNI file,
+// FORWARD accept rules, sysctls, and the pod egress ipsets + MASQUERADE rule. Returns the errors; never throws.
+import type { Node } from 'kubernetes-types/core/v1.js';
+import type { Options } from '../../cli/options.ts';
+import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
+import { bestNodeIP } from '../../kube/node-identity.ts';
+import type { CommandRunner } from './apply-exec.ts';
+import { applyEgressRule, syncEgressIpsets, type EgressSets } from './apply-egress.ts';
+import { applyCniConf, applyForwardingSysctls, ensureBridge, ensureForwardRules, interfaceWithAddress } from './apply-host.ts';
+import type { LocalBgp } from './model.ts';
+import { nodePodCidrs } from './plan-paths.ts';
+
+export type HostOptions = Pick<Options, 'enableCni' | 'autoMtu' | 'enableOverlay' | 'enablePodEgress' | 'enableIpv4' | 'enableIpv6' | 'environment'>;
+
+export function ipFamilies(options: Pick<Options, 'enableIpv4' | 'enableIpv6'>): Array<4 | 6> {
+  return [...(options.enableIpv4 ? [4 as const] : []), ...(options.enableIpv6 ? [6 as const] : [])];
+}
+
+/** Every node's pod CIDRs and IPs, for the egress ipsets (nodes with bad pod CIDR annotations contribute their IPs only). */
+export function egressSets(nodes: Node[]): EgressSets {
+  const podSubnets: string[] = [];
+  const nodeIps: string[] = [];
+  for (const node of nodes) {
+    const cidrs = nodePodCidrs(node);
+    if (cidrs.ok) podSubnets.push(...cidrs.value);
+    for (const a of node.status?.addresses ?? []) if (a.type === 'InternalIP' || a.type === 'ExternalIP') nodeIps.push(a.address);
+    for (const family of [4, 6] as const) {
+      const ip = bestNodeIP(node, family);
+      if (ip) nodeIps.push(ip);
+    }
+  }
+  return { podSubnets, nodeIps };
+}
+
+export async function syncHost(sock: NetlinkSocket, runner: CommandRunner, options: HostOptions, self: Node, local: LocalBgp): Promise<string[]> {
+  const errors: string[] = [];
+  const families = ipFamilies(options);
+  const nodeLink = await interfaceWithAddress(sock, local.primaryIp);
+  if (options.enableCni) {
+    let mtu: number | undefined;
+    // As upstream's code (not its help text): the node interface's MTU, with no overlay subtraction; pods
+    // reach same-subnet nodes unencapsulated, and upstream's subtraction once applied twice (#1033).
+    if (options.autoMtu && nodeLink?.mtu !== undefined) mtu = nodeLink.mtu;
+    const bridge = await ensureBridge(sock, mtu);
+    if (!bridge.ok) errors.push(bridge.error);
+    else if (mtu !== undefined) mtu = bridge.value ?? mtu;
+    const cidrs = nodePodCidrs(self);
+    if (!cidrs.ok) errors.push(cidrs.error);
+    else {
+      const written = await applyCniConf(options.environment.cniConfFile, cidrs.value, options.autoMtu ? mtu : undefined);
+      if (!written.ok) errors.push(written.error);
+    }
+  }
+  errors.push(...await ensureForwardRules(runner, families, nodeLink?.name));
+  errors.push(...await applyForwardingSysctls(runner, families));
+  return errors;
+}
+
+export async function syncEgress(runner: CommandRunner, options: HostOptions, nodes: Node[]): Promise<string[]> {
+  const families = ipFamilies(options);
+  const errors: string[] = [];
+  if (options.enablePodEgress) errors.push(...await syncEgressIpsets(runner, egressSets(nodes), families));
+  errors.push(...await applyEgressRule(runner, options.enablePodEgress, families));
+  return errors;
+}

@@ -1,0 +1,124 @@
+// Builds the routes controller for the daemon: the supervised gobgpd and its gRPC speaker, the route injector fed
+// by the speaker's best-path watch (reconciled every --injected-routes-sync-period), and shutdown that leaves
+// kernel routes in place (and, with --bgp-graceful-restart, ends gobgpd without a CEASE so peers keep our routes).
+import type { ClusterChange } from '../../kube/cluster-cache.ts';
+import type { RunningController } from '../../cli/controllers.ts';
+import { connectGobgp } from '../../bgp/gobgp-client.ts';
+import { GobgpdSupervisor } from '../../bgp/gobgpd-supervisor.ts';
+import { SecretScrubber } from '../../bgp/gobgpd-log.ts';
+import type { BgpSpeaker, Watch } from '../../bgp/speaker.ts';
+import { openRtnetlink } from '../../kernel/netlink/rtnetlink.ts';
+import { logger } from '../../observe/log.ts';
+import type { ControllerContext } from '../context.ts';
+import type { Options } from '../../cli/options.ts';
+import { commandRunner } from './apply-exec.ts';
+import { cleanupEgress } from './apply-egress.ts';
+import { ipFamilies } from './host-setup.ts';
+import { RouteInjector } from './apply-routes.ts';
+import { RoutesController } from './controller.ts';
+
+const log = logger('routes');
+
+export const DEFAULT_GOBGPD_SOCKET = '/run/kube-router/gobgpd.sock';
+const WANTED_KINDS = new Set(['Node', 'Service', 'EndpointSlice']);
+
+export interface RoutingOverrides {
+  /** Run everything inside this network namespace (tests): gobgpd, netlink, iptables/ipset/sysctl. */
+  netns?: string;
+  socketPath?: string;
+  gobgpdBinary?: string;
+}
+
+export interface RoutingControllerHandle extends RunningController {
+  controller: RoutesController;
+  injector: RouteInjector;
+  speaker: BgpSpeaker;
+  supervisor: GobgpdSupervisor;
+}
+
+export async function createRoutingController(ctx: ControllerContext, overrides: RoutingOverrides = {}): Promise<RoutingControllerHandle> {
+  const { options } = ctx;
+  const netnsPath = overrides.netns ? `/run/netns/${overrides.netns}` : undefined;
+  const sock = openRtnetlink(netnsPath ? { netns: netnsPath } : {});
+  const runner = commandRunner(overrides.netns);
+  const scrubber = new SecretScrubber();
+  let controller: RoutesController | undefined;
+  const supervisor = new GobgpdSupervisor({
+    socketPath: overrides.socketPath ?? DEFAULT_GOBGPD_SOCKET,
+    adminAddress: options.gobgpAdminAddress,
+    adminPort: options.gobgpAdminPort,
+    scrubber,
+    ...(overrides.netns ? { netns: overrides.netns } : {}),
+    ...(overrides.gobgpdBinary ? { binary: overrides.gobgpdBinary } : {}),
+    onRestarted: () => controller?.afterDaemonRestart(),
+  });
+  const connected = connectGobgp({ target: supervisor.apiTarget, scrubber });
+  if (!connected.ok) {
+    sock.close();
+    throw new Error(`gobgp API: ${connected.error}`);
+  }
+  const speaker = connected.value;
+  const injector = new RouteInjector({
+    sock,
+    // Keep the routes a previous run installed until BGP had time to re-learn them.
+    adoptExistingForMs: options.bgpGracefulRestart ? options.bgpGracefulRestartTimeMs : options.injectedRoutesSyncPeriodMs,
+  });
+  let daemonStarted = false;
+  let watch: Watch | undefined;
+  let peerMetricsTimer: NodeJS.Timeout | undefined;
+  let shutDown = false;
+  const ensureDaemon = async (): Promise<string | undefined> => {
+    if (daemonStarted) return undefined;
+    const started = await supervisor.start();
+    if (!started.ok) return started.error;
+    daemonStarted = true;
+    watch = speaker.watch({
+      onBestPath: (e) => injector.onBestPath(e),
+      onResync: () => injector.onResync(),
+      onPeerState: (e) => {
+        log.info({ peer: e.address, asn: e.asn, state: e.state }, 'BGP peer state changed');
+        // Sessions flap in bursts; one re-read of the peer list covers a burst.
+        peerMetricsTimer ??= setTimeout(() => {
+          peerMetricsTimer = undefined;
+          void controller?.updatePeerMetrics();
+        }, 500);
+      },
+    });
+    return undefined;
+  };
+  controller = new RoutesController({ ctx, speaker, sock, runner, injector, ensureDaemon });
+  const reconcileTimer = setInterval(() => {
+    if (!daemonStarted) return;
+    injector.reconcile().catch((err: unknown) => log.error({ err }, 'injected routes reconcile failed'));
+  }, options.injectedRoutesSyncPeriodMs);
+  reconcileTimer.unref();
+
+  return {
+    controller,
+    injector,
+    speaker,
+    supervisor,
+    wants: (change: ClusterChange) => WANTED_KINDS.has(change.kind),
+    async shutdown() {
+      if (shutDown) return;
+      shutDown = true;
+      clearInterval(reconcileTimer);
+      if (peerMetricsTimer) clearTimeout(peerMetricsTimer);
+      watch?.close();
+      injector.close();
+      await injector.drain();
+      // Kernel routes stay; with graceful restart gobgpd dies without a CEASE so peers keep our routes as stale.
+      await supervisor.stop({ graceful: options.bgpGracefulRestart });
+      speaker.close();
+      sock.close();
+    },
+  };
+}
+
+/**
+ * --cleanup-config for the routes controller, as upstream: the pod egress MASQUERADE rule and our ipsets go;
+ * routes, kube-bridge and the CNI file stay (upstream #1084 leaves them too).
+ */
+export async function cleanupRoutingState(options: Pick<Options, 'enableIpv4' | 'enableIpv6'>, netns?: string): Promise<string[]> {
+  return cleanupEgress(commandRunner(netns), ipFamilies(options));
+}

@@ -1,0 +1,41 @@
+// Plain data shared by the routes controller's planners and apply layers: this node's BGP identity, the problems a
+// planner reports about individual objects, and the families in play.
+import { isIP } from 'node:net';
+import type { AddressFamily } from '../../bgp/speaker.ts';
+import type { EventSubject } from '../../observe/events.ts';
+
+/** Something wrong with one object: reported on that object (Event + log + metric), the rest carries on. */
+export interface Problem {
+  subject: EventSubject;
+  reason: string;
+  message: string;
+}
+
+/** This node as the BGP speaker sees it. */
+export interface LocalBgp {
+  asn: number;
+  routerId: string;
+  listenAddresses: string[];
+  /** This node's primary IP (the local address of iBGP sessions). */
+  primaryIp: string;
+  /** Best IP of each family, the next hop of the paths we originate. */
+  ipv4?: string;
+  ipv6?: string;
+  /** Set when this node is a route-reflector server (kube-router.io/rr.server). */
+  rrServerClusterId?: string;
+  /** Set when this node is a route-reflector client (kube-router.io/rr.client). */
+  rrClientClusterId?: string;
+}
+
+export function familyOf(ip: string): AddressFamily | undefined {
+  const v = isIP(ip.split('/')[0] ?? '');
+  return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : undefined;
+}
+
+/** The families the options enable. */
+export function enabledFamilies(options: { enableIpv4: boolean; enableIpv6: boolean }): AddressFamily[] {
+  const out: AddressFamily[] = [];
+  if (options.enableIpv4) out.push('ipv4');
+  if (options.enableIpv6) out.push('ipv6');
+  return out;
+}
