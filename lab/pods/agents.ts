@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { isAlive, killPids } from '../netns/exec.ts';
 import type { LabPaths } from '../netns/state.ts';
 
-export const AGENT_SCRIPT = fileURLToPath(new URL('./agent.mjs', import.meta.url));
+const agentBesideModule = fileURLToPath(new URL('./agent.mjs', import.meta.url));
+// compiled into dist/lab/pods/, where tsc does not copy .mjs files: the source tree's copy is the one to run
+export const AGENT_SCRIPT = existsSync(agentBesideModule) ? agentBesideModule : fileURLToPath(new URL('../../../lab/pods/agent.mjs', import.meta.url));
 
 export type PortProtocol = 'TCP' | 'UDP' | 'SCTP';
 

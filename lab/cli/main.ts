@@ -1,0 +1,134 @@
+// The `kube-router-lab` command: up | down | status | kubeconfig | exec | probe | demo | vm-run.
+// Exported main(argv) is what bin/kube-router-lab.js calls (argv without node and script).
+import { parseArgs } from 'node:util';
+import { DEFAULT_PREFIX, type ClusterOptions } from '../cluster/layout.ts';
+import { DEFAULT_CLUSTER_CIDRS, DEFAULT_SERVICE_CIDRS } from '../controllers/index.ts';
+import { DEFAULT_UNDERLAY_CIDR } from '../netns/topology.ts';
+import { runDemo } from '../demo/demo.ts';
+import { execInLab, probeBatch, probeOnce, status } from './inspect.ts';
+import { requireLab, stateDirOf, UsageError } from './lab-ref.ts';
+import { down, up, upSummary } from './up-down.ts';
+import { vmRun } from './vm-run.ts';
+
+const USAGE = `usage: kube-router-lab COMMAND [options]   (every command takes --state-dir DIR, default .lab)
+  up [--nodes N] [--cluster-cidr CIDR] [--service-cidr CIDR] [--underlay CIDR] [--kube-router-args="--flag ..."]
+     [--no-kube-router] [--static-routes] [--prefix P]     start a lab cluster in the background
+  down                                       stop it and remove every namespace, process and file it made
+  status                                     nodes, pods per node, kube-router health per node
+  kubeconfig                                 print the kubeconfig path (kubectl --kubeconfig "$(kube-router-lab kubeconfig)")
+  exec NS/POD|node/NAME -- CMD [ARGS...]     run a command in a pod's or node's network namespace
+  probe FROM HOST PORT [tcp|udp|sctp] [--timeout 1s]   connect once; prints the answering pod, exit 0/1
+  probe --batch [--timeout 1s]               JSON lines {"from","host","port","protocol"?} in, results out
+  demo [--prefix P]                          up --nodes 3 with kube-router, then show what works today
+  vm-run [--timeout 600s] -- CMD [ARGS...]   run a command (e.g. a test doing up/down) in the Debian-kernel VM`;
+
+const STATE_DIR = { 'state-dir': { type: 'string' } } as const;
+
+export function upOptionsFrom(args: string[]): ClusterOptions & { vm: boolean } {
+  const { values } = parseArgs({
+    args, strict: true,
+    options: {
+      ...STATE_DIR,
+      nodes: { type: 'string', default: '3' },
+      'cluster-cidr': { type: 'string', default: DEFAULT_CLUSTER_CIDRS[0]! },
+      'service-cidr': { type: 'string', default: DEFAULT_SERVICE_CIDRS[0]! },
+      underlay: { type: 'string', default: DEFAULT_UNDERLAY_CIDR },
+      'kube-router-args': { type: 'string', default: '' },
+      'no-kube-router': { type: 'boolean', default: false },
+      'static-routes': { type: 'boolean', default: false },
+      prefix: { type: 'string', default: DEFAULT_PREFIX },
+      vm: { type: 'boolean', default: false },
+    },
+  });
+  const nodes = Number(values.nodes);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes must be 1..50, got ${values.nodes}`);
+  return {
+    stateDir: stateDirOf(values['state-dir']),
+    prefix: values.prefix,
+    nodes,
+    clusterCidr: values['cluster-cidr'],
+    serviceCidr: values['service-cidr'],
+    underlayCidr: values.underlay,
+    kubeRouter: !values['no-kube-router'],
+    kubeRouterArgs: values['kube-router-args'].split(/\s+/).filter((a) => a !== ''),
+    staticRoutes: values['static-routes'],
+    vm: values.vm,
+  };
+}
+
+/** Splits "... -- cmd args" into the options part and the command. */
+function splitAtDashes(args: string[]): [string[], string[]] {
+  const i = args.indexOf('--');
+  return i < 0 ? [args, []] : [args.slice(0, i), args.slice(i + 1)];
+}
+
+async function dispatch(command: string | undefined, args: string[]): Promise<number> {
+  switch (command) {
+    case 'up': {
+      const { vm, ...options } = upOptionsFrom(args);
+      if (vm) {
+        throw new UsageError('up --vm is not supported: the VM lives only as long as one command. Run the whole scenario inside it instead:\n'
+          + '  kube-router-lab vm-run -- sh -c \'node bin/kube-router-lab.js up --state-dir /tmp/lab && ... ; node bin/kube-router-lab.js down --state-dir /tmp/lab\'');
+      }
+      process.stdout.write(upSummary(await up(options)) + '\n');
+      return 0;
+    }
+    case 'down': {
+      const { values } = parseArgs({ args, strict: true, options: { ...STATE_DIR, prefix: { type: 'string' } } });
+      const result = await down({ stateDir: stateDirOf(values['state-dir']), ...(values.prefix ? { prefix: values.prefix } : {}) });
+      if (result.leftNamespaces.length > 0) {
+        process.stderr.write(`namespaces left behind: ${result.leftNamespaces.join(', ')}\n`);
+        return 1;
+      }
+      process.stdout.write(result.removed ? 'lab removed\n' : 'no lab was up\n');
+      return 0;
+    }
+    case 'status': {
+      const { values } = parseArgs({ args, strict: true, options: STATE_DIR });
+      process.stdout.write((await status(requireLab(values['state-dir']))) + '\n');
+      return 0;
+    }
+    case 'kubeconfig': {
+      const { values } = parseArgs({ args, strict: true, options: STATE_DIR });
+      process.stdout.write(`${requireLab(values['state-dir']).record.kubeconfig ?? ''}\n`);
+      return 0;
+    }
+    case 'exec': {
+      const [before, argv] = splitAtDashes(args);
+      const { values, positionals } = parseArgs({ args: before, strict: true, allowPositionals: true, options: STATE_DIR });
+      if (positionals.length !== 1) throw new UsageError('usage: kube-router-lab exec NS/POD|node/NAME -- COMMAND [ARGS...]');
+      return execInLab(requireLab(values['state-dir']), positionals[0]!, argv);
+    }
+    case 'probe': {
+      const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true,
+        options: { ...STATE_DIR, timeout: { type: 'string' }, batch: { type: 'boolean', default: false } } });
+      const lab = requireLab(values['state-dir']);
+      return values.batch ? probeBatch(lab, values.timeout) : probeOnce(lab, positionals, values.timeout);
+    }
+    case 'demo': {
+      const { values } = parseArgs({ args, strict: true, options: { ...STATE_DIR, prefix: { type: 'string', default: DEFAULT_PREFIX } } });
+      return runDemo({ stateDir: stateDirOf(values['state-dir']), prefix: values.prefix });
+    }
+    case 'vm-run': {
+      const [before, argv] = splitAtDashes(args);
+      const { values } = parseArgs({ args: before, strict: true, options: { timeout: { type: 'string' } } });
+      return vmRun(argv, values.timeout);
+    }
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    default:
+      throw new UsageError(`unknown command ${command}\n${USAGE}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv;
+  try {
+    process.exitCode = await dispatch(command, args);
+  } catch (e) {
+    const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`kube-router-lab: ${(e as Error).message}\n`);
+    process.exitCode = usage ? 2 : 1;
+  }
+}

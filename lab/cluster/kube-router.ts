@@ -1,0 +1,40 @@
+// Runs the product, one kube-router per node inside the node's namespace (as a DaemonSet pod with hostNetwork
+// would), and checks its /healthz from inside that namespace. Exits are recorded, never restarted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { execIn } from '../netns/exec.ts';
+import { nodeCommand } from './launch.ts';
+import type { ClusterNode } from './nodes.ts';
+
+export interface KubeRouterSpec {
+  node: ClusterNode;
+  kubeconfig: string;
+  conflistFile: string;
+  extraArgs: string[];
+  logDir: string;
+}
+
+export function kubeRouterLog(logDir: string, node: string): string {
+  return join(logDir, `kube-router-${node}.log`);
+}
+
+export function startKubeRouter(spec: KubeRouterSpec): ChildProcess {
+  const log = openSync(kubeRouterLog(spec.logDir, spec.node.name), 'a');
+  const argv = nodeCommand('run-kube-router', ['--kubeconfig', spec.kubeconfig, '--hostname-override', spec.node.name, ...spec.extraArgs]);
+  try {
+    return spawn('ip', ['netns', 'exec', spec.node.netns, ...argv], {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, NODE_NAME: spec.node.name, KUBE_ROUTER_CNI_CONF_FILE: spec.conflistFile },
+    });
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** GET /healthz on 127.0.0.1:port inside the namespace (socat, no Node start): the HTTP status, or undefined. */
+export async function healthStatus(netns: string, port: number): Promise<number | undefined> {
+  const r = await execIn(netns, ['socat', '-t5', '-T5', '-', `TCP:127.0.0.1:${port}`], { input: 'GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n' });
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(r.stdout);
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,99 @@
+// The lab cluster's state directory: where `kube-router-lab up` records what it started (lab.json), and where
+// the API server's files, per-node CNI files and logs live. Later CLI invocations find the lab through it.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readJson, writeJson } from '../netns/state.ts';
+
+export const DEFAULT_STATE_DIR = '.lab';
+export const DEFAULT_PREFIX = 'krl';
+export const DEFAULT_HEALTH_PORT = 20244;
+
+export interface ClusterOptions {
+  stateDir: string;
+  prefix: string;
+  nodes: number;
+  clusterCidr: string;
+  serviceCidr: string;
+  underlayCidr: string;
+  kubeRouter: boolean;
+  /** Extra kube-router arguments (split on whitespace), after --kubeconfig and --hostname-override. */
+  kubeRouterArgs: string[];
+  staticRoutes: boolean;
+}
+
+export type Phase = 'starting' | 'ready' | 'failed' | 'stopping';
+
+export interface ProcessRecord {
+  role: 'kube-router' | 'api-forwarder';
+  node: string;
+  pid: number;
+  log: string;
+  startedAt: string;
+  exitedAt?: string;
+  exitCode?: number | null;
+  signal?: string | null;
+}
+
+/** lab.json: written by the supervisor, read by every other command. */
+export interface ClusterRecord {
+  options: ClusterOptions;
+  supervisorPid: number;
+  phase: Phase;
+  error?: string;
+  startedAt: string;
+  readyAt?: string;
+  apiUrl?: string;
+  kubeconfig?: string;
+  nodes: { name: string; ip: string; podCidr?: string }[];
+  processes: ProcessRecord[];
+}
+
+export interface ClusterPaths {
+  root: string;
+  record: string;
+  supervisorLog: string;
+  logs: string;
+  api: string;
+  /** Unix socket the node namespaces reach the API server through (see api-bridge.ts). */
+  apiSocket: string;
+  nodeDir(node: string): string;
+  /** Where kube-router on `node` writes its conflist (KUBE_ROUTER_CNI_CONF_FILE). */
+  kubeRouterConflist(node: string): string;
+}
+
+export function clusterPaths(stateDir: string): ClusterPaths {
+  const root = resolve(stateDir);
+  return {
+    root,
+    record: join(root, 'lab.json'),
+    supervisorLog: join(root, 'logs', 'supervisor.log'),
+    logs: join(root, 'logs'),
+    api: join(root, 'api'),
+    apiSocket: join(root, 'api.sock'),
+    nodeDir: (node) => join(root, 'nodes', node),
+    kubeRouterConflist: (node) => join(root, 'nodes', node, 'cni', '10-kuberouter.conflist'),
+  };
+}
+
+export function ensureClusterDirs(paths: ClusterPaths, nodes: string[]): void {
+  for (const dir of [paths.root, paths.logs, paths.api, ...nodes.map((n) => join(paths.nodeDir(n), 'cni'))]) mkdirSync(dir, { recursive: true });
+}
+
+export function readClusterRecord(paths: ClusterPaths): ClusterRecord | undefined {
+  return existsSync(paths.record) ? readJson<ClusterRecord>(paths.record) : undefined;
+}
+
+export function writeClusterRecord(paths: ClusterPaths, record: ClusterRecord): void {
+  writeJson(paths.record, record);
+}
+
+/** The /healthz port kube-router is told to use (its default unless --health-port is among the extra args). */
+export function healthPortOf(args: readonly string[]): number {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const m = /^--health-port=(\d+)$/.exec(a);
+    if (m) return Number(m[1]);
+    if (a === '--health-port' && args[i + 1] !== undefined) return Number(args[i + 1]);
+  }
+  return DEFAULT_HEALTH_PORT;
+}
