@@ -32,9 +32,15 @@ export function startKubeRouter(spec: KubeRouterSpec): ChildProcess {
   }
 }
 
-/** GET /healthz on 127.0.0.1:port inside the namespace (socat, no Node start): the HTTP status, or undefined. */
+/**
+ * GET /healthz?verbose on 127.0.0.1:port inside the namespace (socat, no Node start): the HTTP status, or
+ * undefined. A live daemon still starting up (caches not synced, controllers not started) counts as 503 here.
+ */
 export async function healthStatus(netns: string, port: number): Promise<number | undefined> {
-  const r = await execIn(netns, ['socat', '-t5', '-T5', '-', `TCP:127.0.0.1:${port}`], { input: 'GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n' });
+  const r = await execIn(netns, ['socat', '-t5', '-T5', '-', `TCP:127.0.0.1:${port}`], { input: 'GET /healthz?verbose HTTP/1.0\r\nHost: localhost\r\n\r\n' });
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(r.stdout);
-  return m ? Number(m[1]) : undefined;
+  if (!m) return undefined;
+  const status = Number(m[1]);
+  const phase = /"phase":\s*"(\w+)"/.exec(r.stdout)?.[1];
+  return status === 200 && phase !== 'running' ? 503 : status;
 }

@@ -104,9 +104,11 @@ export async function runDaemon(options: Options): Promise<number> {
     for (const { runner, c } of runners) if (c.wants(change)) runner.notify({ kind: change.kind, key: change.key });
   });
   for (const { runner } of runners) runner.start();
+  health.setPhase('running');
 
   const signal = await waitForSignal();
   log.info({ signal }, 'shutting down');
+  health.setPhase('stopping');
   unsubscribe();
   await Promise.all(runners.map(({ runner }) => runner.stop()));
   for (const { c } of runners) await c.shutdown?.();

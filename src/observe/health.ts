@@ -25,10 +25,19 @@ interface Component {
   lastError: string | null;
 }
 
+/** Where the daemon is in its life; `running` once caches synced and every controller loop started. */
+export type DaemonPhase = 'starting' | 'running' | 'stopping';
+
 /** Tracks heartbeats; a component is dead when it has been silent longer than its allowance. */
 export class HealthRegistry {
   private readonly components = new Map<string, Component>();
+  private phase: DaemonPhase = 'starting';
   constructor(private readonly now: () => number = Date.now) {}
+
+  /** The phase is detail for readiness checks (`/healthz?verbose`); it does not decide liveness. */
+  setPhase(phase: DaemonPhase): void {
+    this.phase = phase;
+  }
 
   /** `maxSilenceMs`: how long the loop may go without a beat (its wake-up interval plus slack). */
   register(name: string, maxSilenceMs: number): void {
@@ -53,7 +62,7 @@ export class HealthRegistry {
     c.lastError = ok ? null : error instanceof Error ? error.message : String(error);
   }
 
-  status(): { healthy: boolean; components: ComponentStatus[] } {
+  status(): { healthy: boolean; phase: DaemonPhase; components: ComponentStatus[] } {
     const t = this.now();
     const components = [...this.components.entries()].map(([name, c]) => {
       const since = c.lastBeat ?? c.registeredAt;
@@ -67,7 +76,7 @@ export class HealthRegistry {
         lastSyncAgoMs: c.lastSyncAt === null ? null : t - c.lastSyncAt,
       };
     });
-    return { healthy: components.every((c) => c.alive), components };
+    return { healthy: components.every((c) => c.alive), phase: this.phase, components };
   }
 }
 

@@ -22,8 +22,11 @@ test('/healthz answers 200 while every loop beats and 500 once one falls silent,
     res = await fetch(`http://127.0.0.1:${srv.port}/healthz`);
     assert.equal(res.status, 500);
     res = await fetch(`http://127.0.0.1:${srv.port}/healthz?verbose`);
-    const body = (await res.json()) as { healthy: boolean; components: { name: string; alive: boolean; lastError: string | null }[] };
+    const body = (await res.json()) as { healthy: boolean; phase: string; components: { name: string; alive: boolean; lastError: string | null }[] };
     assert.equal(body.healthy, false);
+    assert.equal(body.phase, 'starting');
+    health.setPhase('running');
+    assert.equal(health.status().phase, 'running');
     const routes = body.components.find((c) => c.name === 'routes');
     assert.equal(routes?.alive, false);
     assert.equal(routes?.lastError, 'gobgpd unreachable');
