@@ -6,6 +6,7 @@ import type { ControllerContext } from '../controllers/context.ts';
 import type { Controller } from '../controllers/runtime.ts';
 import { logger } from '../observe/log.ts';
 import { cleanupRoutingState, createRoutingController } from '../controllers/routing/index.ts';
+import { createNetpolController } from '../controllers/netpol/index.ts';
 
 export interface RunningController {
   controller: Controller;
@@ -33,7 +34,8 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
     running.push(await createRoutingController(ctx, { socketPath }));
   }
   if (options.runServiceProxy) log.warn('--run-service-proxy: the IPVS service proxy is not implemented in this build yet');
-  if (options.runFirewall) log.warn('--run-firewall: the network policy controller is not implemented in this build yet');
+  // After the routes controller, as upstream: the firewall's jumps go in front of the FORWARD accepts.
+  if (options.runFirewall) running.push(await createNetpolController(ctx));
   if (options.runLoadBalancer) log.warn('--run-loadbalancer: the load-balancer allocator is not implemented in this build yet');
   return running;
 }

@@ -62,14 +62,17 @@ function diffChains(desired: FamilyState, observed: ObservedIptables, full: bool
   for (const jump of desired.builtinJumps) {
     const rule: Rule = { match: { comment: jump.comment }, action: { kind: 'jump', chain: jump.target } };
     const key = ruleKey(rule);
-    const kept = observed.builtinJumps.find((o) => o.builtin === jump.builtin && o.rule !== null && ruleKey(o.rule) === key);
+    // As upstream, our jump must be the chain's first rule: an ACCEPT above it (e.g. the routes controller's
+    // FORWARD accepts, inserted at position 1 when missing) would bypass policy. A jump found lower down is
+    // deleted and re-inserted at position 1 in the same restore, so there is no moment without it.
+    const kept = observed.builtinJumps.find((o) => o.builtin === jump.builtin && o.rule !== null && ruleKey(o.rule) === key && o.position === 0);
     if (!kept) insertBuiltin.push({ builtin: jump.builtin, rule });
   }
-  // Every other jump from a builtin chain into ours (duplicates, old comments, stale targets) goes.
+  // Every other jump from a builtin chain into ours (duplicates, old comments, stale targets, misplaced) goes.
   const keptOnce = new Set<string>();
   for (const o of observed.builtinJumps) {
     const wantedJump = desired.builtinJumps.find((j) => j.builtin === o.builtin && j.target === o.target);
-    const isWanted = wantedJump !== undefined && o.rule !== null &&
+    const isWanted = wantedJump !== undefined && o.rule !== null && o.position === 0 &&
       ruleKey(o.rule) === ruleKey({ match: { comment: wantedJump.comment }, action: { kind: 'jump', chain: wantedJump.target } });
     const id = `${o.builtin} ${o.target}`;
     if (isWanted && !keptOnce.has(id)) keptOnce.add(id);

@@ -10,6 +10,8 @@ export interface ObservedBuiltinJump {
   args: string;
   /** null when the rule has options we do not generate. */
   rule: Rule | null;
+  /** 0-based position among all rules of the builtin chain (ours must be first: nothing may accept before us). */
+  position: number;
 }
 
 export interface ObservedIptables {
@@ -176,6 +178,7 @@ export function parseRuleArgs(tokens: string[]): Rule | null {
 export function parseIptablesSave(text: string): ObservedIptables {
   const chains = new Map<string, (Rule | null)[]>();
   const builtinJumps: ObservedBuiltinJump[] = [];
+  const builtinRuleCount = new Map<string, number>();
   let inFilter = false;
   for (const raw of text.split('\n')) {
     const line = raw.trimEnd();
@@ -194,10 +197,12 @@ export function parseIptablesSave(text: string): ObservedIptables {
     if (isOwnedChain(chain)) {
       (chains.get(chain) ?? chains.set(chain, []).get(chain))?.push(parseRuleArgs(tokens));
     } else if (chain === 'INPUT' || chain === 'FORWARD' || chain === 'OUTPUT') {
+      const position = builtinRuleCount.get(chain) ?? 0;
+      builtinRuleCount.set(chain, position + 1);
       const j = tokens.indexOf('-j');
       const target = j >= 0 ? tokens[j + 1] : undefined;
       if (target !== undefined && isOwnedChain(target)) {
-        builtinJumps.push({ builtin: chain, target, args, rule: parseRuleArgs(tokens) });
+        builtinJumps.push({ builtin: chain, target, args, rule: parseRuleArgs(tokens), position });
       }
     }
   }

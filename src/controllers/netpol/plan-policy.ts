@@ -38,8 +38,58 @@ export function isNamedPortCandidate(policy: NormalizedPolicy, dir: Direction, r
   return isSelectorPeer(policy, rule, pod, nsLabels);
 }
 
+// Many policies share peer selectors (e.g. "app=dns in every namespace"); within one prepared view the answer
+// is the same for each, so it is computed once per distinct (namespace scope, selectors) and shared.
+const peerMemo = new WeakMap<PreparedView, Map<string, PolicyPod[]>>();
+
 /** The rule's selector peers, found namespace by namespace (same result as filtering with isSelectorPeer). */
 function selectorPeerPods(prepared: PreparedView, policy: NormalizedPolicy, rule: NormalizedRule): PolicyPod[] {
+  const scope = (rule.peers ?? []).filter((p) => p.kind === 'pods')
+    .map((p) => (p.kind === 'pods' ? [p.namespaceSelector ?? policy.namespace, p.podSelector] : null));
+  const key = JSON.stringify(scope);
+  let memo = peerMemo.get(prepared);
+  if (!memo) peerMemo.set(prepared, (memo = new Map()));
+  const hit = memo.get(key);
+  if (hit) return hit;
+  const result = findSelectorPeerPods(prepared, policy, rule);
+  memo.set(key, result);
+  return result;
+}
+
+/** The sorted set members of the rule's selector peers (shared, like the pods, between equal selectors). */
+function selectorPeerMembers(prepared: PreparedView, policy: NormalizedPolicy, rule: NormalizedRule, family: Family): SetSpec['members'] {
+  const pods = selectorPeerPods(prepared, policy, rule);
+  let byFamily = memberMemo.get(pods);
+  if (!byFamily) memberMemo.set(pods, (byFamily = new Map()));
+  let members = byFamily.get(family);
+  if (!members) byFamily.set(family, (members = sortedMembers(pods.flatMap((p) => p.ips[family]))));
+  return members;
+}
+const memberMemo = new WeakMap<PolicyPod[], Map<Family, SetSpec['members']>>();
+
+// Candidate lists shared between policies (all pods, memoised selector peers) resolve a named port once.
+const namedPortMemo = new WeakMap<readonly PolicyPod[], Map<string, Map<number, SetSpec['members']>>>();
+
+/** Set members per port number the named port resolves to on these candidate pods. */
+function namedPortMembers(candidates: readonly PolicyPod[], portKey: string, family: Family): Map<number, SetSpec['members']> {
+  let memo = namedPortMemo.get(candidates);
+  if (!memo) namedPortMemo.set(candidates, (memo = new Map()));
+  const hit = memo.get(`${portKey}/${family}`);
+  if (hit) return hit;
+  const byNumber = new Map<number, string[]>();
+  for (const pod of candidates) {
+    const number = pod.namedPorts.get(portKey);
+    if (number === undefined || pod.ips[family].length === 0) continue;
+    const ips = byNumber.get(number);
+    if (ips) ips.push(...pod.ips[family]);
+    else byNumber.set(number, [...pod.ips[family]]);
+  }
+  const out = new Map([...byNumber].map(([n, ips]) => [n, sortedMembers(ips)]));
+  memo.set(`${portKey}/${family}`, out);
+  return out;
+}
+
+function findSelectorPeerPods(prepared: PreparedView, policy: NormalizedPolicy, rule: NormalizedRule): PolicyPod[] {
   const found = new Map<string, PolicyPod>();
   for (const peer of rule.peers ?? []) {
     if (peer.kind !== 'pods') continue;
@@ -80,8 +130,7 @@ function directionPlan(prepared: PreparedView, policy: NormalizedPolicy, family:
     else {
       if (rule.peers.some((p) => p.kind === 'pods')) {
         const setName = peerPodSetName(namespace, name, family, dir, i);
-        const members = selectorPeerPods(prepared, policy, rule).flatMap((p) => p.ips[family]);
-        sets.push({ name: setName, type: 'hash:ip', family, members: sortedMembers(members) });
+        sets.push({ name: setName, type: 'hash:ip', family, members: selectorPeerMembers(prepared, policy, rule, family) });
         peerVariants.push({ set: setName, dir: peerDir });
       }
       rule.peers.forEach((peer, j) => {
@@ -105,20 +154,13 @@ function directionPlan(prepared: PreparedView, policy: NormalizedPolicy, family:
         if (port.kind === 'all') portVariants.push({ proto: port.protocol });
         else if (port.kind === 'range') portVariants.push({ proto: port.protocol, dport: { from: port.from, to: port.to } });
         else {
-          const byNumber = new Map<number, string[]>();
           // Candidates per isNamedPortCandidate, enumerated without scanning every pod where possible.
           const candidates = dir === 'ingress' ? targetPods
             : rule.peers === null || rule.peers.some((p) => p.kind === 'ipBlock') ? prepared.pods : selectorPeerPods(prepared, policy, rule);
-          for (const pod of candidates) {
-            const number = pod.namedPorts.get(namedPortKey(port.name, port.protocol));
-            if (number === undefined || pod.ips[family].length === 0) continue;
-            const ips = byNumber.get(number);
-            if (ips) ips.push(...pod.ips[family]);
-            else byNumber.set(number, [...pod.ips[family]]);
-          }
+          const byNumber = namedPortMembers(candidates, namedPortKey(port.name, port.protocol), family);
           for (const number of [...byNumber.keys()].sort((a, b) => a - b)) {
             const setName = namedPortSetName(namespace, name, family, dir, i, j, number);
-            sets.push({ name: setName, type: 'hash:ip', family, members: sortedMembers(byNumber.get(number) ?? []) });
+            sets.push({ name: setName, type: 'hash:ip', family, members: byNumber.get(number) ?? [] });
             portVariants.push({ proto: port.protocol, dport: { from: number, to: number }, set: { set: setName, dir: 'dst' } });
           }
         }

@@ -90,12 +90,23 @@ export interface PreparedView {
   namespaceLabels(namespace: string): Labels;
 }
 
+// Pod objects in a view are immutable: each converts to the same PolicyPod for the same node facts, so the
+// conversion (address parsing, port tables) runs once per object instead of once per sync.
+const converted = new WeakMap<Pod, { nodeName: string; nodeIPs: readonly string[]; pod: PolicyPod | null }>();
+function toPolicyPodCached(pod: Pod, nodeName: string, nodeIPs: readonly string[]): PolicyPod | null {
+  const hit = converted.get(pod);
+  if (hit && hit.nodeName === nodeName && (hit.nodeIPs === nodeIPs || hit.nodeIPs.join() === nodeIPs.join())) return hit.pod;
+  const p = toPolicyPod(pod, nodeName, nodeIPs);
+  converted.set(pod, { nodeName, nodeIPs, pod: p });
+  return p;
+}
+
 /** Prepares the view; with `onlyPod`, only that pod is converted (for per-pod planning). */
 export function prepareView(view: ClusterView, onlyPod?: string): PreparedView {
   const byKey = new Map<string, PolicyPod>();
   for (const pod of view.pods) {
     if (onlyPod !== undefined && podKeyOf(pod) !== onlyPod) continue;
-    const p = toPolicyPod(pod, view.nodeName, view.nodeIPs);
+    const p = toPolicyPodCached(pod, view.nodeName, view.nodeIPs);
     // Two objects with one key cannot both be current; pick one independently of input order.
     if (p && (!byKey.has(p.key) || JSON.stringify(p.ips) > JSON.stringify(byKey.get(p.key)?.ips))) byKey.set(p.key, p);
   }

@@ -27,7 +27,17 @@ function normalizeCached(p: NetworkPolicy): NormalizedPolicy {
   return n;
 }
 
-function policiesOf(view: ClusterView): NormalizedPolicy[] {
+/** The view's policies, normalised (cached per object) and sorted by key; one per key. */
+export function policiesOf(view: ClusterView): NormalizedPolicy[] {
+  let out = policyLists.get(view.policies);
+  if (!out) policyLists.set(view.policies, (out = normalizeAll(view)));
+  return out;
+}
+
+// One view's policy list is normalised once, however many planning steps of one sync ask for it.
+const policyLists = new WeakMap<readonly NetworkPolicy[], NormalizedPolicy[]>();
+
+function normalizeAll(view: ClusterView): NormalizedPolicy[] {
   const seen = new Map<string, { policy: NormalizedPolicy; spec: string }>();
   for (const p of view.policies) {
     const policy = normalizeCached(p);
@@ -47,7 +57,8 @@ export interface PodPlan {
   policiesToReplan: string[];
 }
 
-function podFirewallFor(pod: PolicyPod, family: Family, policies: readonly NormalizedPolicy[]): PodFirewall | null {
+/** A local pod's firewall for one family: the policy chains it jumps to (null: not local or no IP of it). */
+export function podFirewallFor(pod: PolicyPod, family: Family, policies: readonly NormalizedPolicy[]): PodFirewall | null {
   if (!pod.local || pod.ips[family].length === 0) return null;
   const selecting = policies.filter((p) => isTarget(p, pod));
   return {

@@ -1,6 +1,7 @@
 // Renders one family's desired state as a single `nft -f` transaction for table kube-router-filter-ipv4
 // (ip) or -ipv6 (ip6): named sets, base chains on the input/forward/output hooks, and every rule.
-import type { Family, FamilyState, Rule, SetSpec } from './model.ts';
+import type { FamilyChanges } from './diff.ts';
+import type { Family, FamilyState, Rule, SetMember, SetSpec } from './model.ts';
 import { IPV6_SET_PREFIX, TOP_CHAIN_OF } from './model.ts';
 
 export const nftTableName = (family: Family): string => `kube-router-filter-${family}`;
@@ -105,4 +106,53 @@ export function renderNft(state: FamilyState): string {
 export function renderNftDelete(family: Family): string {
   const prefix = `${nftFamily(family)} ${nftTableName(family)}`;
   return `add table ${prefix}\ndelete table ${prefix}\n`;
+}
+
+/** A set's except companion exists exactly when the set holds nomatch members. */
+const hasExcept = (s: { members: SetMember[] }): boolean => s.members.some((m) => m.nomatch);
+
+/**
+ * A diff (the same changes the iptables backend applies) as one nft transaction on our existing table: sets
+ * created / refilled / deleted, chains created / flushed and refilled / deleted, element adds and deletes.
+ * Returns null when a change cannot be expressed safely (a set gaining or losing its except companion): the
+ * caller then re-renders the whole table, still in one transaction. `current` holds every set the refilled
+ * rules may reference (their except companions decide the rule text); `previous` the sets as they were.
+ */
+export function renderNftDelta(family: Family, changes: FamilyChanges, current: ReadonlyMap<string, SetSpec>,
+  previous: ReadonlyMap<string, SetSpec>): string | null {
+  const prefix = `${nftFamily(family)} ${nftTableName(family)}`;
+  const { ipset, iptables } = changes;
+  const lines: string[] = [];
+  for (const s of ipset.create) {
+    lines.push(...setDecl(prefix, nftSetName(s.name), s, s.members.filter((m) => !m.nomatch).map((m) => m.entry), family));
+    if (hasExcept(s)) lines.push(...setDecl(prefix, exceptSetName(s.name), s, s.members.filter((m) => m.nomatch).map((m) => m.entry), family));
+  }
+  for (const s of ipset.replace) {
+    const before = previous.get(s.name);
+    if (!before || hasExcept(before) || hasExcept(s)) return null;
+    lines.push(`flush set ${prefix} ${nftSetName(s.name)}`);
+    if (s.members.length > 0) lines.push(`add element ${prefix} ${nftSetName(s.name)} { ${s.members.map((m) => m.entry).join(', ')} }`);
+  }
+  for (const [verb, list] of [['delete', ipset.del], ['add', ipset.add]] as const) {
+    for (const { set, member } of list) {
+      const [now, before] = [current.get(set), previous.get(set)];
+      if (member.nomatch && !(now && before && hasExcept(now) && hasExcept(before))) return null;
+      lines.push(`${verb} element ${prefix} ${member.nomatch ? exceptSetName(set) : nftSetName(set)} { ${member.entry} }`);
+    }
+  }
+  const setsWithExcept = new Set([...current.values()].filter(hasExcept).map((s) => s.name));
+  for (const c of iptables.refill) if (!c.exists) lines.push(`add chain ${prefix} ${c.name}`);
+  for (const c of iptables.refill) {
+    if (c.exists) lines.push(`flush chain ${prefix} ${c.name}`);
+    for (const rule of c.rules) lines.push(`add rule ${prefix} ${c.name} ${ruleExpr(rule, family, setsWithExcept)}`);
+  }
+  // Every stale chain is emptied before any is deleted: they may jump to each other.
+  for (const name of iptables.remove) lines.push(`flush chain ${prefix} ${name}`);
+  for (const name of iptables.remove) lines.push(`delete chain ${prefix} ${name}`);
+  for (const name of ipset.destroy) {
+    lines.push(`delete set ${prefix} ${nftSetName(name)}`);
+    const before = previous.get(name);
+    if (before && hasExcept(before)) lines.push(`delete set ${prefix} ${exceptSetName(name)}`);
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
 }

@@ -82,3 +82,20 @@ test('an unreadable rule in one of our chains forces that chain to be rewritten'
   const ch = diff(only(fam), { ipv4: { iptables: parseIptablesSave(tampered), sets: new Map() } })[0];
   assert.deepEqual(ch?.iptables.refill.map((r) => r.name), ['KUBE-NWPLCY-DEFAULT']);
 });
+
+test('a policy jump that is no longer the first rule of its builtin chain moves back to position 1 in one restore', () => {
+  const { fam, saveText } = observedAfter(smallState());
+  // Someone inserted an ACCEPT above our FORWARD jump (as a FORWARD accept inserted at position 1 would).
+  const moved = saveText.replace(/^(-A FORWARD .*KUBE-ROUTER-FORWARD.*)$/m, '-A FORWARD -i kube-bridge -j ACCEPT\n$1');
+  assert.notEqual(moved, saveText);
+  const observed: ObservedFamily = { iptables: parseIptablesSave(moved), sets: observedAfter(smallState()).observed.sets };
+  const ch = diff(only(fam), { ipv4: observed })[0];
+  assert.deepEqual(ch?.iptables.insertBuiltin.map((i) => i.builtin), ['FORWARD']);
+  assert.deepEqual(ch?.iptables.deleteBuiltin.map((d) => d.builtin), ['FORWARD']);
+  const text = renderIptablesRestore(ch!.iptables);
+  // Delete first, then insert at 1: one transaction, never a moment without the jump.
+  assert.ok(text.indexOf('-D FORWARD') < text.indexOf('-I FORWARD 1'), text);
+  // In place at the top: nothing to do.
+  const unchanged = diff(only(fam), { ipv4: observedAfter(smallState()).observed })[0];
+  assert.deepEqual(unchanged?.iptables.insertBuiltin, []);
+});

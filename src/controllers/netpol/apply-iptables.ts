@@ -1,0 +1,116 @@
+// The iptables + ipset backend's door to the kernel: reads back only what we own (our chains, our jumps in
+// INPUT/FORWARD/OUTPUT, our ipsets) and applies a change list as ipset restore, one iptables-restore
+// --noflush per family, then stale-set destruction — each one exec — with the userspace the system uses.
+import { err, ok, type Result } from '../../kube/result.ts';
+import { metrics } from '../../observe/metrics.ts';
+import { secondsSince, type NetpolExec } from './apply-exec.ts';
+import { diff, emptyFamily, type FamilyChanges, type ObservedFamily } from './diff.ts';
+import { isOwnedSet, type Family } from './model.ts';
+import { parseIpsetSave, type ObservedSet } from './parse-ipset-save.ts';
+import { parseIptablesSave } from './parse-iptables-save.ts';
+import { isEmptyChange, renderIptablesRestore } from './render-iptables.ts';
+import { isEmptyIpsetChange, renderIpsetDestroy, renderIpsetRestore } from './render-ipset.ts';
+
+/** Which iptables userspace drives the filter table: the nf_tables one or the legacy (x_tables) one. */
+export type IptablesMode = 'nft' | 'legacy';
+
+/** The tool of that mode and family, e.g. `ip6tables-legacy-restore`. */
+export const iptablesTool = (mode: IptablesMode, family: Family, verb: 'save' | 'restore'): string =>
+  `${family === 'ipv4' ? 'iptables' : 'ip6tables'}-${mode}-${verb}`;
+
+/** The mode the system's `iptables` (its alternatives link) runs in, read from `iptables -V`. */
+export async function detectIptablesMode(exec: NetpolExec): Promise<Result<IptablesMode>> {
+  const r = await exec.run('iptables', ['-V']);
+  if (!r.ok) return r;
+  if (r.value.includes('(legacy)')) return ok('legacy');
+  if (r.value.includes('(nf_tables)')) return ok('nft');
+  return err(`cannot tell the iptables mode from "${r.value.trim()}"`);
+}
+
+export type ObservedKernel = Partial<Record<Family, ObservedFamily>>;
+
+/** What one apply ran: the texts fed to each tool (empty when skipped) and how many execs it took. */
+export interface ApplyReport {
+  ipsetRestore: string;
+  iptablesRestore: Partial<Record<Family, string>>;
+  ipsetDestroy: string;
+  execs: number;
+}
+
+const saveMetric = { ipv4: metrics.iptablesV4SaveTime, ipv6: metrics.iptablesV6SaveTime };
+const restoreMetric = { ipv4: metrics.iptablesV4RestoreTime, ipv6: metrics.iptablesV6RestoreTime };
+const ipsetMetric = { ipv4: metrics.policyIpsetV4RestoreTime, ipv6: metrics.policyIpsetV6RestoreTime };
+
+export class IptablesApplier {
+  constructor(private readonly exec: NetpolExec, readonly mode: IptablesMode) {}
+
+  /** Our sets only: their names from `ipset list -n`, their content from one batch of `save` commands. */
+  async observeSets(): Promise<Result<Map<string, ObservedSet>>> {
+    const names = await this.exec.run('ipset', ['list', '-n']);
+    if (!names.ok) return names;
+    const ours = names.value.split('\n').map((l) => l.trim()).filter((n) => n !== '' && isOwnedSet(n));
+    if (ours.length === 0) return ok(new Map());
+    const saved = await this.exec.run('ipset', ['restore'], ours.map((n) => `save ${n}\n`).join(''));
+    return saved.ok ? ok(parseIpsetSave(saved.value)) : saved;
+  }
+
+  /** Our chains, jumps and sets per family, read from the kernel. */
+  async observe(families: readonly Family[]): Promise<Result<ObservedKernel>> {
+    const sets = await this.observeSets();
+    if (!sets.ok) return sets;
+    const out: ObservedKernel = {};
+    for (const family of families) {
+      const start = process.hrtime.bigint();
+      const saved = await this.exec.run(iptablesTool(this.mode, family, 'save'), ['-t', 'filter']);
+      saveMetric[family].observe(secondsSince(start));
+      if (!saved.ok) return saved;
+      out[family] = { iptables: parseIptablesSave(saved.value), sets: sets.value };
+    }
+    return ok(out);
+  }
+
+  /** Applies the changes in the one safe order; stops at the first failing step. */
+  async apply(changes: readonly FamilyChanges[]): Promise<Result<ApplyReport>> {
+    const report: ApplyReport = { ipsetRestore: '', iptablesRestore: {}, ipsetDestroy: '', execs: 0 };
+    // Sets first: the rules about to be written may match on them.
+    const ipsetTexts = changes.map((c) => ({ family: c.family, text: renderIpsetRestore(c.ipset) }));
+    report.ipsetRestore = ipsetTexts.map((t) => t.text).join('');
+    if (report.ipsetRestore) {
+      const start = process.hrtime.bigint();
+      const r = await this.run('ipset', ['-exist', 'restore'], report.ipsetRestore, report);
+      const seconds = secondsSince(start);
+      for (const t of ipsetTexts) if (t.text) ipsetMetric[t.family].observe(seconds);
+      if (!r.ok) return r;
+    }
+    for (const c of changes) {
+      if (isEmptyChange(c.iptables)) continue;
+      const text = renderIptablesRestore(c.iptables);
+      report.iptablesRestore[c.family] = text;
+      const start = process.hrtime.bigint();
+      const r = await this.run(iptablesTool(this.mode, c.family, 'restore'), ['-w', '--noflush'], text, report);
+      restoreMetric[c.family].observe(secondsSince(start));
+      if (!r.ok) return r;
+    }
+    // Stale sets last: only now has every rule that referenced them gone.
+    report.ipsetDestroy = changes.map((c) => renderIpsetDestroy(c.ipset)).join('');
+    if (report.ipsetDestroy) {
+      const r = await this.run('ipset', ['-exist', 'restore'], report.ipsetDestroy, report);
+      if (!r.ok) return r;
+    }
+    return ok(report);
+  }
+
+  /** Removes every chain, jump and set of ours in these families (backend switch, cleanup). */
+  async removeAll(families: readonly Family[]): Promise<Result<ApplyReport | null>> {
+    const observed = await this.observe(families);
+    if (!observed.ok) return observed;
+    const changes = diff({ families: families.map(emptyFamily), rejections: [] }, observed.value);
+    if (changes.every((c) => isEmptyChange(c.iptables) && isEmptyIpsetChange(c.ipset))) return ok(null);
+    return this.apply(changes);
+  }
+
+  private async run(cmd: string, args: string[], input: string, report: ApplyReport): Promise<Result<string>> {
+    report.execs++;
+    return this.exec.run(cmd, args, input);
+  }
+}

@@ -1,0 +1,124 @@
+// Builds the network-policy controller for the daemon: the cache-backed view, the backend chosen by
+// --use-nftables-for-netpol (the other one's leftovers are removed once ours are in place), and the filter
+// deciding which cache changes concern it.
+import type { Node } from 'kubernetes-types/core/v1.js';
+import type { RunningController } from '../../cli/controllers.ts';
+import type { Options } from '../../cli/options.ts';
+import { nodePodCIDRs } from '../../kube/node-identity.ts';
+import { err, ok, type Result } from '../../kube/result.ts';
+import { logger } from '../../observe/log.ts';
+import { rejectObject, type ControllerContext } from '../context.ts';
+import { netpolExec, type NetpolExec } from './apply-exec.ts';
+import { detectIptablesMode, IptablesApplier } from './apply-iptables.ts';
+import { NftApplier } from './apply-nftables.ts';
+import { NetpolController, type NetpolSource } from './controller.ts';
+import { FAMILIES, type Family } from './model.ts';
+import type { ClusterView, NetpolConfig } from './plan-view.ts';
+import { IptablesSync, NftSync, type SyncBackend } from './sync-backends.ts';
+
+const log = logger('netpol');
+
+export function netpolConfig(options: Options): NetpolConfig {
+  const families: Family[] = [];
+  if (options.enableIpv4) families.push('ipv4');
+  if (options.enableIpv6) families.push('ipv6');
+  return {
+    families,
+    serviceClusterIPRanges: options.serviceClusterIpRanges,
+    nodePortRange: { from: options.serviceNodePortRange.first, to: options.serviceNodePortRange.last },
+    serviceExternalIPRanges: options.serviceExternalIpRanges,
+    loadBalancerIPRanges: options.loadBalancerIpRanges,
+    defaultDeny: options.netpolDefaultDeny,
+  };
+}
+
+function nodeAddresses(node: Node | undefined, fallback: (string | undefined)[]): string[] {
+  const fromNode = (node?.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address);
+  return [...new Set([...fromNode, ...fallback.filter((x): x is string => !!x)])];
+}
+
+/** The planner's view over the shared cache. */
+export function cacheSource(ctx: ControllerContext, config: NetpolConfig): NetpolSource {
+  const pods = ctx.cache.store('pods');
+  const namespaces = ctx.cache.store('namespaces');
+  const policies = ctx.cache.store('networkpolicies');
+  let warnedCidrs = false;
+  return {
+    view(): Result<ClusterView> {
+      const node = ctx.currentNode();
+      let podCIDRs: string[] = [];
+      if (node) {
+        const cidrs = nodePodCIDRs(node);
+        if (cidrs.ok) podCIDRs = [...cidrs.value.ipv4, ...cidrs.value.ipv6];
+        else if (config.defaultDeny && !warnedCidrs) {
+          warnedCidrs = true;
+          log.warn({ err: cidrs.error }, '--netpol-default-deny: this node has no pod CIDR; unprogrammed pods are not rejected');
+        }
+      }
+      if (!ctx.node.name) return err('node name unknown');
+      return ok({
+        pods: pods.list(), namespaces: namespaces.list(), policies: policies.list(),
+        nodeName: ctx.node.name,
+        nodeIPs: nodeAddresses(node, [ctx.node.primaryIp, ctx.node.ipv4, ctx.node.ipv6]),
+        podCIDRs, config,
+      });
+    },
+    pod: (key) => pods.get(key),
+    namespace: (name) => namespaces.get(name),
+    policy: (key) => policies.get(key),
+  };
+}
+
+export interface Backends {
+  backend: SyncBackend;
+  removeOtherBackend: () => Promise<Result<unknown>>;
+}
+
+/** The selected backend and the cleanup of the other one (a missing tool means nothing of it to clean). */
+export async function chooseBackend(exec: NetpolExec, useNftables: boolean): Promise<Result<Backends>> {
+  const nft = new NftApplier(exec);
+  const detectLegacy = async (): Promise<Result<IptablesApplier>> => {
+    const mode = await detectIptablesMode(exec);
+    return mode.ok ? ok(new IptablesApplier(exec, mode.value)) : mode;
+  };
+  if (useNftables) {
+    return ok({
+      backend: new NftSync(nft),
+      removeOtherBackend: async () => {
+        const ipt = await detectLegacy();
+        if (!ipt.ok) return ok(null);
+        return ipt.value.removeAll(FAMILIES);
+      },
+    });
+  }
+  const ipt = await detectLegacy();
+  if (!ipt.ok) return ipt;
+  log.info({ mode: ipt.value.mode }, 'network policy: iptables backend');
+  return ok({
+    backend: new IptablesSync(ipt.value),
+    removeOtherBackend: async () => {
+      const r = await nft.removeAll(FAMILIES);
+      // No nft binary: no nft table of ours can exist.
+      return r.ok || /exited 127/.test(r.error) ? ok(null) : r;
+    },
+  });
+}
+
+export async function createNetpolController(ctx: ControllerContext): Promise<RunningController> {
+  const config = netpolConfig(ctx.options);
+  const chosen = await chooseBackend(netpolExec(), ctx.options.useNftablesForNetpol);
+  if (!chosen.ok) throw new Error(`network policy controller: ${chosen.error}`);
+  const controller = new NetpolController({
+    source: cacheSource(ctx, config),
+    backend: chosen.value.backend,
+    removeOtherBackend: chosen.value.removeOtherBackend,
+    syncPeriodMs: ctx.options.iptablesSyncPeriodMs,
+    reject: (policy, r) => rejectObject(ctx, 'netpol', { ...policy, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }, 'InvalidNetworkPolicy', `${r.field}: ${r.message}`),
+  });
+  return {
+    controller,
+    wants: (change) => change.kind === 'Pod' || change.kind === 'Namespace' || change.kind === 'NetworkPolicy' ||
+      (change.kind === 'Node' && change.key === ctx.node.name),
+    // Rules stay in place on exit: pods keep their policy while the daemon restarts.
+  };
+}

@@ -1,0 +1,200 @@
+// The planned state kept between syncs, in pieces: one entry per policy (its chains and sets per family and
+// its local targets) and one firewall per local pod. A full plan fills it; an incremental update re-plans only
+// the named policies and pods and reports which chain and set names it touched. Pure: no I/O, no clock.
+import {
+  FAMILIES, type ChainSpec, type Family, type FamilyState, type PodFirewall, type PolicyChainInfo, type PolicyRejection, type SetSpec,
+  TOP_CHAIN_OF,
+} from './model.ts';
+import { localPodsSetName } from './names.ts';
+import { builtinJumps, commonChain, defaultChain, podChain, tailChain, topChains } from './plan-chains.ts';
+import { isTarget, planPolicyFamily, type PolicyFamilyPlan } from './plan-policy.ts';
+import { prepareView, type ClusterView, type PolicyPod, type PreparedView } from './plan-view.ts';
+import { podFirewallFor, policiesOf } from './plan.ts';
+import type { NormalizedPolicy } from './policy-spec.ts';
+import type { Labels } from './selectors.ts';
+
+export interface PolicyEntry {
+  rejection: PolicyRejection | null;
+  families: Partial<Record<Family, PolicyFamilyPlan>>;
+  /** Local pods the policy selects (sorted keys). */
+  localTargets: string[];
+}
+
+/** What an incremental update re-planned: these names (old and new) must be diffed and applied. */
+export interface Delta {
+  policies: Set<string>;
+  pods: Set<string>;
+  /** The top-level chains (and, with default-deny, the local-pods set) changed. */
+  top: boolean;
+  /** Every chain and set name the re-planned pieces had before or have now. */
+  names: Set<string>;
+}
+
+export interface WorkItems {
+  policies: Iterable<string>;
+  pods: Iterable<string>;
+  namespaces: Iterable<string>;
+}
+
+const sameFirewall = (a: PodFirewall | undefined, b: PodFirewall | undefined): boolean => JSON.stringify(a) === JSON.stringify(b);
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+function namesOf(entry: PolicyEntry | undefined, out: Set<string>): void {
+  for (const part of Object.values(entry?.families ?? {})) {
+    for (const c of part.chains) out.add(c.name);
+    for (const s of part.sets) out.add(s.name);
+  }
+}
+
+export class PlanState {
+  readonly policies = new Map<string, PolicyEntry>();
+  readonly firewalls: Record<Family, Map<string, PodFirewall>> = { ipv4: new Map(), ipv6: new Map() };
+  /** Every policy-relevant pod as last planned: the "old" side of the next change. */
+  readonly pods = new Map<string, PolicyPod>();
+  /** Namespace labels as last planned. */
+  readonly namespaces = new Map<string, Labels>();
+
+  private constructor(private view: ClusterView) {}
+
+  get config(): ClusterView['config'] {
+    return this.view.config;
+  }
+
+  get families(): Family[] {
+    return FAMILIES.filter((f) => this.view.config.families.includes(f));
+  }
+
+  /** Plans everything from scratch. */
+  static full(view: ClusterView): PlanState {
+    const state = new PlanState(view);
+    const prepared = prepareView(view);
+    const policies = policiesOf(view);
+    for (const policy of policies) state.policies.set(policy.key, state.planEntry(prepared, policy));
+    for (const pod of prepared.pods) {
+      state.pods.set(pod.key, pod);
+      for (const f of state.families) {
+        const fw = podFirewallFor(pod, f, policies);
+        if (fw) state.firewalls[f].set(pod.key, fw);
+      }
+    }
+    for (const ns of view.namespaces) if (ns.metadata?.name) state.namespaces.set(ns.metadata.name, ns.metadata.labels ?? {});
+    return state;
+  }
+
+  private planEntry(prepared: PreparedView, policy: NormalizedPolicy): PolicyEntry {
+    const families: PolicyEntry['families'] = {};
+    for (const f of this.families) families[f] = planPolicyFamily(prepared, policy, f);
+    const localTargets = prepared.podsIn(policy.namespace).filter((p) => p.local && isTarget(policy, p)).map((p) => p.key);
+    return { rejection: policy.rejection ?? null, families, localTargets };
+  }
+
+  /** Re-plans the named policies and pods against a newer view of the same config and node. */
+  update(view: ClusterView, work: WorkItems): Delta {
+    this.view = view;
+    const delta: Delta = { policies: new Set(work.policies), pods: new Set(work.pods), top: false, names: new Set() };
+    for (const name of work.namespaces) {
+      const ns = view.namespaces.find((n) => n.metadata?.name === name);
+      if (ns) this.namespaces.set(name, ns.metadata?.labels ?? {});
+      else this.namespaces.delete(name);
+    }
+    if (delta.policies.size === 0 && delta.pods.size === 0) return delta;
+    const prepared = prepareView(view);
+    const policies = policiesOf(view);
+    const byKey = new Map(policies.map((p) => [p.key, p]));
+    for (const key of delta.policies) {
+      const old = this.policies.get(key);
+      namesOf(old, delta.names);
+      for (const t of old?.localTargets ?? []) delta.pods.add(t);
+      const policy = byKey.get(key);
+      if (!policy) {
+        this.policies.delete(key);
+        continue;
+      }
+      const entry = this.planEntry(prepared, policy);
+      this.policies.set(key, entry);
+      namesOf(entry, delta.names);
+      for (const t of entry.localTargets) delta.pods.add(t);
+    }
+    for (const key of delta.pods) {
+      const pod = prepared.podsByKey.get(key);
+      if (pod) this.pods.set(key, pod);
+      else this.pods.delete(key);
+      for (const f of this.families) {
+        const old = this.firewalls[f].get(key);
+        const fw = pod ? podFirewallFor(pod, f, policies) ?? undefined : undefined;
+        if (sameFirewall(old, fw)) continue;
+        if (old) delta.names.add(old.chain);
+        if (fw) {
+          delta.names.add(fw.chain);
+          this.firewalls[f].set(key, fw);
+        } else {
+          this.firewalls[f].delete(key);
+        }
+        delta.top = true;
+      }
+    }
+    if (delta.top) {
+      for (const chain of Object.values(TOP_CHAIN_OF)) delta.names.add(chain);
+      if (view.config.defaultDeny) for (const f of this.families) delta.names.add(localPodsSetName(f));
+    }
+    return delta;
+  }
+
+  private sortedFirewalls(family: Family): PodFirewall[] {
+    return [...this.firewalls[family].values()].sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
+  }
+
+  private localPodsSet(family: Family, firewalls: readonly PodFirewall[]): SetSpec {
+    const members = [...new Set(firewalls.flatMap((f) => f.ips))].sort().map((entry) => ({ entry }));
+    return { name: localPodsSetName(family), type: 'hash:ip', family, members };
+  }
+
+  /** The whole desired state of one family (equal to what plan() returns for the same view). */
+  familyState(family: Family): FamilyState {
+    const { config, podCIDRs } = this.view;
+    const sets: SetSpec[] = [];
+    const chains: ChainSpec[] = [commonChain(family), defaultChain(), tailChain(family, podCIDRs, config.defaultDeny)];
+    const policyChains: PolicyChainInfo[] = [];
+    for (const entry of this.policies.values()) {
+      const part = entry.families[family];
+      if (!part) continue;
+      sets.push(...part.sets);
+      chains.push(...part.chains);
+      policyChains.push(...part.info);
+    }
+    const firewalls = this.sortedFirewalls(family);
+    chains.push(...firewalls.map((fw) => podChain(fw, family)), ...topChains(family, config, firewalls));
+    if (config.defaultDeny) sets.push(this.localPodsSet(family, firewalls));
+    policyChains.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
+    return { family, sets: sets.sort(byName), chains: chains.sort(byName), podFirewalls: firewalls, policyChains, builtinJumps: builtinJumps() };
+  }
+
+  /** Only the pieces a delta touched, for diffing against the same names of the last applied state. */
+  deltaState(family: Family, delta: Delta): FamilyState {
+    const sets: SetSpec[] = [];
+    const chains: ChainSpec[] = [];
+    for (const key of delta.policies) {
+      const part = this.policies.get(key)?.families[family];
+      if (part) sets.push(...part.sets), chains.push(...part.chains);
+    }
+    for (const key of delta.pods) {
+      const fw = this.firewalls[family].get(key);
+      if (fw) chains.push(podChain(fw, family));
+    }
+    if (delta.top) {
+      const firewalls = this.sortedFirewalls(family);
+      chains.push(...topChains(family, this.view.config, firewalls));
+      if (this.view.config.defaultDeny) sets.push(this.localPodsSet(family, firewalls));
+    }
+    // Only names the delta touched: an unchanged pod chain re-planned on the way is not rewritten.
+    const uniq = <T extends { name: string }>(xs: T[]): T[] =>
+      [...new Map(xs.filter((x) => delta.names.has(x.name)).map((x) => [x.name, x])).values()].sort(byName);
+    return { family, sets: uniq(sets), chains: uniq(chains), podFirewalls: [], policyChains: [], builtinJumps: builtinJumps() };
+  }
+
+  rejections(): Map<string, PolicyRejection> {
+    const out = new Map<string, PolicyRejection>();
+    for (const [key, e] of this.policies) if (e.rejection) out.set(key, e.rejection);
+    return out;
+  }
+}

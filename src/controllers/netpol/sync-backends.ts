@@ -1,0 +1,156 @@
+// The two ways a planned state reaches the kernel. iptables: diff against an observation (the kernel on a
+// full sync, the cache of the last apply on an incremental one) and apply only the difference. nftables:
+// render our tables and replace them in one transaction when they differ from what we last applied.
+import { ok, type Result } from '../../kube/result.ts';
+import type { IptablesApplier, ApplyReport } from './apply-iptables.ts';
+import type { NftApplier } from './apply-nftables.ts';
+import { diffFamily, type FamilyChanges } from './diff.ts';
+import type { Family } from './model.ts';
+import { AppliedCache } from './observe-cache.ts';
+import type { Delta, PlanState } from './plan-state.ts';
+import { isEmptyChange } from './render-iptables.ts';
+import { isEmptyIpsetChange } from './render-ipset.ts';
+import { secondsSince } from './apply-exec.ts';
+import { renderNft, renderNftDelta } from './render-nft.ts';
+
+export interface SyncReport {
+  /** Nothing differed: no kernel write. */
+  unchanged: boolean;
+  /** iptables backend: what was run. */
+  applied?: ApplyReport;
+  /** nftables backend: the transaction run. */
+  transaction?: string;
+  /** Time spent reading the kernel and running the apply tools (the rest of a sync is planning and diffing). */
+  observeSeconds?: number;
+  applySeconds?: number;
+}
+
+export interface SyncBackend {
+  readonly kind: 'iptables' | 'nftables';
+  /** Re-reads the kernel and repairs any difference (adopts existing state without rewriting it). */
+  full(state: PlanState): Promise<Result<SyncReport>>;
+  /** Applies what a delta touched. */
+  incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>>;
+}
+
+const nothing = (changes: FamilyChanges[]): boolean => changes.every((c) => isEmptyChange(c.iptables) && isEmptyIpsetChange(c.ipset));
+
+export class IptablesSync implements SyncBackend {
+  readonly kind = 'iptables';
+  readonly cache = new AppliedCache();
+
+  constructor(readonly applier: IptablesApplier) {}
+
+  async full(state: PlanState): Promise<Result<SyncReport>> {
+    const families = state.families;
+    const t0 = process.hrtime.bigint();
+    const observed = await this.applier.observe(families);
+    const observeSeconds = secondsSince(t0);
+    if (!observed.ok) return observed;
+    const desired = families.map((f) => state.familyState(f));
+    const changes = desired.map((d) => diffFamily(d, observed.value[d.family] ?? { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
+    if (nothing(changes)) {
+      this.cache.replaceAll(desired);
+      return ok({ unchanged: true, observeSeconds });
+    }
+    const t1 = process.hrtime.bigint();
+    const r = await this.applier.apply(changes);
+    if (!r.ok) {
+      this.cache.invalidate();
+      return r;
+    }
+    this.cache.replaceAll(desired);
+    return ok({ unchanged: false, applied: r.value, observeSeconds, applySeconds: secondsSince(t1) });
+  }
+
+  async incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>> {
+    if (!this.cache.valid) return this.full(state);
+    if (delta.names.size === 0) return ok({ unchanged: true });
+    const parts = state.families.map((f) => ({ family: f, desired: state.deltaState(f, delta) }));
+    const changes = parts.map((p) => diffFamily(p.desired, this.cache.restricted(p.family, delta.names)));
+    if (nothing(changes)) return ok({ unchanged: true });
+    const t1 = process.hrtime.bigint();
+    const r = await this.applier.apply(changes);
+    const applySeconds = secondsSince(t1);
+    if (!r.ok) {
+      // Part of the batch may have landed: the next sync re-reads the kernel.
+      this.cache.invalidate();
+      return r;
+    }
+    for (const p of parts) this.cache.applyDelta(p.desired, delta.names);
+    return ok({ unchanged: false, applied: r.value, applySeconds });
+  }
+}
+
+export class NftSync implements SyncBackend {
+  readonly kind = 'nftables';
+  /** Per family: the text we last rendered in full and the table as the kernel listed it right after. */
+  private last = new Map<Family, { text: string; listed: string }>();
+  /** The state our tables hold, for turning a delta into element operations. */
+  private readonly cache = new AppliedCache();
+
+  constructor(readonly applier: NftApplier) {}
+
+  async full(state: PlanState): Promise<Result<SyncReport>> {
+    const observed = await this.applier.observe(state.families);
+    if (!observed.ok) return observed;
+    // A table that changed behind our back (or since our last full render) is rewritten.
+    for (const f of state.families) if (this.last.get(f)?.listed !== observed.value.get(f)) this.last.delete(f);
+    return this.rewrite(state);
+  }
+
+  /** A delta becomes one transaction of set, element and chain operations on our existing tables. */
+  async incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>> {
+    if (!this.cache.valid) return this.rewrite(state);
+    if (delta.names.size === 0) return ok({ unchanged: true });
+    const parts = state.families.map((f) => ({ family: f, desired: state.deltaState(f, delta) }));
+    const changes = parts.map((p) => diffFamily(p.desired, this.cache.restricted(p.family, delta.names)));
+    if (nothing(changes)) return ok({ unchanged: true });
+    const texts = changes.map((c, i) => renderNftDelta(c.family, c,
+      new Map((parts[i]?.desired.sets ?? []).map((s) => [s.name, s])), this.cache.restricted(c.family, delta.names).sets));
+    if (texts.some((t) => t === null)) return this.rewrite(state);
+    const transaction = texts.join('');
+    const t1 = process.hrtime.bigint();
+    const r = await this.applier.apply(transaction);
+    const applySeconds = secondsSince(t1);
+    if (!r.ok) {
+      this.forget();
+      return r;
+    }
+    for (const p of parts) this.cache.applyDelta(p.desired, delta.names);
+    // The tables no longer match the last full render: the next full sync re-reads and re-renders them.
+    for (const c of changes) this.last.delete(c.family);
+    return ok({ unchanged: false, transaction, applySeconds });
+  }
+
+  private forget(): void {
+    this.last.clear();
+    this.cache.invalidate();
+  }
+
+  private async rewrite(state: PlanState): Promise<Result<SyncReport>> {
+    const states = state.families.map((f) => state.familyState(f));
+    const texts = states.map((s) => ({ family: s.family, text: renderNft(s) }));
+    const stale = texts.filter((t) => this.last.get(t.family)?.text !== t.text);
+    if (stale.length === 0) {
+      this.cache.replaceAll(states);
+      return ok({ unchanged: true });
+    }
+    const transaction = stale.map((t) => t.text).join('');
+    const t1 = process.hrtime.bigint();
+    const r = await this.applier.apply(transaction);
+    const applySeconds = secondsSince(t1);
+    if (!r.ok) {
+      this.forget();
+      return r;
+    }
+    this.cache.replaceAll(states);
+    const listed = await this.applier.observe(stale.map((t) => t.family));
+    for (const t of stale) {
+      const l = listed.ok ? listed.value.get(t.family) : undefined;
+      if (l === undefined) this.last.delete(t.family);
+      else this.last.set(t.family, { text: t.text, listed: l });
+    }
+    return ok({ unchanged: false, transaction, applySeconds });
+  }
+}

@@ -1,0 +1,71 @@
+// An in-memory stand-in for the caches the netpol controller reads (pods, namespaces, policies) and a fake
+// kernel exec that records every command, for driving the controller without an API server or root.
+import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
+import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
+import type { NetpolExec } from '../../../src/controllers/netpol/apply-exec.ts';
+import type { NetpolSource } from '../../../src/controllers/netpol/controller.ts';
+import type { ClusterView, NetpolConfig } from '../../../src/controllers/netpol/plan-view.ts';
+import { ok, type Result } from '../../../src/kube/result.ts';
+import { objectKey } from '../../../src/kube/cache.ts';
+
+export class FakeCluster implements NetpolSource {
+  readonly pods = new Map<string, Pod>();
+  readonly namespaces = new Map<string, Namespace>();
+  readonly policies = new Map<string, NetworkPolicy>();
+
+  constructor(public config: NetpolConfig, public nodeName = 'node-a', public nodeIPs: string[] = ['198.51.100.1', '2001:db8:100::1'],
+    public podCIDRs: string[] = ['198.18.1.0/24', '2001:db8:1::/64']) {}
+
+  put(obj: Pod | Namespace | NetworkPolicy, kind: 'Pod' | 'Namespace' | 'NetworkPolicy'): { kind: string; key: string } {
+    const key = objectKey(obj);
+    if (kind === 'Pod') this.pods.set(key, obj as Pod);
+    else if (kind === 'Namespace') this.namespaces.set(key, obj as Namespace);
+    else this.policies.set(key, obj as NetworkPolicy);
+    return { kind, key };
+  }
+
+  remove(kind: 'Pod' | 'Namespace' | 'NetworkPolicy', key: string): { kind: string; key: string } {
+    (kind === 'Pod' ? this.pods : kind === 'Namespace' ? this.namespaces : this.policies).delete(key);
+    return { kind, key };
+  }
+
+  view(): Result<ClusterView> {
+    return ok({
+      pods: [...this.pods.values()], namespaces: [...this.namespaces.values()], policies: [...this.policies.values()],
+      nodeName: this.nodeName, nodeIPs: this.nodeIPs, podCIDRs: this.podCIDRs, config: this.config,
+    });
+  }
+
+  pod(key: string): Pod | undefined {
+    return this.pods.get(key);
+  }
+
+  namespace(name: string): Namespace | undefined {
+    return this.namespaces.get(name);
+  }
+
+  policy(key: string): NetworkPolicy | undefined {
+    return this.policies.get(key);
+  }
+}
+
+export interface RecordedCall {
+  cmd: string;
+  args: string[];
+  input: string;
+}
+
+/** A kernel that starts empty and accepts every write; reads return nothing of ours. */
+export function recordingExec(): NetpolExec & { calls: RecordedCall[] } {
+  const calls: RecordedCall[] = [];
+  return {
+    calls,
+    get count() {
+      return calls.length;
+    },
+    async run(cmd, args, input) {
+      calls.push({ cmd, args, input: input ?? '' });
+      return ok('');
+    },
+  };
+}
