@@ -5,7 +5,7 @@ APT_PACKAGES := iproute2 iptables ipset nftables conntrack containernetworking-p
 TEST_ENV := KUBE_ROUTER_LOG_LEVEL=$${KUBE_ROUTER_LOG_LEVEL:-silent}
 NODE_TEST := node --import tsx --test --test-force-exit --test-concurrency=1
 
-.PHONY: deps build test test-unit test-root demo lab-down clean
+.PHONY: deps build test test-unit test-root test-heavy test-conformance bench demo lab-down clean
 
 deps: .stamp/apt .stamp/npm
 
@@ -37,6 +37,17 @@ test-unit: build
 
 test-root: build
 	$(TEST_ENV) $(NODE_TEST) $$(find test/root -name '*.test.ts' | sort)
+
+# Heavier suites kept out of `make test`: the full-controller VM tests and the NetworkPolicy conformance suite.
+test-heavy: build
+	$(TEST_ENV) $(NODE_TEST) $$(find test/heavy -name '*.test.ts' | sort)
+
+test-conformance: build
+	$(TEST_ENV) $(NODE_TEST) $$(find test/conformance -name '*.test.ts' | sort)
+
+bench: build
+	npm run --silent bench:routes
+	npm run --silent bench:netpol
 
 demo: build
 	node bin/kube-router-lab.js demo

@@ -98,11 +98,25 @@ export async function ensureForwardRules(runner: CommandRunner, families: Array<
     const cmd = family === 4 ? 'iptables' : 'ip6tables';
     for (const rule of forwardRules(nodeInterface)) {
       if ((await runner.status(cmd, ['-w', '-t', 'filter', '-C', 'FORWARD', ...rule])) === 0) continue;
-      const r = await runner.run(cmd, ['-w', '-t', 'filter', '-I', 'FORWARD', '1', ...rule]);
+      const position = await firstPositionAfterPolicyJumps(runner, cmd);
+      const r = await runner.run(cmd, ['-w', '-t', 'filter', '-I', 'FORWARD', String(position), ...rule]);
       if (!r.ok) errors.push(r.error);
     }
   }
   return errors;
+}
+
+/**
+ * Where an accept rule may go in FORWARD: at the top as upstream, but below the network policy controller's
+ * jumps (KUBE-ROUTER-FORWARD), which must see pod traffic before anything accepts it.
+ */
+async function firstPositionAfterPolicyJumps(runner: CommandRunner, cmd: string): Promise<number> {
+  const listed = await runner.run(cmd, ['-w', '-t', 'filter', '-S', 'FORWARD']);
+  if (!listed.ok) return 1;
+  const rules = listed.value.split('\n').filter((l) => l.startsWith('-A FORWARD '));
+  let leading = 0;
+  while (leading < rules.length && /-j KUBE-ROUTER-/.test(rules[leading] ?? '')) leading++;
+  return leading + 1;
 }
 
 /** ip_forward (and IPv6 forwarding), br_netfilter and bridge-nf-call-ip(6)tables = 1. */

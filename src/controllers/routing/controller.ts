@@ -75,6 +75,16 @@ export class RoutesController implements Controller {
     }
   }
 
+  /** The injector's overlay needs this node's tunnel end addresses and pod CIDRs (the `from <pod CIDR>` rules). */
+  private updateOverlayNode(self: Node, local: LocalBgp): void {
+    const podCidrs = nodePodCidrs(self);
+    this.deps.injector.setOverlayNode({
+      ...(local.ipv4 ? { ipv4: local.ipv4 } : {}),
+      ...(local.ipv6 ? { ipv6: local.ipv6 } : {}),
+      podCidrs: podCidrs.ok ? podCidrs.value : [],
+    });
+  }
+
   private hostInputs(self: Node, local: LocalBgp): string {
     return JSON.stringify([nodePodCidrs(self), local.primaryIp]);
   }
@@ -220,6 +230,7 @@ export class RoutesController implements Controller {
       if (daemonError) throw new Error(`BGP daemon: ${daemonError}`);
       this.replanAllServices();
       await this.applyBgp(self, local, true);
+      this.updateOverlayNode(self, local);
       await this.deps.injector.reconcile();
       await this.updatePeerMetrics();
       metrics.routesSyncTime.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -250,6 +261,7 @@ export class RoutesController implements Controller {
       else for (const key of services) this.planService(key);
       const self = this.selfNode();
       const local = selfChanged || !this.local ? this.localBgp(self) : this.local;
+      if (selfChanged) this.updateOverlayNode(self, local);
       const errors: string[] = [];
       // Node objects change often (status); the host setup and egress sets are redone only when their inputs moved.
       const hostInputs = this.hostInputs(self, local);

@@ -15,6 +15,7 @@ import { commandRunner } from './apply-exec.ts';
 import { cleanupEgress } from './apply-egress.ts';
 import { ipFamilies } from './host-setup.ts';
 import { RouteInjector } from './apply-routes.ts';
+import { OverlayApplier } from './overlay-apply.ts';
 import { RoutesController } from './controller.ts';
 
 const log = logger('routes');
@@ -62,6 +63,12 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
     sock,
     // Keep the routes a previous run installed until BGP had time to re-learn them.
     adoptExistingForMs: options.bgpGracefulRestart ? options.bgpGracefulRestartTimeMs : options.injectedRoutesSyncPeriodMs,
+    // Always present: with --enable-overlay=false it removes the tunnels and rules an earlier run left (#728).
+    overlay: new OverlayApplier({
+      sock,
+      runner,
+      options: { enabled: options.enableOverlay, type: options.overlayType, encap: options.overlayEncap, encapPort: options.overlayEncapPort },
+    }),
   });
   let daemonStarted = false;
   let watch: Watch | undefined;

@@ -1,7 +1,8 @@
 // Test fixtures for the routes controller's root tests: "nodes" as network namespaces on one L2 segment
 // (198.51.100.0/24 through a bridge in a switch namespace), each with pod CIDR 198.18.<i>.0/24, and a
 // ControllerContext over an in-memory ClusterCache so the real controller runs without an API server.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Node } from 'kubernetes-types/core/v1.js';
@@ -12,7 +13,8 @@ import { ClusterCache } from '../../../src/kube/cluster-cache.ts';
 import type { KubeClient } from '../../../src/kube/client.ts';
 import type { EventRecorder, EventSubject } from '../../../src/observe/events.ts';
 import { HealthRegistry } from '../../../src/observe/health.ts';
-import { TestNetns } from '../../helpers/netns.ts';
+import { sh, TestNetns } from '../../helpers/netns.ts';
+import { cniAdd, readConflist } from '../../../lab/pods/cni.ts';
 
 export interface LabNode {
   name: string;
@@ -48,31 +50,38 @@ export function routingOptions(nodeName: string, cniConfFile: string, extra: str
 }
 
 export class RoutingLab {
-  readonly sw = new TestNetns('krt-rt');
+  readonly sw: TestNetns;
   readonly nodes: LabNode[] = [];
   readonly dir = mkdtempSync(join(tmpdir(), 'krt-rt-'));
   readonly cache = new ClusterCache({} as KubeClient, ['nodes', 'services', 'endpointslices']);
   readonly events: RecordedEvent[] = [];
   private readonly extraNs: TestNetns[] = [];
 
-  constructor(count: number) {
+  /** `prefix` names every namespace of the lab (each engineer's tests use their own). */
+  constructor(count: number, private readonly prefix = 'krt-rt') {
+    this.sw = new TestNetns(prefix);
     try {
       this.sw.ip('link', 'add', 'sw0', 'type', 'bridge');
       this.sw.ip('link', 'set', 'sw0', 'up');
-      for (let i = 1; i <= count; i++) {
-        const ns = new TestNetns('krt-rt');
-        const node: LabNode = { name: `n${i}`, ns, ip: `198.51.100.${10 + i}`, podCidr: `198.18.${i}.0/24`, cniConfFile: join(this.dir, `n${i}`, '10-kuberouter.conflist') };
-        this.sw.ip('link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.name);
-        this.sw.ip('link', 'set', `p${i}`, 'master', 'sw0');
-        this.sw.ip('link', 'set', `p${i}`, 'up');
-        ns.ip('addr', 'add', `${node.ip}/24`, 'dev', 'eth0');
-        ns.ip('link', 'set', 'eth0', 'up');
-        this.nodes.push(node);
-      }
+      for (let i = 1; i <= count; i++) this.addNode();
     } catch (e) {
       this.destroy();
       throw e;
     }
+  }
+
+  /** One more node n<i> on the segment at 198.51.100.<10+i> with pod CIDR 198.18.<i>.0/24 (no Node object yet). */
+  addNode(): LabNode {
+    const i = this.nodes.length + 1;
+    const ns = new TestNetns(this.prefix);
+    const node: LabNode = { name: `n${i}`, ns, ip: `198.51.100.${10 + i}`, podCidr: `198.18.${i}.0/24`, cniConfFile: join(this.dir, `n${i}`, '10-kuberouter.conflist') };
+    this.nodes.push(node);
+    this.sw.ip('link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.name);
+    this.sw.ip('link', 'set', `p${i}`, 'master', 'sw0');
+    this.sw.ip('link', 'set', `p${i}`, 'up');
+    ns.ip('addr', 'add', `${node.ip}/24`, 'dev', 'eth0');
+    ns.ip('link', 'set', 'eth0', 'up');
+    return node;
   }
 
   /** Another host on the node segment (e.g. an upstream router) at 198.51.100.<host>. */
@@ -88,7 +97,7 @@ export class RoutingLab {
 
   /** A namespace that is deleted with the lab (pods). */
   netns(): TestNetns {
-    const ns = new TestNetns('krt-rt');
+    const ns = new TestNetns(this.prefix);
     this.extraNs.push(ns);
     return ns;
   }
@@ -128,5 +137,73 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Pre-writes the node's conflist with IPAM state under the lab directory (host-local's default state directory is
+ * per host, shared by every namespace node); the controller then fills in ranges and MTU and keeps dataDir.
+ */
+export function writeNodeConflist(lab: RoutingLab, node: LabNode): void {
+  mkdirSync(join(lab.dir, node.name), { recursive: true });
+  writeFileSync(node.cniConfFile, JSON.stringify({
+    cniVersion: '0.3.0', name: 'mynet',
+    plugins: [{ name: 'kubernetes', type: 'bridge', bridge: 'kube-bridge', isDefaultGateway: true, ipam: { type: 'host-local', dataDir: join(lab.dir, node.name, 'ipam') } }],
+  }));
+}
+
+/** A pod on `node`: a namespace attached by the real CNI bridge plugin from the node's written conflist. */
+export async function cniPod(lab: RoutingLab, node: LabNode, id: string): Promise<{ ns: TestNetns; ip: string }> {
+  const ns = lab.netns();
+  const cacheDir = join(lab.dir, node.name, 'cni-cache');
+  mkdirSync(cacheDir, { recursive: true });
+  const added = await cniAdd(readConflist(node.cniConfFile), { containerId: id, netnsPath: ns.path, ifName: 'eth0', args: [] }, { execNetns: node.ns.name, cacheDir });
+  if (!added.ok) throw new Error(`CNI ADD on ${node.name}: ${JSON.stringify(added.error)}`);
+  const ip = added.value.ips?.[0]?.address.split('/')[0];
+  if (!ip) throw new Error(`CNI ADD on ${node.name} returned no IP`);
+  return { ns, ip };
+}
+
+/** bird2 in its own namespace with its own control socket; the test writes the whole config. */
+export class BirdRouter {
+  private child: ChildProcess | undefined;
+  readonly configPath: string;
+  readonly socketPath: string;
+
+  constructor(private readonly ns: TestNetns, dir: string, name: string) {
+    this.configPath = join(dir, `${name}.conf`);
+    this.socketPath = join(dir, `${name}.ctl`);
+  }
+
+  start(config: string): void {
+    writeFileSync(this.configPath, config);
+    sh('ip', ['netns', 'exec', this.ns.name, 'bird', '-p', '-c', this.configPath]); // parse check: fails loudly on a bad config
+    // -f keeps bird in the foreground, so the child we hold is bird itself (ip netns exec execs it).
+    this.child = spawn('ip', ['netns', 'exec', this.ns.name, 'bird', '-f', '-c', this.configPath, '-s', this.socketPath], { stdio: 'ignore' });
+  }
+
+  birdc(...args: string[]): string {
+    return spawnSync('birdc', ['-s', this.socketPath, ...args], { encoding: 'utf8' }).stdout;
+  }
+
+  /** `show route all <prefix>` (every path with its attributes), or '' when bird has no route to it. */
+  route(prefix: string): string {
+    const out = this.birdc('show', 'route', 'all', prefix);
+    return out.includes(prefix) ? out : '';
+  }
+
+  /** Whether protocol `name`'s BGP session is up, from `show protocols` (its Info column says Established). */
+  established(name: string): boolean {
+    const line = this.birdc('show', 'protocols').split('\n').find((l) => l.startsWith(`${name} `));
+    return line?.includes('Established') ?? false;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
   }
 }
