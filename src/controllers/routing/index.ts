@@ -39,6 +39,7 @@ export interface RoutingControllerHandle extends RunningController {
 
 export async function createRoutingController(ctx: ControllerContext, overrides: RoutingOverrides = {}): Promise<RoutingControllerHandle> {
   const { options } = ctx;
+  if (options.enableBfd) log.warn('--enable-bfd: Debian\'s gobgpd 3.10 has no BFD support; BFD settings are ignored');
   const netnsPath = overrides.netns ? `/run/netns/${overrides.netns}` : undefined;
   const sock = openRtnetlink(netnsPath ? { netns: netnsPath } : {});
   const runner = commandRunner(overrides.netns);
