@@ -89,10 +89,21 @@ export async function runDemo(opts: { stateDir: string; prefix?: string }): Prom
   say();
 
   say('3. Pod routing between nodes (BGP):');
-  const routes: string[] = [];
-  for (const node of nodes) {
-    const r = await run(['ip', '-n', node, 'route', 'show', 'proto', BGP_ROUTE_PROTO]);
-    for (const line of r.stdout.trim().split('\n').filter((l) => l !== '')) routes.push(`   ${node}: ${line}`);
+  // gobgpd waits 5-10 s before its first connection attempt, so sessions come up some seconds after start.
+  const bgpRoutes = async (): Promise<string[]> => {
+    const lines: string[] = [];
+    for (const node of nodes) {
+      const r = await run(['ip', '-n', node, 'route', 'show', 'proto', BGP_ROUTE_PROTO]);
+      for (const line of r.stdout.trim().split('\n').filter((l) => l !== '')) lines.push(`   ${node}: ${line}`);
+    }
+    return lines;
+  };
+  const wantedRoutes = nodes.length * (nodes.length - 1);
+  let routes = await bgpRoutes();
+  if (routes.length < wantedRoutes) say('   waiting for the BGP sessions between the nodes to come up...');
+  for (const deadline = Date.now() + 45_000; routes.length < wantedRoutes && Date.now() < deadline;) {
+    await sleep(1000);
+    routes = await bgpRoutes();
   }
   const far = nodes[2] ?? nodes[nodes.length - 1]!;
   const crossNode = await toPod('web-3');
