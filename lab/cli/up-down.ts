@@ -1,12 +1,13 @@
 // `kube-router-lab up` (start the detached supervisor, wait until the lab is ready, print a summary) and
 // `kube-router-lab down` (stop it, remove every namespace and process the lab made, and its state directory).
+import { resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { isAlive, killPids, listNetns } from '../netns/exec.ts';
 import { readNetwork } from '../netns/network.ts';
 import { teardownLab } from '../pods/runtime.ts';
 import { nodeCommand } from '../cluster/launch.ts';
-import { clusterPaths, DEFAULT_PREFIX, readClusterRecord, type ClusterOptions, type ClusterRecord } from '../cluster/layout.ts';
+import { clusterPaths, DEFAULT_PREFIX, DEFAULT_STATE_DIR, readClusterRecord, type ClusterOptions, type ClusterRecord } from '../cluster/layout.ts';
 import { supervisorAlive, UsageError } from './lab-ref.ts';
 
 const UP_TIMEOUT_MS = 150_000;
@@ -71,7 +72,11 @@ export function upSummary(record: ClusterRecord): string {
 export async function down(opts: { stateDir: string; prefix?: string }): Promise<{ removed: boolean; leftNamespaces: string[] }> {
   const paths = clusterPaths(opts.stateDir);
   const record = readClusterRecord(paths);
-  const prefix = record?.options.prefix ?? opts.prefix ?? DEFAULT_PREFIX;
+  // Without a record, only a prefix that surely belongs to this state dir may be torn down: the one given, or
+  // the default prefix for the default state dir. Another lab's namespaces must never be touched.
+  const isDefaultDir = resolve(opts.stateDir) === resolve(DEFAULT_STATE_DIR);
+  const prefix = record?.options.prefix ?? opts.prefix ?? (isDefaultDir ? DEFAULT_PREFIX : undefined);
+  if (prefix === undefined) return { removed: false, leftNamespaces: [] };
   let removed = false;
   if (record && supervisorAlive(record)) {
     process.kill(record.supervisorPid, 'SIGTERM');
