@@ -6,7 +6,7 @@ import type { ControllerContext } from '../controllers/context.ts';
 import type { Controller } from '../controllers/runtime.ts';
 import { logger } from '../observe/log.ts';
 import { cleanupRoutingState, createRoutingController } from '../controllers/routing/index.ts';
-import { createNetpolController } from '../controllers/netpol/index.ts';
+import { cleanupNetpolState, createNetpolController } from '../controllers/netpol/index.ts';
 
 export interface RunningController {
   controller: Controller;
@@ -43,4 +43,5 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
 /** --cleanup-config: removes what the controllers made that is safe to remove, then the daemon exits. */
 export async function cleanupConfig(options: Options): Promise<void> {
   await cleanupRoutingState(options);
+  for (const error of await cleanupNetpolState()) logger('main').warn({ error }, 'network policy cleanup');
 }

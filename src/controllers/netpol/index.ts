@@ -122,3 +122,18 @@ export async function createNetpolController(ctx: ControllerContext): Promise<Ru
     // Rules stay in place on exit: pods keep their policy while the daemon restarts.
   };
 }
+
+/** --cleanup-config: removes every chain, jump and set of ours (iptables) and our nftables tables. */
+export async function cleanupNetpolState(): Promise<string[]> {
+  const exec = netpolExec();
+  const errors: string[] = [];
+  const mode = await detectIptablesMode(exec);
+  if (mode.ok) {
+    const r = await new IptablesApplier(exec, mode.value).removeAll(FAMILIES);
+    if (!r.ok) errors.push(r.error);
+  }
+  const nft = await new NftApplier(exec).removeAll(FAMILIES);
+  // No nft binary: no nft table of ours can exist.
+  if (!nft.ok && !/exited 127/.test(nft.error)) errors.push(nft.error);
+  return errors;
+}
