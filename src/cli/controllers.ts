@@ -20,7 +20,7 @@ export function resourcesFor(options: Options): ResourceName[] {
   const wanted = new Set<ResourceName>();
   if (options.runFirewall) for (const r of ['pods', 'namespaces', 'networkpolicies'] as const) wanted.add(r);
   if (options.runRouter) for (const r of ['services', 'endpointslices'] as const) wanted.add(r);
-  if (options.runServiceProxy) for (const r of ['pods', 'services', 'endpointslices'] as const) wanted.add(r);
+  // The service proxy is not implemented yet: nothing of it to watch.
   return [...wanted];
 }
 
@@ -37,6 +37,7 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
   // After the routes controller, as upstream: the firewall's jumps go in front of the FORWARD accepts.
   if (options.runFirewall) running.push(await createNetpolController(ctx));
   if (options.runLoadBalancer) log.warn('--run-loadbalancer: the load-balancer allocator is not implemented in this build yet');
+  if (options.enablePprof) log.warn('--enable-pprof: Go pprof profiles do not exist in this implementation; use NODE_OPTIONS=--inspect or --cpu-prof');
   return running;
 }
 
