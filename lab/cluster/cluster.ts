@@ -125,7 +125,11 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
     if (options.kubeRouter) {
       for (const node of nodes) {
         writeJson(paths.kubeRouterConflist(node.name), kubeRouterConflistTemplate());
-        const child = startKubeRouter({ node, kubeconfig: api.kubeconfigPath, conflistFile: paths.kubeRouterConflist(node.name), extraArgs: options.kubeRouterArgs, logDir: paths.logs });
+        // kube-router must know the lab's service range (its firewall exempts ClusterIPs); an explicit flag wins.
+        const serviceRange = options.kubeRouterArgs.some((a) => a.startsWith('--service-cluster-ip-range'))
+          ? [] : [`--service-cluster-ip-range=${options.serviceCidr}`];
+        const extraArgs = [...serviceRange, ...options.kubeRouterArgs];
+        const child = startKubeRouter({ node, kubeconfig: api.kubeconfigPath, conflistFile: paths.kubeRouterConflist(node.name), extraArgs, logDir: paths.logs });
         track(child, { role: 'kube-router', node: node.name, log: kubeRouterLog(paths.logs, node.name) });
       }
       save();
