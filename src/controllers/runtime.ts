@@ -23,6 +23,11 @@ export interface Controller {
   handleChanges(changes: ChangeRef[]): Promise<SyncOutcome | void>;
   /** Re-plans everything and repairs drift. */
   fullSync(): Promise<void>;
+  /**
+   * A cheap check run every `periodMs` while the loop is idle; returning 'resync' requests a full sync (e.g. a
+   * foreign rule now sits in front of ours). Failures are logged and counted, never fatal.
+   */
+  readonly housekeeping?: { periodMs: number; run(): Promise<'ok' | 'resync'> };
 }
 
 export interface RuntimeOptions {
@@ -100,6 +105,8 @@ export class ControllerRunner {
 
   private async loop(): Promise<void> {
     let nextFull = Date.now();
+    const housekeeping = this.controller.housekeeping;
+    let nextHousekeeping = housekeeping ? Date.now() + housekeeping.periodMs : Infinity;
     while (!this.stopped) {
       this.opts.health?.beat(this.controller.name);
       const now = Date.now();
@@ -117,8 +124,25 @@ export class ControllerRunner {
         await this.runChanges();
         continue;
       }
+      if (housekeeping && now >= nextHousekeeping) {
+        nextHousekeeping = now + housekeeping.periodMs;
+        await this.runHousekeeping(housekeeping);
+        continue;
+      }
       const nextRetry = Math.min(...[...this.retries.values()].map((r) => r.due), Infinity);
-      await this.sleep(Math.max(1, Math.min(this.heartbeatMs, nextFull - now, nextRetry - now)));
+      await this.sleep(Math.max(1, Math.min(this.heartbeatMs, nextFull - now, nextRetry - now, nextHousekeeping - now)));
+    }
+  }
+
+  private async runHousekeeping(housekeeping: NonNullable<Controller['housekeeping']>): Promise<void> {
+    try {
+      if ((await housekeeping.run()) === 'resync') {
+        this.log.warn('housekeeping found drift; running a full sync');
+        this.fullSyncDue = true;
+      }
+    } catch (err) {
+      metrics.controllerErrors.inc({ controller: this.controller.name });
+      this.log.warn({ err }, 'housekeeping check failed');
     }
   }
 

@@ -5,7 +5,7 @@ import { err, ok, type Result } from '../../kube/result.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { secondsSince, type NetpolExec } from './apply-exec.ts';
 import { diff, emptyFamily, type FamilyChanges, type ObservedFamily } from './diff.ts';
-import { isOwnedSet, type Family } from './model.ts';
+import { isOwnedSet, type Family, TOP_CHAIN_OF } from './model.ts';
 import { parseIpsetSave, type ObservedSet } from './parse-ipset-save.ts';
 import { parseIptablesSave } from './parse-iptables-save.ts';
 import { isEmptyChange, renderIptablesRestore } from './render-iptables.ts';
@@ -52,6 +52,22 @@ export class IptablesApplier {
     if (ours.length === 0) return ok(new Map());
     const saved = await this.exec.run('ipset', ['restore'], ours.map((n) => `save ${n}\n`).join(''));
     return saved.ok ? ok(parseIpsetSave(saved.value)) : saved;
+  }
+
+  /**
+   * True when our jump is still the first rule of INPUT, FORWARD and OUTPUT in every family: a few tiny execs
+   * (`-S CHAIN 1`), cheap enough to run every few seconds between full syncs.
+   */
+  async jumpsFirst(families: readonly Family[]): Promise<Result<boolean>> {
+    for (const family of families) {
+      const tool = iptablesTool(this.mode, family, 'save').replace('-save', '');
+      for (const [builtin, ours] of Object.entries(TOP_CHAIN_OF)) {
+        const r = await this.exec.run(tool, ['-w', '-t', 'filter', '-S', builtin, '1']);
+        if (!r.ok) return r;
+        if (!r.value.includes(`-j ${ours}`)) return ok(false);
+      }
+    }
+    return ok(true);
   }
 
   /** Our chains, jumps and sets per family, read from the kernel. */

@@ -53,8 +53,24 @@ export class NetpolController implements Controller {
   private readonly reported = new Map<string, string>();
   lastSync: LastSync | null = null;
 
+  readonly housekeeping?: { periodMs: number; run(): Promise<'ok' | 'resync'> };
+
   constructor(private readonly deps: NetpolControllerDeps) {
     this.syncPeriodMs = deps.syncPeriodMs;
+    const backend = deps.backend;
+    if (backend.rulesInFront) {
+      const check = backend.rulesInFront.bind(backend);
+      // Between full syncs, make sure nothing was inserted above our jumps (it would decide before policy).
+      this.housekeeping = {
+        periodMs: Math.min(10_000, deps.syncPeriodMs),
+        run: async () => {
+          if (!this.state) return 'ok';
+          const r = await check(this.state);
+          if (!r.ok) throw new Error(r.error);
+          return r.value ? 'resync' : 'ok';
+        },
+      };
+    }
   }
 
   async fullSync(): Promise<void> {

@@ -31,6 +31,8 @@ export interface SyncBackend {
   full(state: PlanState): Promise<Result<SyncReport>>;
   /** Applies what a delta touched. */
   incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>>;
+  /** A cheap check between full syncs: false when something now sits in front of our rules. */
+  rulesInFront?(state: PlanState): Promise<Result<boolean>>;
 }
 
 const nothing = (changes: FamilyChanges[]): boolean => changes.every((c) => isEmptyChange(c.iptables) && isEmptyIpsetChange(c.ipset));
@@ -40,6 +42,12 @@ export class IptablesSync implements SyncBackend {
   readonly cache = new AppliedCache();
 
   constructor(readonly applier: IptablesApplier) {}
+
+  /** iptables chains are shared: another tool may insert above our jumps between full syncs. */
+  async rulesInFront(state: PlanState): Promise<Result<boolean>> {
+    const first = await this.applier.jumpsFirst(state.families);
+    return first.ok ? ok(!first.value) : first;
+  }
 
   async full(state: PlanState): Promise<Result<SyncReport>> {
     const families = state.families;

@@ -56,6 +56,25 @@ for (const b of IPT_BACKENDS) {
     }
   });
 
+  test(`[${name}] a rule another tool inserts above our FORWARD jump is found between full syncs and our jump goes back on top`, { skip }, async () => {
+    const n = new TestNetns('krt-npc');
+    try {
+      const c = shopCluster();
+      const { controller } = newController(n, c, b);
+      await controller.fullSync();
+      assert.equal(await controller.housekeeping?.run(), 'ok');
+      n.exec(iptablesTool(b.mode, 'ipv4', 'save').replace('-save', ''), ['-I', 'FORWARD', '1', '-i', 'foreign0', '-j', 'ACCEPT']);
+      assert.equal(await controller.housekeeping?.run(), 'resync');
+      await controller.fullSync();
+      const forward = n.exec(iptablesTool(b.mode, 'ipv4', 'save').replace('-save', ''), ['-S', 'FORWARD']).split('\n').filter((l) => l.startsWith('-A'));
+      assert.match(forward[0] ?? '', /-j KUBE-ROUTER-FORWARD/);
+      assert.ok(forward.some((l) => l.includes('-i foreign0 -j ACCEPT')), 'the foreign rule stays');
+      assert.equal(await controller.housekeeping?.run(), 'ok');
+    } finally {
+      n.delete();
+    }
+  });
+
   test(`[${name}] a full sync repairs drift: a flushed set, a flushed chain and a deleted builtin jump come back`, { skip }, async () => {
     const n = new TestNetns('krt-npc');
     try {

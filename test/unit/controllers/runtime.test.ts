@@ -102,3 +102,16 @@ test('the loop stays alive (beats) while syncs fail, and dies when a sync hangs'
   t = 151;
   assert.equal(clock.status().healthy, false);
 });
+
+test('housekeeping runs while idle, and a "resync" verdict triggers a full sync', async () => {
+  let checks = 0;
+  const r = recorder({
+    housekeeping: { periodMs: 15, run: async () => (++checks === 2 ? 'resync' : 'ok') },
+  });
+  const run = new ControllerRunner(r.c, { heartbeatMs: 5 });
+  run.start();
+  await tick(100);
+  await run.stop();
+  assert.ok(checks >= 3, `checks: ${checks}`);
+  assert.equal(r.fullSyncs(), 2);
+});
