@@ -13,6 +13,7 @@ import { vmRun } from './vm-run.ts';
 const USAGE = `usage: kube-router-lab COMMAND [options]   (every command takes --state-dir DIR, default .lab)
   up [--nodes N] [--cluster-cidr CIDR] [--service-cidr CIDR] [--underlay CIDR] [--kube-router-args="--flag ..."]
      [--no-kube-router] [--static-routes] [--prefix P]     start a lab cluster in the background
+  up --vm [up flags] [-- CMD [ARGS...]]      the whole lab inside the Debian-kernel VM: up, CMD (default: status), down
   down                                       stop it and remove every namespace, process and file it made
   status                                     nodes, pods per node, kube-router health per node
   kubeconfig                                 print the kubeconfig path (kubectl --kubeconfig "$(kube-router-lab kubeconfig)")
@@ -56,6 +57,21 @@ export function upOptionsFrom(args: string[]): ClusterOptions & { vm: boolean } 
   };
 }
 
+/**
+ * `up --vm [flags] [-- CMD...]`: the VM lives as long as one command (it has no network device the host could
+ * reach), so the whole lab runs inside it for one workload: up with the same flags, CMD (default: status)
+ * against it, then down; the exit code is CMD's (or up's, if up failed).
+ */
+function upInVm(upArgs: string[], workload: string[]): Promise<number> {
+  const lab = `node ${JSON.stringify(new URL('../../bin/kube-router-lab.js', import.meta.url).pathname.replace('/dist/bin/', '/bin/'))}`;
+  const quoted = (args: string[]) => args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const stateDir = '/tmp/kube-router-lab';
+  const flags = upArgs.filter((a) => !a.startsWith('--state-dir'));
+  const command = workload.length > 0 ? quoted(workload) : `${lab} status --state-dir ${stateDir}`;
+  const script = `${lab} up --state-dir ${stateDir} ${quoted(flags)} || exit $?; ${command}; rc=$?; ${lab} down --state-dir ${stateDir}; exit $rc`;
+  return vmRun(['sh', '-c', script], undefined);
+}
+
 /** Splits "... -- cmd args" into the options part and the command. */
 function splitAtDashes(args: string[]): [string[], string[]] {
   const i = args.indexOf('--');
@@ -65,11 +81,9 @@ function splitAtDashes(args: string[]): [string[], string[]] {
 async function dispatch(command: string | undefined, args: string[]): Promise<number> {
   switch (command) {
     case 'up': {
-      const { vm, ...options } = upOptionsFrom(args);
-      if (vm) {
-        throw new UsageError('up --vm is not supported: the VM lives only as long as one command. Run the whole scenario inside it instead:\n'
-          + '  kube-router-lab vm-run -- sh -c \'node bin/kube-router-lab.js up --state-dir /tmp/lab && ... ; node bin/kube-router-lab.js down --state-dir /tmp/lab\'');
-      }
+      const [upArgs, workload] = splitAtDashes(args);
+      const { vm, ...options } = upOptionsFrom(upArgs);
+      if (vm) return upInVm(upArgs.filter((a) => a !== '--vm'), workload);
       process.stdout.write(upSummary(await up(options)) + '\n');
       return 0;
     }

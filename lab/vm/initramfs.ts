@@ -1,5 +1,6 @@
 // Builds the test VM's initramfs: static busybox, lab/vm/init as PID 1, and the kernel modules (with their
 // dependency closure and aliases) for the features the host kernel lacks; cached by content hash.
+import { REPO_ROOT } from './repo-root.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,7 +42,7 @@ export const FEATURE_MODULES = [
 export const EAGER_MODULES = ['ip_vs', 'nf_conntrack', 'br_netfilter', 'fou', 'fou6', 'ip_tables', 'ip6_tables'];
 
 const BUSYBOX = '/bin/busybox';
-const INIT_SCRIPT = new URL('./init', import.meta.url).pathname;
+const INIT_SCRIPT = join(REPO_ROOT, 'lab', 'vm', 'init');
 
 interface ModuleGraph {
   depsOf: Map<string, string[]>; // relative .ko path -> relative paths it depends on

@@ -1,5 +1,6 @@
 // Fetches and prepares the Debian 6.1 generic kernel for the test VM: package download, module tree with
 // modules.dep, and an uncompressed vmlinux (PVH boot), all cached so later runs reuse them untouched.
+import { REPO_ROOT } from './repo-root.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logger } from '../../src/observe/log.ts';
@@ -16,7 +17,7 @@ export interface KernelBuild {
 
 /** Where VM artefacts live (gitignored); KUBE_ROUTER_VM_CACHE overrides. */
 export function vmCacheDir(): string {
-  return process.env['KUBE_ROUTER_VM_CACHE'] ?? new URL('../../.cache/vm', import.meta.url).pathname;
+  return process.env['KUBE_ROUTER_VM_CACHE'] ?? join(REPO_ROOT, '.cache', 'vm');
 }
 
 export function modulesDir(k: KernelBuild): string {

@@ -1,11 +1,11 @@
 // Runs one command inside a throw-away qemu VM (Debian 6.1 kernel, TCG) that sees the host root read-only
 // over 9p, for tests needing kernel features the host lacks (IPVS, dummy, ipip, fou, SCTP).
+import { REPO_ROOT } from './repo-root.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type Result } from './exec.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { prepareKernel } from './kernel.ts';
@@ -63,21 +63,10 @@ export function jobScript(command: string[], cwd: string, env: Record<string, st
   ].join('\n');
 }
 
-/** The repository root (the directory holding this project's package.json), shared into the VM at the same path. */
-function repositoryRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'lab', 'vm'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
 function qemuArgs(vmlinux: string, initramfs: string, jobDir: string, mark: string, memoryMb: number, smp: number): string[] {
-  const repo = repositoryRoot();
+  const repo = REPO_ROOT;
   // The kernel command line cannot carry whitespace; such a checkout is then only visible through the host root.
-  const shareRepo = repo !== undefined && !/\s/.test(repo);
+  const shareRepo = !/\s/.test(repo);
   return [
     '-M', 'pc', '-accel', 'tcg,thread=multi', '-cpu', 'max', '-m', String(memoryMb), '-smp', String(smp),
     '-nodefaults', '-no-user-config', '-nic', 'none', '-display', 'none', '-serial', 'stdio', '-no-reboot',

@@ -4,7 +4,9 @@ import { isAbsolute, relative } from 'node:path';
 import { runInVm } from './run.ts';
 
 /** Repository root on the host; the VM sees the same path through the read-only 9p mount. */
-export const REPO_ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+import { REPO_ROOT } from './repo-root.ts';
+
+export { REPO_ROOT };
 
 /** Set in the environment of VM test runs; test/vm files use it to skip themselves when run on the host. */
 export const IN_VM_ENV = 'KUBE_ROUTER_IN_VM';
