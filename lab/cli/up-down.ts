@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { isAlive, killPids, listNetns } from '../netns/exec.ts';
+import { isAlive, killPids, listNetns, pidsWithCommandLine } from '../netns/exec.ts';
 import { readNetwork } from '../netns/network.ts';
 import { teardownLab } from '../pods/runtime.ts';
 import { nodeCommand } from '../cluster/launch.ts';
@@ -89,6 +89,13 @@ export async function down(opts: { stateDir: string; prefix?: string }): Promise
   // kills every process in them before deleting them, also after a supervisor that died without cleaning up
   if (readNetwork(prefix)) removed = true;
   const leftNamespaces = await teardownLab({ prefix });
+  // Processes that outlived their namespace's name (e.g. after a crash) are found by what they run with:
+  // the lab's pod-agent sockets, the per-node gobgpd API sockets, the state directory.
+  const orphans = pidsWithCommandLine([`/run/krt-lab/${prefix}/`, `/run/kube-router/gobgpd-${prefix}-n`, resolve(opts.stateDir) + '/']);
+  if (orphans.length > 0) {
+    await killPids(orphans);
+    removed = true;
+  }
   if (existsSync(paths.root) && (record || existsSync(paths.record))) {
     rmSync(paths.root, { recursive: true, force: true });
     removed = true;

@@ -1,7 +1,7 @@
 // Running commands for the lab: `ip` calls, commands inside a named network namespace, and killing
 // every process that lives in a lab namespace (so nothing the lab started outlives its namespace).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
 export interface ExecResult {
   code: number;
@@ -104,6 +104,44 @@ export function pidsInNetns(nsNames: readonly string[]): Map<string, number[]> {
     if (name !== undefined) result.get(name)!.push(pid);
   }
   return result;
+}
+
+/**
+ * Pids of the processes whose command line contains any of `needles`: finds a lab's processes even in network
+ * namespaces that lost their name (deleted while a process still held them).
+ */
+export function pidsWithCommandLine(needles: readonly string[]): number[] {
+  const pids: number[] = [];
+  const ancestors = ancestorPids();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || ancestors.has(pid)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (needles.some((n) => cmdline.includes(n))) pids.push(pid);
+  }
+  return pids;
+}
+
+/** This process and its ancestors (a shell that ran `down` may mention the lab's paths too). */
+function ancestorPids(): Set<number> {
+  const out = new Set<number>();
+  let pid = process.pid;
+  while (pid > 1 && !out.has(pid)) {
+    out.add(pid);
+    try {
+      // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return out;
 }
 
 /** Pids of the processes whose network namespace is `nsName` (empty if the namespace is gone). */
