@@ -39,9 +39,16 @@ export class BenchCluster implements NetpolSource {
     }
   }
 
+  // Like the daemon's cache stores, the lists stay the same arrays until something in them changes.
+  private podList: Pod[] | null = null;
+  private namespaceList: Namespace[] | null = null;
+  private policyList: NetworkPolicy[] | null = null;
+
   view(): Result<ClusterView> {
     return ok({
-      pods: [...this.pods.values()], namespaces: [...this.namespaces.values()], policies: [...this.policies.values()],
+      pods: (this.podList ??= [...this.pods.values()]),
+      namespaces: (this.namespaceList ??= [...this.namespaces.values()]),
+      policies: (this.policyList ??= [...this.policies.values()]),
       nodeName: NODE, nodeIPs: ['198.51.100.1'], podCIDRs: ['198.18.0.0/15'], config: this.config,
     });
   }
@@ -63,6 +70,7 @@ export class BenchCluster implements NetpolSource {
     const pod = this.pods.get(key);
     if (!pod) throw new Error(`no pod ${key}`);
     const app = pod.metadata?.labels?.['app'] === 'app-1' ? 'app-2' : 'app-1';
+    this.podList = null;
     this.pods.set(key, { ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata?.labels, app } } });
   }
 }

@@ -36,6 +36,8 @@ export class Store<T extends KubeObject> {
   /** index name -> index value -> keys filed under it */
   private readonly indexes = new Map<string, Map<string, Set<string>>>();
   private readonly listeners = new Set<StoreListener<T>>();
+  /** list()'s answer until the next change: callers see the same array while nothing changed (planners memoise on it). */
+  private listed: readonly T[] | null = null;
 
   constructor(
     readonly kind: string,
@@ -52,8 +54,9 @@ export class Store<T extends KubeObject> {
     return this.objects.get(key);
   }
 
-  list(): T[] {
-    return [...this.objects.values()];
+  /** Every object; the same frozen array is returned until the store changes. */
+  list(): readonly T[] {
+    return (this.listed ??= Object.freeze([...this.objects.values()]));
   }
 
   keys(): string[] {
@@ -91,6 +94,7 @@ export class Store<T extends KubeObject> {
     const oldObj = this.objects.get(key);
     if (oldObj) this.unindex(key, oldObj);
     this.objects.set(key, obj);
+    this.listed = null;
     this.index(key, obj);
     const event: StoreEvent<T> = oldObj ? { type: 'update', key, oldObj, newObj: obj } : { type: 'add', key, newObj: obj };
     this.emit(event);
@@ -103,6 +107,7 @@ export class Store<T extends KubeObject> {
     if (!oldObj) return undefined;
     this.unindex(key, oldObj);
     this.objects.delete(key);
+    this.listed = null;
     const event: StoreEvent<T> = { type: 'delete', key, oldObj };
     this.emit(event);
     return event;

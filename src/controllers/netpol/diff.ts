@@ -18,8 +18,17 @@ export interface FamilyChanges {
   ipset: IpsetChanges;
 }
 
+// Rules are never mutated once built, and the same objects are compared sync after sync.
+const ruleKeys = new WeakMap<Rule, string>();
+
 /** Canonical identity of a rule: equal keys mean the kernel holds the rule we want. */
 export function ruleKey(r: Rule): string {
+  let key = ruleKeys.get(r);
+  if (key === undefined) ruleKeys.set(r, (key = computeRuleKey(r)));
+  return key;
+}
+
+function computeRuleKey(r: Rule): string {
   const m = r.match;
   const a = r.action;
   const action = a.kind === 'jump' ? [a.kind, a.chain] : a.kind === 'mark' ? [a.kind, a.value, a.mask] : a.kind === 'nflog' ? [a.kind, a.group] : [a.kind];
@@ -34,6 +43,7 @@ export function ruleKey(r: Rule): string {
 const memberKey = (m: SetMember): string => `${m.entry}${m.nomatch ? ' nomatch' : ''}`;
 
 function sameRules(want: readonly Rule[], have: readonly (Rule | null)[]): boolean {
+  if (want === have) return true;
   if (want.length !== have.length) return false;
   return want.every((r, i) => {
     const h = have[i];
@@ -81,6 +91,64 @@ function diffChains(desired: FamilyState, observed: ObservedIptables, full: bool
   return { family: desired.family, refill, deleteBuiltin, insertBuiltin, remove };
 }
 
+/** Equal lists in the same order (the common case: a re-planned set against the cache of the last apply). */
+function sameMemberList(a: readonly SetMember[], b: readonly SetMember[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as SetMember;
+    const y = b[i] as SetMember;
+    if (x.entry !== y.entry || (x.nomatch === true) !== (y.nomatch === true)) return false;
+  }
+  return true;
+}
+
+/** Members to add and delete; a merge walk when both lists are sorted by entry, else by lookup. */
+function memberDelta(want: readonly SetMember[], have: readonly SetMember[]): { add: SetMember[]; del: SetMember[] } {
+  const add: SetMember[] = [];
+  const del: SetMember[] = [];
+  let i = 0;
+  let j = 0;
+  let sorted = true;
+  while (i < want.length && j < have.length) {
+    const w = want[i] as SetMember;
+    const h = have[j] as SetMember;
+    if ((i > 0 && (want[i - 1] as SetMember).entry >= w.entry) || (j > 0 && (have[j - 1] as SetMember).entry >= h.entry)) {
+      sorted = false;
+      break;
+    }
+    if (w.entry === h.entry) {
+      if (memberKey(w) !== memberKey(h)) del.push(h), add.push(w);
+      i++, j++;
+    } else if (w.entry < h.entry) add.push(w), i++;
+    else del.push(h), j++;
+  }
+  if (sorted) {
+    // The tails must be sorted too for the walk's answer to stand.
+    const tailSorted = (xs: readonly SetMember[], from: number): boolean => {
+      for (let k = Math.max(1, from); k < xs.length; k++) if ((xs[k - 1] as SetMember).entry >= (xs[k] as SetMember).entry) return false;
+      return true;
+    };
+    if (tailSorted(want, i) && tailSorted(have, j)) {
+      for (; i < want.length; i++) add.push(want[i] as SetMember);
+      for (; j < have.length; j++) del.push(have[j] as SetMember);
+      return { add, del };
+    }
+  }
+  const haveKeys = new Map(have.map((m) => [m.entry, m]));
+  const wantKeys = new Map(want.map((m) => [m.entry, m]));
+  const out = { add: [] as SetMember[], del: [] as SetMember[] };
+  for (const [entry, m] of haveKeys) {
+    const w = wantKeys.get(entry);
+    if (!w || memberKey(w) !== memberKey(m)) out.del.push(m);
+  }
+  for (const [entry, m] of wantKeys) {
+    const h = haveKeys.get(entry);
+    if (!h || memberKey(h) !== memberKey(m)) out.add.push(m);
+  }
+  return out;
+}
+
 function diffSets(desired: FamilyState, observed: ReadonlyMap<string, ObservedSet>, opts: DiffOptions): IpsetChanges {
   const out: IpsetChanges = { create: [], replace: [], del: [], add: [], destroy: [] };
   const threshold = opts.swapThreshold ?? 512;
@@ -89,18 +157,8 @@ function diffSets(desired: FamilyState, observed: ReadonlyMap<string, ObservedSe
     const have = observed.get(set.name);
     if (!have) { out.create.push(set); continue; }
     if (opts.full || have.foreignOptions || have.type !== set.type || have.family !== set.family) { out.replace.push(set); continue; }
-    const haveKeys = new Map(have.members.map((m) => [m.entry, m]));
-    const wantKeys = new Map(set.members.map((m) => [m.entry, m]));
-    const del: SetMember[] = [];
-    const add: SetMember[] = [];
-    for (const [entry, m] of haveKeys) {
-      const w = wantKeys.get(entry);
-      if (!w || memberKey(w) !== memberKey(m)) del.push(m);
-    }
-    for (const [entry, m] of wantKeys) {
-      const h = haveKeys.get(entry);
-      if (!h || memberKey(h) !== memberKey(m)) add.push(m);
-    }
+    if (sameMemberList(set.members, have.members)) continue;
+    const { add, del } = memberDelta(set.members, have.members);
     if (del.length + add.length > threshold) { out.replace.push(set); continue; }
     for (const member of del) out.del.push({ set: set.name, member });
     for (const member of add) out.add.push({ set: set.name, member });

@@ -24,9 +24,19 @@ function base32(bytes: Uint8Array): string {
   return out;
 }
 
+// Every plan asks for the same few thousand names again; hashing them once is enough.
+const hashes = new Map<string, string>();
+const HASH_MEMO_LIMIT = 200_000;
+
 /** First 16 base32 characters of sha256(key). */
 export function shortHash(key: string): string {
-  return base32(createHash('sha256').update(key).digest()).slice(0, 16);
+  let h = hashes.get(key);
+  if (h === undefined) {
+    h = base32(createHash('sha256').update(key).digest()).slice(0, 16);
+    if (hashes.size >= HASH_MEMO_LIMIT) hashes.clear();
+    hashes.set(key, h);
+  }
+  return h;
 }
 
 /** Upstream spells the family this way inside hash keys. */

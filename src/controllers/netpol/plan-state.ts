@@ -8,7 +8,7 @@ import {
 import { localPodsSetName } from './names.ts';
 import { builtinJumps, commonChain, defaultChain, podChain, tailChain, topChains } from './plan-chains.ts';
 import { isTarget, planPolicyFamily, type PolicyFamilyPlan } from './plan-policy.ts';
-import { prepareView, type ClusterView, type PolicyPod, type PreparedView } from './plan-view.ts';
+import { advanceView, podKeyOf, prepareView, toPolicyPod, type ClusterView, type PolicyPod, type PreparedView } from './plan-view.ts';
 import { podFirewallFor, policiesOf } from './plan.ts';
 import type { NormalizedPolicy } from './policy-spec.ts';
 import type { Labels } from './selectors.ts';
@@ -34,6 +34,8 @@ export interface WorkItems {
   policies: Iterable<string>;
   pods: Iterable<string>;
   namespaces: Iterable<string>;
+  /** The changed pods as they are now (null: gone or no policy pod), when the caller already converted them. */
+  podsNow?: ReadonlyMap<string, PolicyPod | null>;
 }
 
 const sameFirewall = (a: PodFirewall | undefined, b: PodFirewall | undefined): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -46,6 +48,17 @@ function namesOf(entry: PolicyEntry | undefined, out: Set<string>): void {
   }
 }
 
+/** The named pods as the view holds them now (a scan, for callers that did not convert them already). */
+function podsNow(view: ClusterView, keys: ReadonlySet<string>): Map<string, PolicyPod | null> {
+  const out = new Map<string, PolicyPod | null>([...keys].map((k) => [k, null]));
+  if (keys.size === 0) return out;
+  for (const pod of view.pods) {
+    const key = podKeyOf(pod);
+    if (keys.has(key)) out.set(key, toPolicyPod(pod, view.nodeName, view.nodeIPs));
+  }
+  return out;
+}
+
 export class PlanState {
   readonly policies = new Map<string, PolicyEntry>();
   readonly firewalls: Record<Family, Map<string, PodFirewall>> = { ipv4: new Map(), ipv6: new Map() };
@@ -54,7 +67,12 @@ export class PlanState {
   /** Namespace labels as last planned. */
   readonly namespaces = new Map<string, Labels>();
 
-  private constructor(private view: ClusterView) {}
+  /** The view last planned, prepared; advanced pod by pod between full plans. */
+  private prepared: PreparedView;
+
+  private constructor(private view: ClusterView) {
+    this.prepared = prepareView(view);
+  }
 
   get config(): ClusterView['config'] {
     return this.view.config;
@@ -67,7 +85,7 @@ export class PlanState {
   /** Plans everything from scratch. */
   static full(view: ClusterView): PlanState {
     const state = new PlanState(view);
-    const prepared = prepareView(view);
+    const prepared = state.prepared;
     const policies = policiesOf(view);
     for (const policy of policies) state.policies.set(policy.key, state.planEntry(prepared, policy));
     for (const pod of prepared.pods) {
@@ -97,8 +115,9 @@ export class PlanState {
       if (ns) this.namespaces.set(name, ns.metadata?.labels ?? {});
       else this.namespaces.delete(name);
     }
+    const prepared = advanceView(this.prepared, view, work.podsNow ?? podsNow(view, delta.pods));
+    this.prepared = prepared;
     if (delta.policies.size === 0 && delta.pods.size === 0) return delta;
-    const prepared = prepareView(view);
     const policies = policiesOf(view);
     const byKey = new Map(policies.map((p) => [p.key, p]));
     for (const key of delta.policies) {

@@ -80,8 +80,8 @@ export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string
 /** Everything the planner needs from a view, computed once. */
 export interface PreparedView {
   view: ClusterView;
-  /** Sorted by key. */
-  pods: PolicyPod[];
+  /** Every policy pod (in no particular order; built on first use). */
+  readonly pods: readonly PolicyPod[];
   podsByKey: ReadonlyMap<string, PolicyPod>;
   /** Pods of one namespace, sorted by key (empty if none). */
   podsIn(namespace: string): readonly PolicyPod[];
@@ -101,6 +101,29 @@ function toPolicyPodCached(pod: Pod, nodeName: string, nodeIPs: readonly string[
   return p;
 }
 
+const byPodKey = (a: PolicyPod, b: PolicyPod): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/** The pods of a view by key and by namespace; prepared views share them until a pod changes. */
+interface PodIndex {
+  byKey: ReadonlyMap<string, PolicyPod>;
+  byNamespace: ReadonlyMap<string, readonly PolicyPod[]>;
+}
+const indexOf = new WeakMap<PreparedView, PodIndex>();
+
+function preparedFrom(view: ClusterView, index: PodIndex, namespaces: readonly string[]): PreparedView {
+  let all: PolicyPod[] | null = null;
+  const prepared: PreparedView = {
+    view, podsByKey: index.byKey, podNamespaces: namespaces,
+    get pods() {
+      return (all ??= [...index.byKey.values()]);
+    },
+    podsIn: (namespace) => index.byNamespace.get(namespace) ?? [],
+    namespaceLabels: namespaceLabelLookup(view),
+  };
+  indexOf.set(prepared, index);
+  return prepared;
+}
+
 /** Prepares the view; with `onlyPod`, only that pod is converted (for per-pod planning). */
 export function prepareView(view: ClusterView, onlyPod?: string): PreparedView {
   const byKey = new Map<string, PolicyPod>();
@@ -110,19 +133,49 @@ export function prepareView(view: ClusterView, onlyPod?: string): PreparedView {
     // Two objects with one key cannot both be current; pick one independently of input order.
     if (p && (!byKey.has(p.key) || JSON.stringify(p.ips) > JSON.stringify(byKey.get(p.key)?.ips))) byKey.set(p.key, p);
   }
-  const pods = [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const byNamespace = new Map<string, PolicyPod[]>();
-  for (const p of pods) {
+  for (const p of byKey.values()) {
     const list = byNamespace.get(p.namespace);
     if (list) list.push(p);
     else byNamespace.set(p.namespace, [p]);
   }
-  return {
-    view, pods, podsByKey: byKey,
-    podsIn: (namespace) => byNamespace.get(namespace) ?? [],
-    podNamespaces: [...byNamespace.keys()].sort(),
-    namespaceLabels: namespaceLabelLookup(view),
-  };
+  for (const list of byNamespace.values()) list.sort(byPodKey);
+  return preparedFrom(view, { byKey, byNamespace }, [...byNamespace.keys()].sort());
+}
+
+/**
+ * The prepared view of a newer view in which only the given pods changed (null: gone or no longer a policy
+ * pod): equal to prepareView(view) when that holds, at the cost of the changed pods and their namespaces.
+ * `prev` must not be used afterwards.
+ */
+export function advanceView(prev: PreparedView, view: ClusterView, changed: ReadonlyMap<string, PolicyPod | null>): PreparedView {
+  const index = indexOf.get(prev);
+  if (!index) return prepareView(view);
+  if (changed.size === 0) return preparedFrom(view, index, prev.podNamespaces);
+  // The previous view is given up: its maps are updated in place (copying 10k entries per pod change would
+  // cost more than the rest of the plan); only the touched namespaces get new lists.
+  const byKey = index.byKey as Map<string, PolicyPod>;
+  const byNamespace = new Map(index.byNamespace);
+  const touched = new Set<string>();
+  for (const [key, pod] of changed) {
+    const old = byKey.get(key);
+    if (old) touched.add(old.namespace);
+    if (pod) {
+      byKey.set(key, pod);
+      touched.add(pod.namespace);
+    } else {
+      byKey.delete(key);
+    }
+  }
+  for (const ns of touched) {
+    const list = (byNamespace.get(ns) ?? []).filter((p) => !changed.has(p.key));
+    for (const pod of changed.values()) if (pod && pod.namespace === ns) list.push(pod);
+    if (list.length === 0) byNamespace.delete(ns);
+    else byNamespace.set(ns, list.sort(byPodKey));
+  }
+  const namespaces = touched.size > 0 && [...touched].some((ns) => byNamespace.has(ns) !== prev.podNamespaces.includes(ns))
+    ? [...byNamespace.keys()].sort() : prev.podNamespaces;
+  return preparedFrom(view, { byKey, byNamespace }, namespaces);
 }
 
 /** Labels of a namespace by name; one missing from the cache still has the label the API server always sets. */

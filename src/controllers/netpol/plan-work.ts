@@ -15,6 +15,8 @@ export interface Work {
   policies: Set<string>;
   pods: Set<string>;
   namespaces: Set<string>;
+  /** Each changed pod as it is now (null: gone or no longer a policy pod). */
+  podsNow: Map<string, PolicyPod | null>;
 }
 
 /** How things looked when last planned. */
@@ -50,7 +52,7 @@ function namedPortPolicies(policies: readonly NormalizedPolicy[], pod: PolicyPod
 }
 
 export function workFor(changes: readonly ChangeRef[], view: ClusterView, before: PlannedSnapshot, now: CurrentObjects): Work {
-  const work: Work = { full: false, policies: new Set(), pods: new Set(), namespaces: new Set() };
+  const work: Work = { full: false, policies: new Set(), pods: new Set(), namespaces: new Set(), podsNow: new Map() };
   let policies: NormalizedPolicy[] | null = null;
   const allPolicies = (): NormalizedPolicy[] => (policies ??= policiesOf(view));
   const nsLabelsOf = (name: string): Labels =>
@@ -79,6 +81,7 @@ export function workFor(changes: readonly ChangeRef[], view: ClusterView, before
         if (!old && !current) break;
         if (old && current && samePolicyPod(old, current)) break;
         work.pods.add(change.key);
+        work.podsNow.set(change.key, current ?? null);
         const either = (current ?? old) as PolicyPod;
         const label = { kind: 'pod' as const, key: change.key, namespace: either.namespace,
           oldLabels: (old ?? either).labels, newLabels: (current ?? either).labels };

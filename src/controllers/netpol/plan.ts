@@ -10,8 +10,8 @@ import { localPodsSetName, podChainName, policyChainName } from './names.ts';
 import { builtinJumps, commonChain, defaultChain, podChain, tailChain, topChains } from './plan-chains.ts';
 import { isNamedPortCandidate, isTarget, planPolicyFamily } from './plan-policy.ts';
 import { namespaceLabelLookup, prepareView, type ClusterView, type PolicyPod, type PreparedView } from './plan-view.ts';
-import { normalizePolicy, type NormalizedPolicy } from './policy-spec.ts';
-import { selectorMatches, type Labels } from './selectors.ts';
+import { normalizePolicy, type NormalizedPeer, type NormalizedPolicy } from './policy-spec.ts';
+import { selectorMatches, type CompiledSelector, type Labels } from './selectors.ts';
 
 const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const byKey = (a: NormalizedPolicy, b: NormalizedPolicy): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
@@ -157,24 +157,30 @@ export type LabelChange =
   | { kind: 'namespace'; name: string; oldLabels: Labels; newLabels: Labels }
   | { kind: 'pod'; key: string; namespace: string; oldLabels: Labels; newLabels: Labels };
 
+// Normalised policies are immutable: their pod peers are collected once.
+const podPeers = new WeakMap<NormalizedPolicy, PodPeer[]>();
+type PodPeer = Extract<NormalizedPeer, { kind: 'pods' }>;
+function podPeersOf(policy: NormalizedPolicy): PodPeer[] {
+  let peers = podPeers.get(policy);
+  if (!peers) {
+    peers = [...(policy.ingress ?? []), ...(policy.egress ?? [])].flatMap((r) => r.peers ?? []).filter((p): p is PodPeer => p.kind === 'pods');
+    podPeers.set(policy, peers);
+  }
+  return peers;
+}
+
 /** Policies whose target or peer selection a label change may alter (selectors matching old or new labels). */
 export function policiesAffectedBy(view: ClusterView, change: LabelChange): string[] {
-  const namespaceLabels = namespaceLabelLookup(view);
   const out: string[] = [];
+  const eitherLabels = (sel: CompiledSelector): boolean => selectorMatches(sel, change.oldLabels) || selectorMatches(sel, change.newLabels);
+  const nsLabels = change.kind === 'pod' ? namespaceLabelLookup(view)(change.namespace) : {};
   for (const policy of policiesOf(view)) {
-    const peers = [...(policy.ingress ?? []), ...(policy.egress ?? [])].flatMap((r) => r.peers ?? []);
-    let affected = false;
-    if (change.kind === 'namespace') {
-      affected = peers.some((p) => p.kind === 'pods' && p.namespaceSelector !== null &&
-        (selectorMatches(p.namespaceSelector, change.oldLabels) || selectorMatches(p.namespaceSelector, change.newLabels)));
-    } else {
-      const nsLabels = namespaceLabels(change.namespace);
-      const either = (sel: Parameters<typeof selectorMatches>[0]): boolean =>
-        selectorMatches(sel, change.oldLabels) || selectorMatches(sel, change.newLabels);
-      affected = (change.namespace === policy.namespace && either(policy.podSelector)) ||
-        peers.some((p) => p.kind === 'pods' && either(p.podSelector) &&
+    const peers = podPeersOf(policy);
+    const affected = change.kind === 'namespace'
+      ? peers.some((p) => p.namespaceSelector !== null && eitherLabels(p.namespaceSelector))
+      : (change.namespace === policy.namespace && eitherLabels(policy.podSelector)) ||
+        peers.some((p) => eitherLabels(p.podSelector) &&
           (p.namespaceSelector === null ? change.namespace === policy.namespace : selectorMatches(p.namespaceSelector, nsLabels)));
-    }
     if (affected) out.push(policy.key);
   }
   return out;

@@ -99,7 +99,7 @@ export class RoutesController implements Controller {
     return self;
   }
 
-  private nodes(): Node[] {
+  private nodes(): readonly Node[] {
     return this.deps.ctx.cache.store('nodes').list();
   }
 

@@ -17,7 +17,7 @@ export function ipFamilies(options: Pick<Options, 'enableIpv4' | 'enableIpv6'>):
 }
 
 /** Every node's pod CIDRs and IPs, for the egress ipsets (nodes with bad pod CIDR annotations contribute their IPs only). */
-export function egressSets(nodes: Node[]): EgressSets {
+export function egressSets(nodes: readonly Node[]): EgressSets {
   const podSubnets: string[] = [];
   const nodeIps: string[] = [];
   for (const node of nodes) {
@@ -56,7 +56,7 @@ export async function syncHost(sock: NetlinkSocket, runner: CommandRunner, optio
   return errors;
 }
 
-export async function syncEgress(runner: CommandRunner, options: HostOptions, nodes: Node[]): Promise<string[]> {
+export async function syncEgress(runner: CommandRunner, options: HostOptions, nodes: readonly Node[]): Promise<string[]> {
   const families = ipFamilies(options);
   const errors: string[] = [];
   if (options.enablePodEgress) errors.push(...await syncEgressIpsets(runner, egressSets(nodes), families));

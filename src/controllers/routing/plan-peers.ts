@@ -85,7 +85,7 @@ function nodeFamilies(node: Node, options: PeerOptions): AddressFamily[] {
   return enabledFamilies(options).filter((f) => bestNodeIP(node, f === 'ipv4' ? 4 : 6) !== undefined);
 }
 
-function internalPeers(self: Node, nodes: Node[], local: LocalBgp, options: PeerOptions, plan: PeerPlan): void {
+function internalPeers(self: Node, nodes: readonly Node[], local: LocalBgp, options: PeerOptions, plan: PeerPlan): void {
   const selfName = self.metadata?.name;
   const ownFamily = familyOf(local.primaryIp);
   for (const node of nodes) {
@@ -146,7 +146,7 @@ function externalPeerConfig(peer: AnnotatedPeer, local: LocalBgp, options: PeerO
 }
 
 /** The peers this node should have, given every Node. Bad annotations on other nodes skip only those nodes. */
-export function planPeers(self: Node, nodes: Node[], local: LocalBgp, options: PeerOptions): PeerPlan {
+export function planPeers(self: Node, nodes: readonly Node[], local: LocalBgp, options: PeerOptions): PeerPlan {
   const plan: PeerPlan = { peers: new Map(), problems: [] };
   if (options.enableIbgp) internalPeers(self, nodes, local, options, plan);
   let external: AnnotatedPeer[] = [];
