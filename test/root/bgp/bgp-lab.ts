@@ -1,10 +1,11 @@
 // Test fixtures for the BGP root tests: a three-namespace topology (speaker A linked to speaker B and to a bird2
 // router C by veth pairs), a bird2 process with its own config and control socket, and small polling helpers.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sh, TestNetns } from '../../helpers/netns.ts';
+import { BirdRouter } from '../../helpers/bird.ts';
+import { eventually, sleep } from '../../helpers/eventually.ts';
+import { TestNetns } from '../../helpers/netns.ts';
 
 export const ADDR = {
   aToB: '198.51.100.1', bToA: '198.51.100.2', // link A–B, 198.51.100.0/29
@@ -59,18 +60,13 @@ export interface BirdOptions {
 }
 
 /** bird2 in namespace C, iBGP AS 64512 with speaker A (`direct;`: same L2, pitfall 10), TCP MD5. */
-export class Bird {
-  private child: ChildProcess | undefined;
-  readonly configPath: string;
-  readonly socketPath: string;
-
-  constructor(private readonly ns: TestNetns, dir: string) {
-    this.configPath = join(dir, 'bird.conf');
-    this.socketPath = join(dir, 'bird.ctl');
+export class Bird extends BirdRouter {
+  constructor(ns: TestNetns, dir: string) {
+    super(ns, dir, 'bird');
   }
 
-  writeConfig(opts: BirdOptions): void {
-    writeFileSync(this.configPath, `router id ${ADDR.cToA};
+  static config(opts: BirdOptions): string {
+    return `router id ${ADDR.cToA};
 protocol device { }
 protocol direct { ipv4; interface "ca"; }
 protocol static announced { ipv4; ${opts.announce.map((p) => `route ${p} blackhole;`).join(' ')} }
@@ -82,56 +78,16 @@ protocol bgp a {
   password "${opts.password}";
   ipv4 { import all; export where proto = "announced"; next hop self; };
 }
-`);
+`;
   }
 
-  start(opts: BirdOptions): void {
-    this.writeConfig(opts);
-    // -f: stay in the foreground so the PID we hold is bird's own (ip netns exec execs it).
-    this.child = spawn('ip', ['netns', 'exec', this.ns.name, 'bird', '-f', '-c', this.configPath, '-s', this.socketPath], { stdio: 'ignore' });
+  startWith(opts: BirdOptions): void {
+    this.start(Bird.config(opts));
   }
 
-  /** Re-reads a changed config (bird restarts the protocols whose options changed). */
-  reconfigure(opts: BirdOptions): void {
-    this.writeConfig(opts);
-    this.birdc('configure');
-  }
-
-  birdc(...args: string[]): string {
-    return sh('birdc', ['-s', this.socketPath, ...args]);
-  }
-
-  /** bird's route to `prefix` with attributes, or '' when it has none. */
-  route(prefix: string): string {
-    const out = spawnSync('birdc', ['-s', this.socketPath, 'show', 'route', 'all', prefix], { encoding: 'utf8' }).stdout;
-    return out.includes(prefix) ? out : '';
-  }
-
-  protocolState(): string {
-    return spawnSync('birdc', ['-s', this.socketPath, 'show', 'protocols', 'a'], { encoding: 'utf8' }).stdout;
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+  reconfigureWith(opts: BirdOptions): void {
+    this.reconfigure(Bird.config(opts));
   }
 }
 
-/** Polls `probe` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T>(what: string, timeoutMs: number, probe: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { eventually, sleep };

@@ -115,7 +115,7 @@ describe('gobgpd driven over gRPC (two speakers and bird2 in namespaces)', { ski
     must(await B.addPeer({ neighborAddress: ADDR.aToB, peerAsn: 64512, localAddress: ADDR.bToA, authPassword: SECRET_AB, families: ['ipv4'], ...FAST_TIMERS }));
     // bird starts with the wrong MD5 key; the next test checks it stays out, then fixes the key.
     bird = new Bird(topo.c, topo.dir);
-    bird.start({ password: 'wrong-md5-secret', announce: BIRD_ANNOUNCES });
+    bird.startWith({ password: 'wrong-md5-secret', announce: BIRD_ANNOUNCES });
     birdStartedAt = Date.now();
   });
 
@@ -144,7 +144,7 @@ describe('gobgpd driven over gRPC (two speakers and bird2 in namespaces)', { ski
     const failures = tcpExtCounter(topo.a, 'TCPMD5Failure') + tcpExtCounter(topo.c, 'TCPMD5Failure');
     assert.ok(failures > 0, `kernels rejected segments with a bad MD5 signature (${failures})`);
     const t0 = Date.now();
-    bird.reconfigure({ password: SECRET_AC, announce: BIRD_ANNOUNCES });
+    bird.reconfigureWith({ password: SECRET_AC, announce: BIRD_ANNOUNCES });
     await eventually('A–bird established', 30_000, async () => (await peerState(A, ADDR.cToA)) === 'established');
     t.diagnostic(`bird session up ${Date.now() - t0} ms after fixing the key`);
   });

@@ -1,7 +1,6 @@
 // Test fixtures for the routes controller's root tests: "nodes" as network namespaces on one L2 segment
 // (198.51.100.0/24 through a bridge in a switch namespace), each with pod CIDR 198.18.<i>.0/24, and a
 // ControllerContext over an in-memory ClusterCache so the real controller runs without an API server.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,8 @@ import { ClusterCache } from '../../../src/kube/cluster-cache.ts';
 import type { KubeClient } from '../../../src/kube/client.ts';
 import type { EventRecorder, EventSubject } from '../../../src/observe/events.ts';
 import { HealthRegistry } from '../../../src/observe/health.ts';
-import { sh, TestNetns } from '../../helpers/netns.ts';
+import { eventually } from '../../helpers/eventually.ts';
+import { TestNetns } from '../../helpers/netns.ts';
 import { cniAdd, readConflist } from '../../../lab/pods/cni.ts';
 
 export interface LabNode {
@@ -130,15 +130,8 @@ export class RoutingLab {
   }
 }
 
-export async function eventually<T>(what: string, timeoutMs: number, probe: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+export { BirdRouter } from '../../helpers/bird.ts';
+export { eventually };
 
 /**
  * Pre-writes the node's conflist with IPAM state under the lab directory (host-local's default state directory is
@@ -164,46 +157,3 @@ export async function cniPod(lab: RoutingLab, node: LabNode, id: string): Promis
   return { ns, ip };
 }
 
-/** bird2 in its own namespace with its own control socket; the test writes the whole config. */
-export class BirdRouter {
-  private child: ChildProcess | undefined;
-  readonly configPath: string;
-  readonly socketPath: string;
-
-  constructor(private readonly ns: TestNetns, dir: string, name: string) {
-    this.configPath = join(dir, `${name}.conf`);
-    this.socketPath = join(dir, `${name}.ctl`);
-  }
-
-  start(config: string): void {
-    writeFileSync(this.configPath, config);
-    sh('ip', ['netns', 'exec', this.ns.name, 'bird', '-p', '-c', this.configPath]); // parse check: fails loudly on a bad config
-    // -f keeps bird in the foreground, so the child we hold is bird itself (ip netns exec execs it).
-    this.child = spawn('ip', ['netns', 'exec', this.ns.name, 'bird', '-f', '-c', this.configPath, '-s', this.socketPath], { stdio: 'ignore' });
-  }
-
-  birdc(...args: string[]): string {
-    return spawnSync('birdc', ['-s', this.socketPath, ...args], { encoding: 'utf8' }).stdout;
-  }
-
-  /** `show route all <prefix>` (every path with its attributes), or '' when bird has no route to it. */
-  route(prefix: string): string {
-    const out = this.birdc('show', 'route', 'all', prefix);
-    return out.includes(prefix) ? out : '';
-  }
-
-  /** Whether protocol `name`'s BGP session is up, from `show protocols` (its Info column says Established). */
-  established(name: string): boolean {
-    const line = this.birdc('show', 'protocols').split('\n').find((l) => l.startsWith(`${name} `));
-    return line?.includes('Established') ?? false;
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
