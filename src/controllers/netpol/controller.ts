@@ -8,7 +8,7 @@ import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
 import type { ChangeRef, Controller, SyncOutcome } from '../runtime.ts';
 import { secondsSince } from './apply-exec.ts';
-import type { PolicyRejection } from './model.ts';
+import { FAMILIES, type PolicyRejection } from './model.ts';
 import type { ClusterView } from './plan-view.ts';
 import { PlanState, type Delta } from './plan-state.ts';
 import { workFor } from './plan-work.ts';
@@ -49,6 +49,7 @@ export class NetpolController implements Controller {
   readonly syncPeriodMs: number;
   private state: PlanState | null = null;
   private otherRemoved = false;
+  private disabledFamiliesChecked = false;
   /** Rejection reported per policy key, with the policy version it was reported for. */
   private readonly reported = new Map<string, string>();
   lastSync: LastSync | null = null;
@@ -84,11 +85,23 @@ export class NetpolController implements Controller {
     if (!r.ok) throw new Error(r.error);
     this.finish('full', r.value, start, planSeconds);
     this.reportRejections(null);
+    await this.removeDisabledFamilies(state);
     if (!this.otherRemoved && this.deps.removeOtherBackend) {
       const removed = await this.deps.removeOtherBackend();
       if (removed.ok) this.otherRemoved = true;
       else log.warn({ err: removed.error }, 'removing the other netpol backend\'s rules failed; retrying next full sync');
     }
+  }
+
+  /** Once per run: rules of a family an earlier run enforced and this one does not (--enable-ipv6 turned off). */
+  private async removeDisabledFamilies(state: PlanState): Promise<void> {
+    if (this.disabledFamiliesChecked) return;
+    this.disabledFamiliesChecked = true;
+    const off = FAMILIES.filter((f) => !state.families.includes(f));
+    if (off.length === 0) return;
+    const r = await this.deps.backend.removeFamilies(off);
+    // A family the kernel lacks cannot hold leftovers: report and do not retry every sync.
+    if (!r.ok) log.warn({ err: r.error, families: off }, 'removing netpol rules of disabled families failed');
   }
 
   async handleChanges(changes: ChangeRef[]): Promise<SyncOutcome> {

@@ -31,6 +31,8 @@ export interface SyncBackend {
   full(state: PlanState): Promise<Result<SyncReport>>;
   /** Applies what a delta touched. */
   incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>>;
+  /** Removes everything of ours in these families (they were enabled by an earlier run, not this one). */
+  removeFamilies(families: readonly Family[]): Promise<Result<unknown>>;
   /** A cheap check between full syncs: false when something now sits in front of our rules. */
   rulesInFront?(state: PlanState): Promise<Result<boolean>>;
 }
@@ -42,6 +44,10 @@ export class IptablesSync implements SyncBackend {
   readonly cache = new AppliedCache();
 
   constructor(readonly applier: IptablesApplier) {}
+
+  removeFamilies(families: readonly Family[]): Promise<Result<unknown>> {
+    return this.applier.removeAll(families);
+  }
 
   /** iptables chains are shared: another tool may insert above our jumps between full syncs. */
   async rulesInFront(state: PlanState): Promise<Result<boolean>> {
@@ -98,6 +104,10 @@ export class NftSync implements SyncBackend {
   private readonly cache = new AppliedCache();
 
   constructor(readonly applier: NftApplier) {}
+
+  removeFamilies(families: readonly Family[]): Promise<Result<unknown>> {
+    return this.applier.removeAll(families);
+  }
 
   async full(state: PlanState): Promise<Result<SyncReport>> {
     const observed = await this.applier.observe(state.families);
