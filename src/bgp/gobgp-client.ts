@@ -48,6 +48,8 @@ export function connectGobgp(opts: GobgpSpeakerOptions): { ok: true; value: Gobg
 }
 
 export class GobgpSpeaker implements BgpSpeaker {
+  private readonly watches = new Set<Watch>();
+
   constructor(
     private readonly api: GobgpRawClient,
     private readonly scrubber: SecretScrubber,
@@ -127,7 +129,9 @@ export class GobgpSpeaker implements BgpSpeaker {
   }
 
   watch(handlers: WatchHandlers): Watch {
-    return watchGobgp(this.api, handlers, this.watchRetry);
+    const w = watchGobgp(this.api, handlers, this.watchRetry);
+    this.watches.add(w);
+    return { close: () => { this.watches.delete(w); w.close(); } };
   }
 
   async addDefinedSet(set: DefinedSet): Promise<BgpResult<void>> {
@@ -189,7 +193,10 @@ export class GobgpSpeaker implements BgpSpeaker {
     return { ok: true, value: assignmentFromApi(res.value.map((r) => r.assignment).find((a) => a?.direction === apiDirection)) };
   }
 
+  /** Closes the client and every watch opened through it. */
   close(): void {
+    for (const w of this.watches) w.close();
+    this.watches.clear();
     this.api.close();
   }
 }

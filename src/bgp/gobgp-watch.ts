@@ -44,7 +44,15 @@ export function watchGobgp(client: GobgpRawClient, handlers: WatchHandlers, retr
     const resubscribed = subscriptions++ > 0;
     let firstEvent = true;
     let finished = false;
-    const current = client.openStream<typeof WATCH_REQUEST, ApiWatchEventResponse>('watchEvent', WATCH_REQUEST);
+    let current: ClientReadableStream<ApiWatchEventResponse>;
+    try {
+      current = client.openStream<typeof WATCH_REQUEST, ApiWatchEventResponse>('watchEvent', WATCH_REQUEST);
+    } catch (err) {
+      // The client was closed under us (its channel is shut down): nothing left to watch.
+      closed = true;
+      log.debug({ err }, 'gobgp client closed; event watch stops');
+      return;
+    }
     call = current;
     const retryLater = (reason: string): void => {
       if (finished) return;
