@@ -16,7 +16,7 @@ import type { CommandRunner } from './apply-exec.ts';
 import type { RouteInjector } from './apply-routes.ts';
 import { egressSets, syncEgress, syncHost } from './host-setup.ts';
 import type { LocalBgp, Problem } from './model.ts';
-import { nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from './plan-paths.ts';
+import { isIgnoredSlice, nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from './plan-paths.ts';
 import { planLocalBgp, planPeers, type PeerPlan } from './plan-peers.ts';
 import { planPolicies } from './plan-policies.ts';
 
@@ -33,6 +33,8 @@ export interface RoutingDeps {
   ensureDaemon(): Promise<string | undefined>;
 }
 
+const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => a.size === b.size && [...a].every((x) => b.has(x));
+
 export class RoutesController implements Controller {
   readonly name = CONTROLLER_NAME;
   readonly syncPeriodMs: number;
@@ -45,6 +47,7 @@ export class RoutesController implements Controller {
   private readonly reported = new Set<string>();
   /** What the host setup and the egress sets were last applied for, so routine Node updates skip them. */
   private hostAppliedFor = '';
+  private nodeIpSet: Set<string> | null = null;
   private egressAppliedFor = '';
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -103,9 +106,12 @@ export class RoutesController implements Controller {
     return this.deps.ctx.cache.store('nodes').list();
   }
 
+  /** Every node address (the "local endpoint" test uses it); recomputed only after a node change. */
   private nodeIps(): Set<string> {
+    if (this.nodeIpSet) return this.nodeIpSet;
     const ips = new Set<string>();
     for (const n of this.nodes()) for (const a of n.status?.addresses ?? []) ips.add(a.address);
+    this.nodeIpSet = ips;
     return ips;
   }
 
@@ -228,6 +234,7 @@ export class RoutesController implements Controller {
       }
       const daemonError = await this.deps.ensureDaemon();
       if (daemonError) throw new Error(`BGP daemon: ${daemonError}`);
+      this.nodeIpSet = null;
       this.replanAllServices();
       await this.applyBgp(self, local, true);
       this.updateOverlayNode(self, local);
@@ -242,22 +249,28 @@ export class RoutesController implements Controller {
     return this.exclusive(async () => {
       const { ctx, sock, runner } = this.deps;
       let nodesChanged = false;
+      let nodeIpsChanged = false;
       let selfChanged = false;
       const services = new Set<string>();
       for (const change of changes) {
         if (change.kind === 'Node') {
           nodesChanged = true;
           if (change.key === ctx.node.name) selfChanged = true;
+          // Node status churns (heartbeats); services depend only on the set of node addresses.
+          const before = this.nodeIpSet;
+          this.nodeIpSet = null;
+          if (!before || !sameSet(before, this.nodeIps())) nodeIpsChanged = true;
         } else if (change.kind === 'Service') services.add(change.key);
         else if (change.kind === 'EndpointSlice') {
           const slice = ctx.cache.store('endpointslices').get(change.key) as EndpointSlice | undefined;
+          if (slice && isIgnoredSlice(slice) && !this.serviceOfSlice.has(change.key)) continue;
           const key = slice ? this.rememberSlice(slice) : this.serviceOfSlice.get(change.key);
           if (!slice) this.serviceOfSlice.delete(change.key);
           if (key) services.add(key);
         }
       }
-      // A node's IPs are part of the "local endpoint" test, so node changes re-plan the services too.
-      if (nodesChanged) this.replanAllServices();
+      // Node addresses are part of the "local endpoint" test: when they change, every service is re-planned.
+      if (nodeIpsChanged) this.replanAllServices();
       else for (const key of services) this.planService(key);
       const self = this.selfNode();
       const local = selfChanged || !this.local ? this.localBgp(self) : this.local;

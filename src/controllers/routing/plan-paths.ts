@@ -19,6 +19,15 @@ export const SERVICE_ANNOTATION = {
   skipLbIps: 'kube-router.io/service.skiplbips',
 } as const;
 
+/** Labels and annotations that take a Service or EndpointSlice out of VIP advertisement (as upstream). */
+export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
+export const LEADER_ELECTION_ANNOTATION = 'control-plane.alpha.kubernetes.io/leader';
+
+/** Slices of headless services, and old Endpoints-based leader-election records (rewritten every few seconds). */
+export function isIgnoredSlice(slice: EndpointSlice): boolean {
+  return slice.metadata?.labels?.[HEADLESS_LABEL] !== undefined || slice.metadata?.annotations?.[LEADER_ELECTION_ANNOTATION] !== undefined;
+}
+
 export type VipOptions = Pick<Options,
   'advertiseClusterIp' | 'advertiseExternalIp' | 'advertiseLoadBalancerIp' | 'serviceClusterIpRanges' | 'serviceExternalIpRanges' |
   'loadBalancerIpRanges' | 'strictExternalIpValidation'>;
@@ -117,7 +126,8 @@ function flag(svc: Service, key: string, fallback: boolean, problems: Problem[])
 export function planServiceVips(svc: Service, slices: EndpointSlice[], nodeName: string, nodeIps: ReadonlySet<string>, options: VipOptions): ServiceVipPlan {
   const problems: Problem[] = [];
   const type = svc.spec?.type ?? 'ClusterIP';
-  if (type === 'ExternalName') return { vips: [], problems };
+  if (type === 'ExternalName' || svc.metadata?.labels?.[HEADLESS_LABEL] !== undefined) return { vips: [], problems };
+  slices = slices.filter((s) => !isIgnoredSlice(s));
   const annotations = svc.metadata?.annotations ?? {};
   const advertiseCluster = flag(svc, SERVICE_ANNOTATION.advertiseClusterIp, options.advertiseClusterIp, problems);
   const advertiseExternal = flag(svc, SERVICE_ANNOTATION.advertiseExternalIp, options.advertiseExternalIp, problems);

@@ -3,7 +3,7 @@
 // and a broken or endpoint-less service affecting only itself.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from '../../../src/controllers/routing/plan-paths.ts';
+import { isIgnoredSlice, nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from '../../../src/controllers/routing/plan-paths.ts';
 import type { LocalBgp } from '../../../src/controllers/routing/model.ts';
 import { node, options, service, slice } from './fixtures.ts';
 
@@ -69,6 +69,20 @@ describe('service VIP selection', () => {
     assert.deepEqual(vips(annotated, [slice('m', [{ ip: '198.18.2.5', nodeName: 'n2' }])]).vips, ['10.96.0.10']);
     assert.deepEqual(vips(local, [slice('l', [{ ip: '198.18.1.5', nodeName: 'n1', ready: false }])]).vips, ['10.96.0.10'], 'a not-ready endpoint is not local');
     assert.deepEqual(vips(local, [slice('l', [{ ip: '198.51.100.11' }])]).vips.length, 3, 'an endpoint on a node IP (host network) is local');
+  });
+
+  it('the headless label drops a service; headless-labelled and leader-election slices never count as local endpoints', () => {
+    const headless = service('hl', lb.spec, {}, lb.status);
+    headless.metadata!.labels = { 'service.kubernetes.io/headless': '' };
+    assert.deepEqual(vips(headless).vips, []);
+    const local = service('l', { ...lb.spec, externalTrafficPolicy: 'Local' }, {}, lb.status);
+    const leader = slice('l', [{ ip: '198.18.1.5', nodeName: 'n1' }]);
+    leader.metadata!.annotations = { 'control-plane.alpha.kubernetes.io/leader': '{"holderIdentity":"n1"}' };
+    assert.deepEqual(vips(local, [leader]).vips, ['10.96.0.10']);
+    const headlessSlice = slice('l', [{ ip: '198.18.1.5', nodeName: 'n1' }]);
+    headlessSlice.metadata!.labels = { ...headlessSlice.metadata!.labels, 'service.kubernetes.io/headless': '' };
+    assert.deepEqual(vips(local, [headlessSlice]).vips, ['10.96.0.10']);
+    assert.equal(isIgnoredSlice(slice('l', [])), false);
   });
 
   it('internalTrafficPolicy Local advertises the cluster IP only with a local endpoint; no slice at all means none', () => {
