@@ -5,7 +5,7 @@ import { err, ok, type Result } from '../../kube/result.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { secondsSince, type NetpolExec } from './apply-exec.ts';
 import { diff, emptyFamily, type FamilyChanges, type ObservedFamily } from './diff.ts';
-import { isOwnedSet, type Family, TOP_CHAIN_OF } from './model.ts';
+import { FAMILIES, IPV6_SET_PREFIX, isOwnedSet, type Family, TOP_CHAIN_OF } from './model.ts';
 import { parseIpsetSave, type ObservedSet } from './parse-ipset-save.ts';
 import { parseIptablesSave } from './parse-iptables-save.ts';
 import { isEmptyChange, renderIptablesRestore } from './render-iptables.ts';
@@ -44,11 +44,16 @@ const ipsetMetric = { ipv4: metrics.policyIpsetV4RestoreTime, ipv6: metrics.poli
 export class IptablesApplier {
   constructor(private readonly exec: NetpolExec, readonly mode: IptablesMode) {}
 
-  /** Our sets only: their names from `ipset list -n`, their content from one batch of `save` commands. */
-  async observeSets(): Promise<Result<Map<string, ObservedSet>>> {
+  /**
+   * Our sets of these families only: their names from `ipset list -n` (IPv6 ones carry the inet6: prefix),
+   * their content from one batch of `save` commands.
+   */
+  async observeSets(families: readonly Family[] = FAMILIES): Promise<Result<Map<string, ObservedSet>>> {
     const names = await this.exec.run('ipset', ['list', '-n']);
     if (!names.ok) return names;
-    const ours = names.value.split('\n').map((l) => l.trim()).filter((n) => n !== '' && isOwnedSet(n));
+    // Temporary swap sets carry no family in their name: they are looked at for every family.
+    const wanted = (n: string): boolean => n.startsWith('KUBE-TMP-') || families.includes(n.startsWith(IPV6_SET_PREFIX) ? 'ipv6' : 'ipv4');
+    const ours = names.value.split('\n').map((l) => l.trim()).filter((n) => n !== '' && isOwnedSet(n) && wanted(n));
     if (ours.length === 0) return ok(new Map());
     const saved = await this.exec.run('ipset', ['restore'], ours.map((n) => `save ${n}\n`).join(''));
     return saved.ok ? ok(parseIpsetSave(saved.value)) : saved;
@@ -72,7 +77,7 @@ export class IptablesApplier {
 
   /** Our chains, jumps and sets per family, read from the kernel. */
   async observe(families: readonly Family[]): Promise<Result<ObservedKernel>> {
-    const sets = await this.observeSets();
+    const sets = await this.observeSets(families);
     if (!sets.ok) return sets;
     const out: ObservedKernel = {};
     for (const family of families) {

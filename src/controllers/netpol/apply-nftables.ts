@@ -4,33 +4,24 @@
 import { ok, type Result } from '../../kube/result.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { secondsSince, type NetpolExec } from './apply-exec.ts';
-import { FAMILIES, type Family } from './model.ts';
-import { nftTableName, renderNftDelete } from './render-nft.ts';
-
-const nftFamily = (family: Family): string => (family === 'ipv4' ? 'ip' : 'ip6');
+import type { Family } from './model.ts';
+import { nftFamily, nftTableName, renderNftDelete } from './render-nft.ts';
 
 export class NftApplier {
   constructor(private readonly exec: NetpolExec) {}
 
-  /** Which of our tables exist. */
-  async ourTables(): Promise<Result<Family[]>> {
-    const r = await this.exec.run('nft', ['list', 'tables']);
-    if (!r.ok) return r;
-    const lines = new Set(r.value.split('\n').map((l) => l.trim()));
-    return ok(FAMILIES.filter((f) => lines.has(`table ${nftFamily(f)} ${nftTableName(f)}`)));
-  }
-
-  /** Our tables as `nft -j` JSON text per family (absent tables are missing from the map). */
+  /**
+   * Our tables as `nft -j` JSON text per family (absent tables are missing from the map). Listed one table at
+   * a time: nft fetches the whole ruleset for `list tables`, which costs as much as listing a big table.
+   */
   async observe(families: readonly Family[]): Promise<Result<Map<Family, string>>> {
-    const present = await this.ourTables();
-    if (!present.ok) return present;
     const out = new Map<Family, string>();
-    for (const f of families.filter((x) => present.value.includes(x))) {
+    for (const f of families) {
       const start = process.hrtime.bigint();
       const r = await this.exec.run('nft', ['-j', 'list', 'table', nftFamily(f), nftTableName(f)]);
       (f === 'ipv4' ? metrics.iptablesV4SaveTime : metrics.iptablesV6SaveTime).observe(secondsSince(start));
-      if (!r.ok) return r;
-      out.set(f, r.value);
+      if (r.ok) out.set(f, r.value);
+      else if (!/No such file or directory/.test(r.error)) return r;
     }
     return ok(out);
   }
@@ -43,13 +34,22 @@ export class NftApplier {
     return r.ok ? ok(undefined) : r;
   }
 
-  /** Deletes our tables of these families that exist (backend switch, cleanup), in one transaction. */
+  /**
+   * Deletes those of our tables of these families that exist, in one transaction (backend switch, disabled
+   * family, cleanup); nothing is written when none exists. Each is probed by name: nft answers fast for an
+   * absent table, while `list tables` would fetch the whole ruleset.
+   */
   async removeAll(families: readonly Family[]): Promise<Result<boolean>> {
-    const present = await this.ourTables();
-    if (!present.ok) return present;
-    const gone = families.filter((f) => present.value.includes(f));
-    if (gone.length === 0) return ok(false);
-    const r = await this.exec.run('nft', ['-f', '-'], gone.map(renderNftDelete).join(''));
+    const present: Family[] = [];
+    for (const f of families) {
+      const r = await this.exec.run('nft', ['list', 'table', nftFamily(f), nftTableName(f)]);
+      if (r.ok) present.push(f);
+      else if (!/No such file or directory/.test(r.error)) return r;
+    }
+    if (present.length === 0) return ok(false);
+    const r = await this.exec.run('nft', ['-f', '-'], present.map(renderNftDelete).join(''));
     return r.ok ? ok(true) : r;
   }
+
+
 }

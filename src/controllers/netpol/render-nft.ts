@@ -3,9 +3,10 @@
 import type { FamilyChanges } from './diff.ts';
 import type { Family, FamilyState, Rule, SetMember, SetSpec } from './model.ts';
 import { IPV6_SET_PREFIX, TOP_CHAIN_OF } from './model.ts';
+import { shortHash } from './names.ts';
 
 export const nftTableName = (family: Family): string => `kube-router-filter-${family}`;
-const nftFamily = (family: Family): string => (family === 'ipv4' ? 'ip' : 'ip6');
+export const nftFamily = (family: Family): string => (family === 'ipv4' ? 'ip' : 'ip6');
 
 /** nft set names need no family prefix: each family has its own table. */
 export const nftSetName = (ipsetName: string): string =>
@@ -58,16 +59,52 @@ function ruleExpr(rule: Rule, family: Family, setsWithExcept: ReadonlySet<string
     }
     case 'nflog': out.push(`log group ${a.group}`); break;
   }
-  if (m.comment !== undefined) out.push(`comment ${quote(m.comment)}`);
+  out.push(`comment ${quote(ruleComment(out.join(' '), m.comment))}`);
   return out.join(' ');
 }
 
-function setDecl(prefix: string, name: string, s: SetSpec, entries: string[], family: Family): string[] {
+/**
+ * Every rule we write carries a fingerprint of its own text in its comment (after our comment, if any). nft
+ * lists comments back verbatim, so a full sync can check our chains rule by rule against the listing without
+ * parsing nft's expression syntax (see nft-compare.ts).
+ */
+function ruleComment(expr: string, comment: string | undefined): string {
+  const fingerprint = `#${shortHash(`${expr}|${comment ?? ''}`).slice(0, 12)}`;
+  return comment === undefined ? fingerprint : `${comment} ${fingerprint}`;
+}
+
+/** One family's table as we write it: the model both the renderer and the full-sync comparison use. */
+export interface NftTable {
+  sets: { name: string; type: 'ipv4_addr' | 'ipv6_addr'; interval: boolean; elements: string[] }[];
+  /** `hook` for the base chains on input/forward/output (type filter, priority filter, policy accept). */
+  chains: { name: string; hook?: string; rules: string[] }[];
+}
+
+function nftSets(s: SetSpec, family: Family): NftTable['sets'] {
   const type = family === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr';
-  const flags = s.type === 'hash:net' ? ' flags interval;' : '';
-  const lines = [`add set ${prefix} ${name} { type ${type};${flags} }`];
-  if (entries.length > 0) lines.push(`add element ${prefix} ${name} { ${entries.join(', ')} }`);
+  const interval = s.type === 'hash:net';
+  const block = s.members.filter((m) => !m.nomatch).map((m) => m.entry);
+  const except = s.members.filter((m) => m.nomatch).map((m) => m.entry);
+  const out = [{ name: nftSetName(s.name), type, interval, elements: block } as const];
+  return except.length > 0 ? [...out, { name: exceptSetName(s.name), type, interval, elements: except } as const] : out;
+}
+
+function setDecl(prefix: string, set: NftTable['sets'][number]): string[] {
+  const lines = [`add set ${prefix} ${set.name} { type ${set.type};${set.interval ? ' flags interval;' : ''} }`];
+  if (set.elements.length > 0) lines.push(`add element ${prefix} ${set.name} { ${set.elements.join(', ')} }`);
   return lines;
+}
+
+/** The table a family state becomes. */
+export function nftTable(state: FamilyState): NftTable {
+  const sets = state.sets.flatMap((s) => nftSets(s, state.family));
+  const setsWithExcept = new Set(state.sets.filter(hasExcept).map((s) => s.name));
+  const hooks = new Map(Object.entries(TOP_CHAIN_OF).map(([builtin, chain]) => [chain, builtin.toLowerCase()]));
+  const chains = state.chains.map((c) => {
+    const hook = hooks.get(c.name);
+    return { name: c.name, ...(hook ? { hook } : {}), rules: c.rules.map((r) => ruleExpr(r, state.family, setsWithExcept)) };
+  });
+  return { sets, chains };
 }
 
 /**
@@ -75,30 +112,15 @@ function setDecl(prefix: string, name: string, s: SetSpec, entries: string[], fa
  * the kernel switches from the old ruleset to the new one atomically and nothing stale survives.
  */
 export function renderNft(state: FamilyState): string {
-  const table = nftTableName(state.family);
-  const prefix = `${nftFamily(state.family)} ${table}`;
+  const prefix = `${nftFamily(state.family)} ${nftTableName(state.family)}`;
+  const table = nftTable(state);
   const lines = [`add table ${prefix}`, `delete table ${prefix}`, `add table ${prefix}`];
-  const setsWithExcept = new Set<string>();
-  for (const s of state.sets) {
-    const block = s.members.filter((m) => !m.nomatch).map((m) => m.entry);
-    const except = s.members.filter((m) => m.nomatch).map((m) => m.entry);
-    lines.push(...setDecl(prefix, nftSetName(s.name), s, block, state.family));
-    if (except.length > 0) {
-      setsWithExcept.add(s.name);
-      lines.push(...setDecl(prefix, exceptSetName(s.name), s, except, state.family));
-    }
-  }
-  const hooks = new Map(Object.entries(TOP_CHAIN_OF).map(([builtin, chain]) => [chain, builtin.toLowerCase()]));
+  for (const set of table.sets) lines.push(...setDecl(prefix, set));
   // Declare every chain before any rule so jumps resolve regardless of order.
-  for (const c of state.chains) {
-    const hook = hooks.get(c.name);
-    lines.push(hook
-      ? `add chain ${prefix} ${c.name} { type filter hook ${hook} priority filter; policy accept; }`
-      : `add chain ${prefix} ${c.name}`);
+  for (const c of table.chains) {
+    lines.push(c.hook ? `add chain ${prefix} ${c.name} { type filter hook ${c.hook} priority filter; policy accept; }` : `add chain ${prefix} ${c.name}`);
   }
-  for (const c of state.chains) {
-    for (const rule of c.rules) lines.push(`add rule ${prefix} ${c.name} ${ruleExpr(rule, state.family, setsWithExcept)}`);
-  }
+  for (const c of table.chains) for (const rule of c.rules) lines.push(`add rule ${prefix} ${c.name} ${rule}`);
   return lines.join('\n') + '\n';
 }
 
@@ -123,10 +145,7 @@ export function renderNftDelta(family: Family, changes: FamilyChanges, current: 
   const prefix = `${nftFamily(family)} ${nftTableName(family)}`;
   const { ipset, iptables } = changes;
   const lines: string[] = [];
-  for (const s of ipset.create) {
-    lines.push(...setDecl(prefix, nftSetName(s.name), s, s.members.filter((m) => !m.nomatch).map((m) => m.entry), family));
-    if (hasExcept(s)) lines.push(...setDecl(prefix, exceptSetName(s.name), s, s.members.filter((m) => m.nomatch).map((m) => m.entry), family));
-  }
+  for (const s of ipset.create) for (const set of nftSets(s, family)) lines.push(...setDecl(prefix, set));
   for (const s of ipset.replace) {
     const before = previous.get(s.name);
     if (!before || hasExcept(before) || hasExcept(s)) return null;

@@ -1,17 +1,19 @@
 // The two ways a planned state reaches the kernel. iptables: diff against an observation (the kernel on a
 // full sync, the cache of the last apply on an incremental one) and apply only the difference. nftables:
-// render our tables and replace them in one transaction when they differ from what we last applied.
+// deltas as element and chain operations; on a full sync, our tables are listed, compared with the state and
+// replaced in one transaction when they differ in anything.
 import { ok, type Result } from '../../kube/result.ts';
 import type { IptablesApplier, ApplyReport } from './apply-iptables.ts';
 import type { NftApplier } from './apply-nftables.ts';
 import { diffFamily, type FamilyChanges } from './diff.ts';
-import type { Family } from './model.ts';
+import type { Family, FamilyState } from './model.ts';
 import { AppliedCache } from './observe-cache.ts';
 import type { Delta, PlanState } from './plan-state.ts';
 import { isEmptyChange } from './render-iptables.ts';
 import { isEmptyIpsetChange } from './render-ipset.ts';
 import { secondsSince } from './apply-exec.ts';
-import { renderNft, renderNftDelta } from './render-nft.ts';
+import { nftTable, renderNft, renderNftDelta } from './render-nft.ts';
+import { nftTableDifference, parseNftListing } from './nft-compare.ts';
 
 export interface SyncReport {
   /** Nothing differed: no kernel write. */
@@ -98,8 +100,6 @@ export class IptablesSync implements SyncBackend {
 
 export class NftSync implements SyncBackend {
   readonly kind = 'nftables';
-  /** Per family: the text we last rendered in full and the table as the kernel listed it right after. */
-  private last = new Map<Family, { text: string; listed: string }>();
   /** The state our tables hold, for turning a delta into element operations. */
   private readonly cache = new AppliedCache();
 
@@ -109,66 +109,68 @@ export class NftSync implements SyncBackend {
     return this.applier.removeAll(families);
   }
 
+  /**
+   * Lists our tables and compares them with the state, set by set and rule by rule (fingerprint comments);
+   * a table that differs in anything is rewritten whole, in one transaction. An equal one is adopted as is.
+   */
   async full(state: PlanState): Promise<Result<SyncReport>> {
+    const t0 = process.hrtime.bigint();
     const observed = await this.applier.observe(state.families);
     if (!observed.ok) return observed;
-    // A table that changed behind our back (or since our last full render) is rewritten.
-    for (const f of state.families) if (this.last.get(f)?.listed !== observed.value.get(f)) this.last.delete(f);
-    return this.rewrite(state);
+    const observeSeconds = secondsSince(t0);
+    const states = state.families.map((f) => state.familyState(f));
+    const stale = states.filter((s) => {
+      const text = observed.value.get(s.family);
+      if (text === undefined) return true;
+      try {
+        return nftTableDifference(parseNftListing(text), nftTable(s)) !== null;
+      } catch {
+        return true;
+      }
+    });
+    if (stale.length === 0) {
+      this.cache.replaceAll(states);
+      return ok({ unchanged: true, observeSeconds });
+    }
+    return this.write(states, stale, observeSeconds);
   }
 
   /** A delta becomes one transaction of set, element and chain operations on our existing tables. */
   async incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>> {
-    if (!this.cache.valid) return this.rewrite(state);
+    if (!this.cache.valid) return this.full(state);
     if (delta.names.size === 0) return ok({ unchanged: true });
     const parts = state.families.map((f) => ({ family: f, desired: state.deltaState(f, delta) }));
     const changes = parts.map((p) => diffFamily(p.desired, this.cache.restricted(p.family, delta.names)));
     if (nothing(changes)) return ok({ unchanged: true });
     const texts = changes.map((c, i) => renderNftDelta(c.family, c,
       new Map((parts[i]?.desired.sets ?? []).map((s) => [s.name, s])), this.cache.restricted(c.family, delta.names).sets));
-    if (texts.some((t) => t === null)) return this.rewrite(state);
+    if (texts.some((t) => t === null)) {
+      const states = state.families.map((f) => state.familyState(f));
+      return this.write(states, states);
+    }
     const transaction = texts.join('');
     const t1 = process.hrtime.bigint();
     const r = await this.applier.apply(transaction);
     const applySeconds = secondsSince(t1);
     if (!r.ok) {
-      this.forget();
+      this.cache.invalidate();
       return r;
     }
     for (const p of parts) this.cache.applyDelta(p.desired, delta.names);
-    // The tables no longer match the last full render: the next full sync re-reads and re-renders them.
-    for (const c of changes) this.last.delete(c.family);
     return ok({ unchanged: false, transaction, applySeconds });
   }
 
-  private forget(): void {
-    this.last.clear();
-    this.cache.invalidate();
-  }
-
-  private async rewrite(state: PlanState): Promise<Result<SyncReport>> {
-    const states = state.families.map((f) => state.familyState(f));
-    const texts = states.map((s) => ({ family: s.family, text: renderNft(s) }));
-    const stale = texts.filter((t) => this.last.get(t.family)?.text !== t.text);
-    if (stale.length === 0) {
-      this.cache.replaceAll(states);
-      return ok({ unchanged: true });
-    }
-    const transaction = stale.map((t) => t.text).join('');
+  /** Rewrites the `stale` families' tables in one transaction; the cache then holds every family's state. */
+  private async write(states: FamilyState[], stale: FamilyState[], observeSeconds?: number): Promise<Result<SyncReport>> {
+    const transaction = stale.map((s) => renderNft(s)).join('');
     const t1 = process.hrtime.bigint();
     const r = await this.applier.apply(transaction);
     const applySeconds = secondsSince(t1);
     if (!r.ok) {
-      this.forget();
+      this.cache.invalidate();
       return r;
     }
     this.cache.replaceAll(states);
-    const listed = await this.applier.observe(stale.map((t) => t.family));
-    for (const t of stale) {
-      const l = listed.ok ? listed.value.get(t.family) : undefined;
-      if (l === undefined) this.last.delete(t.family);
-      else this.last.set(t.family, { text: t.text, listed: l });
-    }
-    return ok({ unchanged: false, transaction, applySeconds });
+    return ok({ unchanged: false, transaction, applySeconds, ...(observeSeconds !== undefined ? { observeSeconds } : {}) });
   }
 }

@@ -154,10 +154,10 @@ test('[nftables] adopts, repairs a flushed set, applies changes in one nft -f, a
     assert.doesNotMatch(n.exec('ipset', ['list', '-n']), /KUBE-|kube-router/);
     const applied = nftSnapshot(n);
 
-    // A second instance rewrites our tables in one transaction at most; the ruleset is the same.
+    // A second instance (a restart) compares the listed tables with its plan and adopts them: no write at all.
     const second = newController(n, c, nftB);
     await second.controller.fullSync();
-    assert.ok(writes(second.exec.commands).length <= 1);
+    assert.deepEqual(writes(second.exec.commands), [], 'a restart adopts the tables in place');
     assert.equal(nftSnapshot(n), applied);
     second.exec.commands.length = 0;
     await second.controller.fullSync();
@@ -180,6 +180,7 @@ test('[nftables] adopts, repairs a flushed set, applies changes in one nft -f, a
     // The element-level result equals a full render of the new state.
     const third = newController(n, c, nftB);
     await third.controller.fullSync();
+    assert.deepEqual(writes(third.exec.commands), [], 'the tables after the delta are what a full plan wants');
     assert.equal(nftSnapshot(n), afterChange);
 
     // Chain-level changes (a policy deleted, a local pod added) are delta transactions too, equal to a full render.
@@ -191,6 +192,7 @@ test('[nftables] adopts, repairs a flushed set, applies changes in one nft -f, a
       const now = nftSnapshot(n);
       const fresh = newController(n, c, nftB);
       await fresh.controller.fullSync();
+      assert.deepEqual(writes(fresh.exec.commands), [], 'the tables after the delta are what a full plan wants');
       assert.equal(nftSnapshot(n), now);
     }
 

@@ -7,7 +7,8 @@ import { TestNetns, haveCommand, isRoot } from '../../helpers/netns.ts';
 import { config, ns, policy, pod, viewFor, world } from '../../unit/netpol/fixtures.ts';
 import type { DesiredState } from '../../../src/controllers/netpol/model.ts';
 import { plan } from '../../../src/controllers/netpol/plan.ts';
-import { exceptSetName, nftSetName, nftTableName, renderNft, renderNftDelete } from '../../../src/controllers/netpol/render-nft.ts';
+import { exceptSetName, nftSetName, nftTable, nftTableName, renderNft, renderNftDelete } from '../../../src/controllers/netpol/render-nft.ts';
+import { nftTableDifference, parseNftListing } from '../../../src/controllers/netpol/nft-compare.ts';
 
 const skip = !isRoot || !haveCommand('nft') ? 'needs root and nft' : false;
 
@@ -70,6 +71,48 @@ test('nft transaction applies per family with exactly our chains and sets, re-ap
     assert.doesNotMatch(tables, /kube-router/);
     assert.match(tables, /table inet foreign/);
     assert.match(n.exec('nft', ['list', 'set', 'inet', 'foreign', 'keep']), /198\.51\.100\.77/);
+  } finally {
+    n.delete();
+  }
+});
+
+test('a listed table compares equal to the state it was rendered from, and any drift in sets, chains or rules is found', { skip }, () => {
+  const n = new TestNetns('krt-np');
+  try {
+    const state = desired(true);
+    for (const fam of state.families) n.exec('nft', ['-f', '-'], renderNft(fam));
+    const listed = (fam: DesiredState['families'][number]) =>
+      parseNftListing(n.exec('nft', ['-j', 'list', 'table', fam.family === 'ipv4' ? 'ip' : 'ip6', nftTableName(fam.family)]));
+    for (const fam of state.families) assert.equal(nftTableDifference(listed(fam), nftTable(fam)), null, fam.family);
+
+    const v4 = state.families.find((f) => f.family === 'ipv4');
+    const v6 = state.families.find((f) => f.family === 'ipv6');
+    assert.ok(v4 && v6);
+    const t4 = `ip ${nftTableName('ipv4')}`;
+    const withExcept = v4.sets.find((s) => s.members.some((m) => m.nomatch));
+    const podSet = v4.sets.find((s) => s.type === 'hash:ip' && s.members.length > 0);
+    const ruled = v4.chains.find((c) => c.rules.length > 1);
+    assert.ok(withExcept && podSet && ruled);
+    const drifts: [string, string][] = [
+      [`add element ${t4} ${nftSetName(podSet.name)} { 198.51.100.99 }`, 'has other elements'],
+      [`delete element ${t4} ${exceptSetName(withExcept.name)} { ${withExcept.members.find((m) => m.nomatch)?.entry} }`, 'has other elements'],
+      [`flush chain ${t4} ${ruled.name}`, 'has other rules'],
+      [`add rule ${t4} ${ruled.name} accept`, 'has other rules'],
+      [`add chain ${t4} FOREIGN-IN-OUR-TABLE`, 'chains listed'],
+      [`add set ${t4} foreign { type ipv4_addr; }`, 'sets listed'],
+    ];
+    for (const [command, found] of drifts) {
+      n.exec('nft', ['-f', '-'], renderNft(v4));
+      n.exec('nft', ['-f', '-'], `${command}\n`);
+      assert.match(nftTableDifference(listed(v4), nftTable(v4)) ?? 'no difference', new RegExp(found), command);
+    }
+    // A rule whose text changed but kept its place is told apart by its fingerprint.
+    n.exec('nft', ['-f', '-'], renderNft(v4));
+    const handles = (JSON.parse(n.exec('nft', ['-j', '-a', 'list', 'chain', 'ip', nftTableName('ipv4'), ruled.name])) as { nftables: { rule?: { handle: number } }[] })
+      .nftables.flatMap((i) => (i.rule ? [i.rule.handle] : []));
+    n.exec('nft', ['replace', 'rule', 'ip', nftTableName('ipv4'), ruled.name, 'handle', String(handles[0]), 'accept']);
+    assert.match(nftTableDifference(listed(v4), nftTable(v4)) ?? 'no difference', /has other rules/);
+    assert.equal(nftTableDifference(listed(v6), nftTable(v6)), null, 'the other family is untouched');
   } finally {
     n.delete();
   }
