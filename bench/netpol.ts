@@ -9,7 +9,8 @@ import { detectIptablesMode, IptablesApplier, iptablesTool } from '../src/contro
 import { NftApplier } from '../src/controllers/netpol/apply-nftables.ts';
 import { NetpolController } from '../src/controllers/netpol/controller.ts';
 import { FAMILIES } from '../src/controllers/netpol/model.ts';
-import { IptablesSync, NftSync, type SyncBackend } from '../src/controllers/netpol/sync-backends.ts';
+import { IptablesSync, type SyncBackend } from '../src/controllers/netpol/sync-backends.ts';
+import { NftSync } from '../src/controllers/netpol/sync-nft.ts';
 import { BenchCluster } from './netpol-cluster.ts';
 
 const RUNS = 3;

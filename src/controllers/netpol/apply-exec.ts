@@ -8,6 +8,8 @@ export interface NetpolExec {
   run(cmd: string, args: string[], input?: string): Promise<Result<string>>;
   /** How many processes were started so far (tests and the bench assert on the work done). */
   readonly count: number;
+  /** The named network namespace the tools run in (undefined: the current one). */
+  readonly netns?: string;
 }
 
 function spawnCollect(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -31,6 +33,7 @@ export function netpolExec(netns?: string): NetpolExec {
     get count() {
       return count;
     },
+    ...(netns ? { netns } : {}),
     async run(cmd, args, input) {
       count++;
       const r = netns ? await spawnCollect('ip', ['netns', 'exec', netns, cmd, ...args], input) : await spawnCollect(cmd, args, input);

@@ -14,7 +14,8 @@ import { NftApplier } from './apply-nftables.ts';
 import { NetpolController, type NetpolSource } from './controller.ts';
 import { FAMILIES, type Family } from './model.ts';
 import type { ClusterView, NetpolConfig } from './plan-view.ts';
-import { IptablesSync, NftSync, type SyncBackend } from './sync-backends.ts';
+import { IptablesSync, type SyncBackend } from './sync-backends.ts';
+import { NftSync } from './sync-nft.ts';
 
 const log = logger('netpol');
 

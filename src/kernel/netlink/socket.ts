@@ -141,6 +141,32 @@ export class NetlinkSocket {
   }
 
   /**
+   * Sends `messages` (each with NLM_F_ACK) wrapped between `before` and `after` in ONE sendto, without asking
+   * the wrapper messages for an ACK: nfnetlink's batch begin/end, within which the kernel applies every
+   * message or none. Each message's outcome is reported as by batch(); the whole must fit one datagram.
+   */
+  wrappedBatch(before: RequestMessage, messages: RequestMessage[], after: RequestMessage, timeoutMs = this.timeoutMs): Promise<BatchResult> {
+    const run = async (): Promise<BatchResult> => {
+      if (this.closed) throw new Error('netlink socket is closed');
+      const seq0 = this.allocSeqs(messages.length + 2);
+      const wire = Buffer.concat([
+        encodeMessage(before.type, before.flags | NLM_F_REQUEST, seq0, before.payload),
+        frameRequests(messages.map((m) => ({ ...m, flags: m.flags | NLM_F_ACK })), seq0 + 1),
+        encodeMessage(after.type, after.flags | NLM_F_REQUEST, seq0 + messages.length + 1, after.payload),
+      ]);
+      const raw = await new Promise<Buffer>((resolve, reject) => {
+        this.lib.transact(this.fd, wire, (seq0 + 1) >>> 0, messages.length, timeoutMs, (err, replies) =>
+          err || !replies ? reject(err ?? new Error('nlsock.transact: no replies')) : resolve(replies));
+      });
+      const { errors } = sortReplies(raw, seq0 + 1, messages.length, 0);
+      return { acked: messages.length - errors.length, errors };
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
    * Joins multicast groups (RTNLGRP_*) and delivers every received message; the socket is then a
    * listener only. `overrun` means the kernel dropped events and the receiver must resynchronise.
    */

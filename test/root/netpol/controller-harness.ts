@@ -9,7 +9,8 @@ import { NftApplier } from '../../../src/controllers/netpol/apply-nftables.ts';
 import { NetpolController } from '../../../src/controllers/netpol/controller.ts';
 import { FAMILIES } from '../../../src/controllers/netpol/model.ts';
 import { nftTableName } from '../../../src/controllers/netpol/render-nft.ts';
-import { IptablesSync, NftSync } from '../../../src/controllers/netpol/sync-backends.ts';
+import { IptablesSync } from '../../../src/controllers/netpol/sync-backends.ts';
+import { NftSync } from '../../../src/controllers/netpol/sync-nft.ts';
 
 export type Backend = { kind: 'iptables'; mode: IptablesMode } | { kind: 'nftables'; mode: IptablesMode };
 
@@ -21,6 +22,7 @@ export function recordingNetnsExec(n: TestNetns): NetpolExec & { commands: strin
   const commands: string[] = [];
   return {
     commands,
+    netns: n.name,
     get count() {
       return inner.count;
     },

@@ -168,10 +168,11 @@ test('[nftables] adopts, repairs a flushed set, applies changes in one nft -f, a
     await second.controller.fullSync();
     assert.equal(nftSnapshot(n), applied);
 
-    // A label change is one nft -f.
+    // A remote pod's label change is one nf_tables element batch on our netlink socket: no nft run at all.
     second.exec.commands.length = 0;
     await second.controller.handleChanges([c.put(relabel(c.pods.get('shop/far') as Pod, { app: 'ui' }), 'Pod')]);
-    assert.deepEqual(writes(second.exec.commands), ['nft -f -']);
+    assert.deepEqual(second.exec.commands, []);
+    assert.equal(second.controller.lastSync?.report.via, 'netlink');
     // A pure membership change is element operations, not a table rewrite.
     assert.match(second.controller.lastSync?.report.transaction ?? '', /^add element ip kube-router-filter-ipv4 KUBE-SRC-\S+ \{ 198\.18\.2\.11 \}$/m);
     assert.doesNotMatch(second.controller.lastSync?.report.transaction ?? '', /table|chain|rule/);
