@@ -1,6 +1,8 @@
 // Runs the userspace tools the netpol apply layers drive (ipset, iptables-save/restore, nft), optionally
-// inside a named network namespace (tests, bench), returning results as values and counting every exec.
+// inside a named network namespace (tests, bench), returning results as values and counting every exec; and
+// hands out the netlink socket in that same namespace for the changes made without a tool.
 import { spawn } from 'node:child_process';
+import { NETLINK_NETFILTER, NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { err, ok, type Result } from '../../kube/result.ts';
 
 export interface NetpolExec {
@@ -10,6 +12,13 @@ export interface NetpolExec {
   readonly count: number;
   /** The named network namespace the tools run in (undefined: the current one). */
   readonly netns?: string;
+  /**
+   * A NETLINK_NETFILTER socket in the same namespace (opened on first use) for ipset and nf_tables element
+   * changes; absent on execs that do not talk to a real kernel (tests), which then use the tools only.
+   */
+  readonly netfilter?: () => NetlinkSocket;
+  /** Drops the socket (after a failed or timed-out batch); the next use opens a new one. */
+  resetNetfilter?(): void;
 }
 
 function spawnCollect(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -29,11 +38,17 @@ function spawnCollect(cmd: string, args: string[], input?: string): Promise<{ co
 /** An exec for the current namespace, or for the named one. */
 export function netpolExec(netns?: string): NetpolExec {
   let count = 0;
+  let socket: NetlinkSocket | undefined;
   return {
     get count() {
       return count;
     },
     ...(netns ? { netns } : {}),
+    netfilter: () => (socket ??= NetlinkSocket.open(NETLINK_NETFILTER, netns ? { netns: `/run/netns/${netns}`, timeoutMs: 5000 } : { timeoutMs: 5000 })),
+    resetNetfilter() {
+      void socket?.close();
+      socket = undefined;
+    },
     async run(cmd, args, input) {
       count++;
       const r = netns ? await spawnCollect('ip', ['netns', 'exec', netns, cmd, ...args], input) : await spawnCollect(cmd, args, input);

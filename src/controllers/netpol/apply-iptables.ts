@@ -2,6 +2,8 @@
 // INPUT/FORWARD/OUTPUT, our ipsets) and applies a change list as ipset restore, one iptables-restore
 // --noflush per family, then stale-set destruction — each one exec — with the userspace the system uses.
 import { err, ok, type Result } from '../../kube/result.ts';
+import { ipsetMemberMessage, type IpsetMemberChange } from '../../kernel/netlink/ipset.ts';
+import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { secondsSince, type NetpolExec } from './apply-exec.ts';
 import { diff, emptyFamily, type FamilyChanges, type ObservedFamily } from './diff.ts';
@@ -10,6 +12,8 @@ import { parseIpsetSave, type ObservedSet } from './parse-ipset-save.ts';
 import { parseIptablesSave } from './parse-iptables-save.ts';
 import { isEmptyChange, renderIptablesRestore } from './render-iptables.ts';
 import { isEmptyIpsetChange, renderIpsetDestroy, renderIpsetRestore } from './render-ipset.ts';
+
+const log = logger('netpol');
 
 /** Which iptables userspace drives the filter table: the nf_tables one or the legacy (x_tables) one. */
 export type IptablesMode = 'nft' | 'legacy';
@@ -35,11 +39,29 @@ export interface ApplyReport {
   iptablesRestore: Partial<Record<Family, string>>;
   ipsetDestroy: string;
   execs: number;
+  /** How the member changes of ipsetRestore were applied, when not by `ipset restore`. */
+  ipsetVia?: 'netlink';
 }
 
 const saveMetric = { ipv4: metrics.iptablesV4SaveTime, ipv6: metrics.iptablesV6SaveTime };
 const restoreMetric = { ipv4: metrics.iptablesV4RestoreTime, ipv6: metrics.iptablesV6RestoreTime };
 const ipsetMetric = { ipv4: metrics.policyIpsetV4RestoreTime, ipv6: metrics.policyIpsetV6RestoreTime };
+
+/** The set changes as per-address netlink operations, or null when they are more than plain member changes. */
+function memberOps(changes: readonly FamilyChanges[]): IpsetMemberChange[] | null {
+  const out: IpsetMemberChange[] = [];
+  for (const { ipset } of changes) {
+    if (ipset.create.length + ipset.replace.length > 0) return null;
+    for (const [op, list] of [['delete', ipset.del], ['add', ipset.add]] as const) {
+      for (const { set, member } of list) {
+        // Networks and nomatch entries (ipBlock sets) keep going through ipset restore.
+        if (member.nomatch || member.entry.includes('/')) return null;
+        out.push({ set, op, address: member.entry });
+      }
+    }
+  }
+  return out;
+}
 
 export class IptablesApplier {
   constructor(private readonly exec: NetpolExec, readonly mode: IptablesMode) {}
@@ -98,7 +120,10 @@ export class IptablesApplier {
     report.ipsetRestore = ipsetTexts.map((t) => t.text).join('');
     if (report.ipsetRestore) {
       const start = process.hrtime.bigint();
-      const r = await this.run('ipset', ['-exist', 'restore'], report.ipsetRestore, report);
+      const members = memberOps(changes);
+      const viaNetlink = members !== null && (await this.applyMembers(members));
+      if (viaNetlink) report.ipsetVia = 'netlink';
+      const r = viaNetlink ? ok('') : await this.run('ipset', ['-exist', 'restore'], report.ipsetRestore, report);
       const seconds = secondsSince(start);
       for (const t of ipsetTexts) if (t.text) ipsetMetric[t.family].observe(seconds);
       if (!r.ok) return r;
@@ -128,6 +153,23 @@ export class IptablesApplier {
     const changes = diff({ families: families.map(emptyFamily), rejections: [] }, observed.value);
     if (changes.every((c) => isEmptyChange(c.iptables) && isEmptyIpsetChange(c.ipset))) return ok(null);
     return this.apply(changes);
+  }
+
+  /**
+   * Member additions and deletions straight over netlink (no process start): true when every one was
+   * accepted. Otherwise the caller runs `ipset restore` with the same changes, which is safe to repeat.
+   */
+  private async applyMembers(ops: IpsetMemberChange[]): Promise<boolean> {
+    if (!this.exec.netfilter || ops.length === 0) return false;
+    try {
+      const r = await this.exec.netfilter().batch(ops.map(ipsetMemberMessage));
+      if (r.errors.length > 0) log.debug({ err: r.errors[0]?.message, failed: r.errors.length }, 'ipset netlink batch refused; using ipset restore');
+      return r.errors.length === 0;
+    } catch (e) {
+      this.exec.resetNetfilter?.();
+      log.debug({ err: e }, 'ipset netlink batch failed; using ipset restore');
+      return false;
+    }
   }
 
   private async run(cmd: string, args: string[], input: string, report: ApplyReport): Promise<Result<string>> {

@@ -3,7 +3,6 @@
 // in which base chains are empty or missing.
 import { err, ok, type Result } from '../../kube/result.ts';
 import { batchBegin, batchEnd, setElementMessage, type SetElementChange } from '../../kernel/netlink/nftables.ts';
-import { NETLINK_NETFILTER, NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { secondsSince, type NetpolExec } from './apply-exec.ts';
 import type { Family } from './model.ts';
@@ -13,8 +12,6 @@ import { nftFamily, nftTableName, renderNftDelete } from './render-nft.ts';
 const MAX_ELEMENT_BATCH_BYTES = 128 * 1024;
 
 export class NftApplier {
-  private socket: NetlinkSocket | undefined;
-
   constructor(private readonly exec: NetpolExec) {}
 
   /**
@@ -26,16 +23,16 @@ export class NftApplier {
     const messages = changes.filter((c) => c.addresses.length > 0).map(setElementMessage);
     if (messages.length === 0) return ok(undefined);
     if (messages.reduce((n, m) => n + m.payload.length + 16, 0) > MAX_ELEMENT_BATCH_BYTES) return err('element batch too big for one datagram');
+    if (!this.exec.netfilter) return err('no netlink socket for this exec');
     try {
-      this.socket ??= NetlinkSocket.open(NETLINK_NETFILTER, this.exec.netns ? { netns: `/run/netns/${this.exec.netns}` } : {});
+      const socket = this.exec.netfilter();
       const start = process.hrtime.bigint();
-      const r = await this.socket.wrappedBatch(batchBegin(), messages, batchEnd(), 5000);
+      const r = await socket.wrappedBatch(batchBegin(), messages, batchEnd());
       metrics.iptablesV4RestoreTime.observe(secondsSince(start));
       return r.errors.length === 0 ? ok(undefined) : err(`nf_tables element batch refused: ${r.errors.map((e) => e.message).join('; ')}`);
     } catch (e) {
       // A timed-out batch may or may not have landed: the socket is dropped and the caller re-reads the kernel.
-      void this.socket?.close();
-      this.socket = undefined;
+      this.exec.resetNetfilter?.();
       return err(`nf_tables element batch: ${e instanceof Error ? e.message : String(e)}`);
     }
   }

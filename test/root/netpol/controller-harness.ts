@@ -22,7 +22,8 @@ export function recordingNetnsExec(n: TestNetns): NetpolExec & { commands: strin
   const commands: string[] = [];
   return {
     commands,
-    netns: n.name,
+    ...(inner.netfilter ? { netfilter: inner.netfilter } : {}),
+    resetNetfilter: () => inner.resetNetfilter?.(),
     get count() {
       return inner.count;
     },

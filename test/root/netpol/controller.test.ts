@@ -96,7 +96,7 @@ for (const b of IPT_BACKENDS) {
     }
   });
 
-  test(`[${name}] a pod label change is applied as one ipset batch; a policy delete removes its chains then its sets`, { skip }, async () => {
+  test(`[${name}] a pod label change is applied as set member changes over netlink, no process started; a policy delete removes its chains then its sets`, { skip }, async () => {
     const n = new TestNetns('krt-npc');
     try {
       addForeign(n, b);
@@ -104,10 +104,12 @@ for (const b of IPT_BACKENDS) {
       const { controller, exec } = newController(n, c, b);
       await controller.fullSync();
       exec.commands.length = 0;
-      // The remote pod becomes an app=ui peer of api-in: one member per family, no chain touched.
+      // The remote pod becomes an app=ui peer of api-in: one member per family, no chain touched, no tool run.
       const far = c.pods.get('shop/far') as Pod;
       assert.deepEqual(await controller.handleChanges([c.put(relabel(far, { app: 'ui' }), 'Pod')]), {});
-      assert.deepEqual(exec.commands, ['ipset -exist restore']);
+      assert.deepEqual(exec.commands, []);
+      assert.equal(controller.lastSync?.report.applied?.ipsetVia, 'netlink');
+      assert.match(controller.lastSync?.report.applied?.ipsetRestore ?? '', /^add KUBE-SRC-\S+ 198\.18\.2\.11$/m);
       assert.match(n.exec('ipset', ['save']), /^add KUBE-SRC-\S+ 198\.18\.2\.11$/m);
       // The incremental result is exactly what a fresh full plan wants: a new controller finds nothing to do.
       const fresh = newController(n, c, b);
