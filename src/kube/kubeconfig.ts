@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { type Result, ok, err } from './result.ts';
+import { ExecBearerToken, parseExecConfig, runExecPlugin } from './exec-credential.ts';
 import { type BearerToken, FileBearerToken, StaticBearerToken } from './token.ts';
 
 export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -180,8 +181,8 @@ export function loadKubeconfigFile(path: string, opts: LoadOptions = {}): Result
 }
 
 function applyUser(config: ClientConfig, user: YamlMap, where: string, baseDir: string, opts: LoadOptions): Result<true> {
-  for (const unsupported of ['exec', 'auth-provider']) {
-    if (user[unsupported] !== undefined) return err(`${where}: "${unsupported}" credentials are not supported; use a token, token file or client certificate`);
+  if (user['auth-provider'] !== undefined) {
+    return err(`${where}: "auth-provider" credentials (removed from kubectl) are not supported; use an exec plugin, a token, token file or client certificate`);
   }
   const cert = pemField(user, 'client-certificate', where, baseDir);
   if (!cert.ok) return cert;
@@ -208,5 +209,17 @@ function applyUser(config: ClientConfig, user: YamlMap, where: string, baseDir: 
   const password = stringField(user, 'password', where);
   if (!password.ok) return password;
   if (username.value) config.basicAuth = { username: username.value, password: password.value ?? '' };
+  if (user['exec'] !== undefined && !config.token && !config.cert) {
+    const exec = parseExecConfig(user['exec'], where, baseDir);
+    if (!exec.ok) return exec;
+    // Run once now: a plugin that cannot produce credentials stops kube-router at start, with its reason.
+    const first = runExecPlugin(exec.value);
+    if (!first.ok) return err(`${where}: ${first.error}`);
+    if (first.value.token) config.token = new ExecBearerToken(exec.value, first.value.token, first.value.expiresAt);
+    if (first.value.cert && first.value.key) {
+      config.cert = first.value.cert;
+      config.key = first.value.key;
+    }
+  }
   return ok(true);
 }

@@ -220,3 +220,44 @@ test('a rotated in-cluster token is picked up at once after a 401, and by the pe
     await fast.close();
   }
 });
+
+test('an exec credential plugin supplies the token, is run again after a 401 and before expiry; a failing or interactive one is a clear error', async () => {
+  // The plugin prints token exec-<n>, n counting its runs, with an expiry `ttl` seconds ahead (file "ttl").
+  const plugins = mkdtempSync(join(dir, 'exec-'));
+  const script = join(plugins, 'get-token');
+  writeFileSync(join(plugins, 'ttl'), '3600');
+  writeFileSync(script, `#!/bin/sh
+set -e
+cd "$(dirname "$0")"
+n=$(( $(cat runs 2>/dev/null || echo 0) + 1 )); echo $n > runs
+[ "$MODE" = fail ] && { echo "no credentials for you" >&2; exit 3; }
+case "$KUBERNETES_EXEC_INFO" in *'"interactive":false'*) ;; *) echo "no exec info" >&2; exit 4;; esac
+exp=$(date -u -d "@$(( $(date +%s) + $(cat ttl) ))" +%Y-%m-%dT%H:%M:%SZ)
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-%s","expirationTimestamp":"%s"}}' "$n" "$exp"
+`, { mode: 0o755 });
+  const user = (extra: object = {}) => ({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './exec-' + script.split('/exec-')[1], args: [], env: [{ name: 'MODE', value: 'ok' }], ...extra } });
+  const config = load({ kubeconfigPath: simpleKubeconfig({ server: plain.url }, user()) });
+  const client = new KubeClient(config);
+  try {
+    validToken = 'exec-2';
+    const before = plain.requests.length;
+    assert.ok((await client.get('/api/v1/namespaces/default')).ok, 'a 401 runs the plugin again and the request is retried');
+    assert.deepEqual(plain.requests.slice(before).map((r) => r.headers.authorization), ['Bearer exec-1', 'Bearer exec-2']);
+    // A token about to expire is replaced before it is sent.
+    writeFileSync(join(plugins, 'ttl'), '5');
+    assert.equal(config.token?.refreshNow(), true);
+    validToken = 'exec-4';
+    const mark = plain.requests.length;
+    assert.ok((await client.get('/api/v1/namespaces/default')).ok);
+    assert.deepEqual(plain.requests.slice(mark).map((r) => r.headers.authorization), ['Bearer exec-4'], 'no 401 needed');
+  } finally {
+    await client.close();
+    validToken = 'token-1';
+  }
+  const failing = loadClientConfig({ kubeconfigPath: simpleKubeconfig({ server: plain.url }, user({ env: [{ name: 'MODE', value: 'fail' }] })) });
+  assert.ok(!failing.ok && failing.error.includes('no credentials for you'), failing.ok ? '' : failing.error);
+  const interactive = loadClientConfig({ kubeconfigPath: simpleKubeconfig({ server: plain.url }, user({ interactiveMode: 'Always' })) });
+  assert.ok(!interactive.ok && interactive.error.includes('interactive'));
+  const authProvider = loadClientConfig({ kubeconfigPath: simpleKubeconfig({ server: plain.url }, { 'auth-provider': { name: 'gcp' } }) });
+  assert.ok(!authProvider.ok && authProvider.error.includes('auth-provider'));
+});
