@@ -15,7 +15,7 @@ import { BgpApplier, type OriginatedPath } from './apply-bgp.ts';
 import type { CommandRunner } from './apply-exec.ts';
 import type { RouteInjector } from './apply-routes.ts';
 import { egressSets, syncEgress, syncHost } from './host-setup.ts';
-import type { LocalBgp, Problem } from './model.ts';
+import { enabledFamilies, type LocalBgp, type Problem } from './model.ts';
 import { isIgnoredSlice, nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from './plan-paths.ts';
 import { planLocalBgp, planPeers, type PeerPlan } from './plan-peers.ts';
 import { planPolicies } from './plan-policies.ts';
@@ -187,6 +187,7 @@ export class RoutesController implements Controller {
     };
     const pathPrepend = annotated(nodePathPrepend(self), undefined, 'BadPathPrependAnnotation');
     const policy = planPolicies({
+      families: enabledFamilies(options),
       podCidrs: podCidrs.ok ? podCidrs.value : [],
       vips,
       ibgpPeers: [...peerPlan.peers.values()].filter((p) => p.kind === 'internal').map((p) => p.config.neighborAddress),

@@ -18,6 +18,8 @@ export const POLICY_NAMES = {
 } as const;
 
 export interface PolicyInput {
+  /** The address families this node routes (--enable-ipv4/--enable-ipv6): only their sets and statements. */
+  families: AddressFamily[];
   podCidrs: string[];
   vips: Iterable<string>;
   ibgpPeers: string[];
@@ -37,8 +39,6 @@ export interface PolicyPlan {
   exportPolicy?: Policy;
   importPolicy?: Policy;
 }
-
-const FAMILIES: AddressFamily[] = ['ipv4', 'ipv6'];
 
 /** upstream names its IPv6 sets with a 'v6' suffix */
 export function setName(base: string, family: AddressFamily): string {
@@ -82,15 +82,17 @@ export function planPolicies(input: PolicyInput): PolicyPlan {
 
   const exportStatements: Statement[] = [];
   const importStatements: Statement[] = [];
-  // Peers of either family receive both families over one MP-BGP session, so the peer sets hold every peer.
-  for (const family of FAMILIES) {
+  // Peers of either family receive both families over one MP-BGP session (an IPv4 session carries the IPv6 pod
+  // CIDRs of dual-stack nodes), so each family's peer sets hold every peer, whatever its address family.
+  const everyPeer = (peers: string[]): string[] => [...new Set(peers)].sort();
+  for (const family of input.families) {
     const pods = prefixSet(POLICY_NAMES.podCidrs, family, ofFamily(input.podCidrs, family));
     const vips = prefixSet(POLICY_NAMES.serviceVips, family, ofFamily(input.vips, family).map(hostPrefix));
     const defaultRoute = prefixSet(POLICY_NAMES.defaultRoute, family, [family === 'ipv4' ? '0.0.0.0/0' : '::/0']);
     const rejects = prefixSet(POLICY_NAMES.customImportReject, family, ofFamily(input.customImportRejects, family), true);
-    const ibgp = neighborSet(POLICY_NAMES.ibgpPeers, family, ofFamily(input.ibgpPeers, family));
-    const external = neighborSet(POLICY_NAMES.externalPeers, family, ofFamily(input.externalPeers, family));
-    const all = neighborSet(POLICY_NAMES.allPeers, family, ofFamily([...input.ibgpPeers, ...input.externalPeers], family));
+    const ibgp = neighborSet(POLICY_NAMES.ibgpPeers, family, everyPeer(input.ibgpPeers));
+    const external = neighborSet(POLICY_NAMES.externalPeers, family, everyPeer(input.externalPeers));
+    const all = neighborSet(POLICY_NAMES.allPeers, family, everyPeer([...input.ibgpPeers, ...input.externalPeers]));
     const suffix = family === 'ipv4' ? '' : '_v6';
     if (pods && ibgp) {
       exportStatements.push({ name: `podcidrs_to_ibgp${suffix}`, conditions: { prefixSet: { name: pods }, neighborSet: { name: ibgp } }, actions: { route: 'accept' } });

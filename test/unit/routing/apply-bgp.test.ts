@@ -36,6 +36,7 @@ const GLOBAL = { asn: 64512, routerId: '198.51.100.11', listenAddresses: ['198.5
 const peer = (ip: string, asn = 0): PeerConfig => ({ neighborAddress: ip, peerAsn: asn, families: ['ipv4'] });
 const path = (prefix: string, kind: OriginatedPath['kind'] = 'pod-route'): OriginatedPath => ({ prefix, nextHop: '198.51.100.11', family: 'ipv4', origin: 'igp', kind });
 const POLICY: PolicyInput = {
+  families: ['ipv4'],
   podCidrs: ['198.18.1.0/24'], vips: ['10.96.0.10'], ibgpPeers: ['198.51.100.12'], externalPeers: ['198.51.100.1'],
   customImportRejects: [], communities: [], advertisePodCidr: true, overrideNextHop: false, routeReflectorServer: false,
 };

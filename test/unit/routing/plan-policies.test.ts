@@ -7,7 +7,7 @@ import { nodeCommunities, nodeCustomImportRejects, nodePathPrepend } from '../..
 import { node } from './fixtures.ts';
 
 const BASE: PolicyInput = {
-  podCidrs: ['198.18.1.0/24'], vips: ['10.96.0.10', '203.0.113.7'], ibgpPeers: ['198.51.100.12'], externalPeers: ['198.51.100.1'],
+  families: ['ipv4'], podCidrs: ['198.18.1.0/24'], vips: ['10.96.0.10', '203.0.113.7'], ibgpPeers: ['198.51.100.12'], externalPeers: ['198.51.100.1'],
   customImportRejects: ['192.0.2.0/24'], communities: [], advertisePodCidr: true, overrideNextHop: false, routeReflectorServer: false,
 };
 
@@ -43,10 +43,14 @@ describe('planPolicies', () => {
     }
   });
 
-  it('IPv6 prefixes and peers go to the v6 sets; empty sets and their statements are left out', () => {
-    const plan = planPolicies({ ...BASE, podCidrs: ['2001:db8:1::/64'], vips: [], externalPeers: [], ibgpPeers: ['2001:db8::12'], customImportRejects: [] });
-    assert.deepEqual(plan.sets.map((s) => s.name).sort(), ['allpeersetv6', 'defaultroutedefinedsetv6', 'iBGPpeersetv6', 'podcidrdefinedsetv6']);
+  it('IPv6 prefixes go to the v6 sets, whose peer sets hold every peer (an IPv4 session carries IPv6 paths); empty sets are left out', () => {
+    const plan = planPolicies({ ...BASE, families: ['ipv4', 'ipv6'], podCidrs: ['2001:db8:1::/64'], vips: [], externalPeers: [], ibgpPeers: ['198.51.100.12', '2001:db8::12'], customImportRejects: [] });
+    assert.deepEqual(plan.sets.map((s) => s.name).sort(),
+      ['allpeerset', 'allpeersetv6', 'defaultroutedefinedset', 'defaultroutedefinedsetv6', 'iBGPpeersetv6', 'podcidrdefinedsetv6']);
+    assert.deepEqual(plan.sets.find((s) => s.name === 'iBGPpeersetv6'), { kind: 'neighbor', name: 'iBGPpeersetv6', neighbors: ['198.51.100.12', '2001:db8::12'] });
     assert.deepEqual(plan.exportPolicy?.statements.map((s) => s.name), ['podcidrs_to_ibgp_v6']);
+    // A family that is not enabled gets nothing, not even its default-route reject.
+    assert.equal(planPolicies({ ...BASE, podCidrs: ['2001:db8:1::/64'] }).sets.some((s) => s.name.endsWith('v6')), false);
   });
 
   it('route-reflector servers install no policy', () => {
