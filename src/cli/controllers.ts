@@ -37,7 +37,6 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
   // After the routes controller, as upstream: the firewall's jumps go in front of the FORWARD accepts.
   if (options.runFirewall) running.push(await createNetpolController(ctx));
   if (options.runLoadBalancer) log.warn('--run-loadbalancer: the load-balancer allocator is not implemented in this build yet');
-  if (options.enablePprof) log.warn('--enable-pprof: Go pprof profiles do not exist in this implementation; use NODE_OPTIONS=--inspect or --cpu-prof');
   return running;
 }
 

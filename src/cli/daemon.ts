@@ -9,6 +9,7 @@ import { loadClientConfig } from '../kube/kubeconfig.ts';
 import { bestNodeIP, nodeName, primaryNodeIP } from '../kube/node-identity.ts';
 import { EventRecorder } from '../observe/events.ts';
 import { HealthRegistry, startHealthServer, startMetricsServer, type ServerHandle } from '../observe/health.ts';
+import { PPROF_PORT, startProfilingServer } from '../observe/profiling.ts';
 import { logger } from '../observe/log.ts';
 import { metrics } from '../observe/metrics.ts';
 import { ControllerRunner } from '../controllers/runtime.ts';
@@ -55,6 +56,7 @@ export async function runDaemon(options: Options): Promise<number> {
   const servers: ServerHandle[] = [];
   // The health port is bound first so a port clash fails start-up before anything else happens.
   if (options.healthPort > 0) servers.push(await startHealthServer(health, options.healthAddr, options.healthPort));
+  if (options.enablePprof) servers.push(await startProfilingServer('0.0.0.0', PPROF_PORT));
 
   const config = loadClientConfig({ kubeconfigPath: options.kubeconfig, master: options.master });
   if (!config.ok) {

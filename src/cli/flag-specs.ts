@@ -68,7 +68,7 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   def('bool', 'cleanup-config', 'false', G, 'Remove the iptables rules, IPVS services, ipsets and links kube-router made, then exit.'),
   def('bool', 'enable-ipv4', 'true', G, 'Handle IPv4 (the node needs an IPv4 address).'),
   def('bool', 'enable-ipv6', 'false', G, 'Handle IPv6 (the node needs an IPv6 address).'),
-  def('bool', 'enable-pprof', 'false', G, 'Serve runtime profiling data on 0.0.0.0:6060.'),
+  def('bool', 'enable-pprof', 'false', G, 'Serve runtime profiling data on 0.0.0.0:6060 (V8 CPU profiles and heap snapshots under /debug/pprof/).'),
   def('bool', 'help', 'false', G, 'Print this help and exit.', { short: 'h' }),
   def('bool', 'version', 'false', G, 'Print the version and exit.', { short: 'V' }),
   def('string', 'v', '0', G, 'Log verbosity: 0 is normal, 2 adds debug, 4 adds trace.', { short: 'v', check: check.verbosity }),

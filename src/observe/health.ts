@@ -85,7 +85,8 @@ export interface ServerHandle {
   close(): Promise<void>;
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<ServerHandle> {
+/** Listens and resolves once bound; rejects with the bind error (e.g. EADDRINUSE). */
+export function listen(server: http.Server, host: string, port: number): Promise<ServerHandle> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: host || undefined, port }, () => {
