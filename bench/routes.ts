@@ -1,10 +1,12 @@
 // Benchmark: installing N learned BGP routes through the route injector (best-path events -> batched netlink
 // replace) against `ip -batch` adding the same routes, each in a fresh namespace, in the same run; prints the ratio.
-// Run as root: node --import tsx bench/routes.ts [count] [runs]
+// Then the time from a remote speaker advertising a pod CIDR to the route in the kernel (routes-latency.ts).
+// Run as root: node --import tsx bench/routes.ts [count] [runs] [latency-samples]
 import { RouteInjector } from '../src/controllers/routing/apply-routes.ts';
 import { openRtnetlink, listRoutes, ROUTE_PROTOCOL_KUBE_ROUTER } from '../src/kernel/netlink/rtnetlink.ts';
 import { TestNetns, sh } from '../test/helpers/netns.ts';
 import type { BestPathEvent } from '../src/bgp/speaker.ts';
+import { advertisementLatency } from './routes-latency.ts';
 
 const count = Number(process.argv[2] ?? 5000);
 const runs = Number(process.argv[3] ?? 3);
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
   }
   const sorted = [...ratios].sort((a, b) => a - b);
   console.log(`median ratio injector/ip-batch: ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}`);
+  await advertisementLatency(Number(process.argv[4] ?? 100));
 }
 
 await main();
