@@ -5,7 +5,7 @@ import { ok, type Result } from '../../kube/result.ts';
 import type { IptablesApplier, ApplyReport } from './apply-iptables.ts';
 import { diffFamily, type FamilyChanges } from './diff.ts';
 
-import type { Family } from './model.ts';
+import type { Family, FamilyState } from './model.ts';
 import { AppliedCache } from './observe-cache.ts';
 import type { Delta, PlanState } from './plan-state.ts';
 import { isEmptyChange } from './render-iptables.ts';
@@ -38,7 +38,15 @@ export interface SyncBackend {
   rulesInFront?(state: PlanState): Promise<Result<boolean>>;
 }
 
-export const nothing = (changes: FamilyChanges[]): boolean => changes.every((c) => isEmptyChange(c.iptables) && isEmptyIpsetChange(c.ipset));
+/** What a delta changes against the cache of the last apply, per family; null when nothing. */
+export function deltaChanges(state: PlanState, delta: Delta, cache: AppliedCache): { parts: { family: Family; desired: FamilyState }[]; changes: FamilyChanges[] } | null {
+  if (delta.names.size === 0) return null;
+  const parts = state.families.map((f) => ({ family: f, desired: state.deltaState(f, delta) }));
+  const changes = parts.map((p) => diffFamily(p.desired, cache.restricted(p.family, delta.names)));
+  return nothing(changes) ? null : { parts, changes };
+}
+
+const nothing = (changes: FamilyChanges[]): boolean => changes.every((c) => isEmptyChange(c.iptables) && isEmptyIpsetChange(c.ipset));
 
 export class IptablesSync implements SyncBackend {
   readonly kind = 'iptables';
@@ -80,10 +88,9 @@ export class IptablesSync implements SyncBackend {
 
   async incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>> {
     if (!this.cache.valid) return this.full(state);
-    if (delta.names.size === 0) return ok({ unchanged: true });
-    const parts = state.families.map((f) => ({ family: f, desired: state.deltaState(f, delta) }));
-    const changes = parts.map((p) => diffFamily(p.desired, this.cache.restricted(p.family, delta.names)));
-    if (nothing(changes)) return ok({ unchanged: true });
+    const d = deltaChanges(state, delta, this.cache);
+    if (!d) return ok({ unchanged: true });
+    const { parts, changes } = d;
     const t1 = process.hrtime.bigint();
     const r = await this.applier.apply(changes);
     const applySeconds = secondsSince(t1);

@@ -6,13 +6,13 @@ import { err, ok, type Result } from '../../kube/result.ts';
 import { logger } from '../../observe/log.ts';
 import { secondsSince } from './apply-exec.ts';
 import type { NftApplier } from './apply-nftables.ts';
-import { diffFamily, type FamilyChanges } from './diff.ts';
+import type { FamilyChanges } from './diff.ts';
 import type { Family, FamilyState } from './model.ts';
 import { nftTableDifference, parseNftListing } from './nft-compare.ts';
 import { AppliedCache } from './observe-cache.ts';
 import type { Delta, PlanState } from './plan-state.ts';
 import { nftSetName, nftTable, nftTableName, renderNft, renderNftDelta } from './render-nft.ts';
-import { nothing, type SyncBackend, type SyncReport } from './sync-backends.ts';
+import { deltaChanges, type SyncBackend, type SyncReport } from './sync-backends.ts';
 
 const log = logger('netpol');
 
@@ -79,10 +79,9 @@ export class NftSync implements SyncBackend {
   /** A delta becomes one transaction of set, element and chain operations on our existing tables. */
   async incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>> {
     if (!this.cache.valid) return this.full(state);
-    if (delta.names.size === 0) return ok({ unchanged: true });
-    const parts = state.families.map((f) => ({ family: f, desired: state.deltaState(f, delta) }));
-    const changes = parts.map((p) => diffFamily(p.desired, this.cache.restricted(p.family, delta.names)));
-    if (nothing(changes)) return ok({ unchanged: true });
+    const d = deltaChanges(state, delta, this.cache);
+    if (!d) return ok({ unchanged: true });
+    const { parts, changes } = d;
     const texts = changes.map((c, i) => renderNftDelta(c.family, c,
       new Map((parts[i]?.desired.sets ?? []).map((s) => [s.name, s])), this.cache.restricted(c.family, delta.names).sets));
     if (texts.some((t) => t === null)) {
