@@ -112,22 +112,21 @@ export class IptablesApplier {
     return ok(out);
   }
 
-  /** Applies the changes in the one safe order; stops at the first failing step. */
+  /**
+   * Applies the changes in the one safe order; stops at the first failing step:
+   * 1. sets created or refilled and members added: the rules about to be written may match on them;
+   * 2. the rules (one iptables-restore --noflush per family);
+   * 3. members removed: a pod moving from policy A to policy B keeps A's verdict until its chain jumps to B
+   *    (removing it from A's set first would leave it matched by neither); when no rule changes, 1 and 3 are one step;
+   * 4. stale sets destroyed, now that no rule references them (in the same ipset restore as 3 when that runs one).
+   */
   async apply(changes: readonly FamilyChanges[]): Promise<Result<ApplyReport>> {
     const report: ApplyReport = { ipsetRestore: '', iptablesRestore: {}, ipsetDestroy: '', execs: 0 };
-    // Sets first: the rules about to be written may match on them.
-    const ipsetTexts = changes.map((c) => ({ family: c.family, text: renderIpsetRestore(c.ipset) }));
-    report.ipsetRestore = ipsetTexts.map((t) => t.text).join('');
-    if (report.ipsetRestore) {
-      const start = process.hrtime.bigint();
-      const members = memberOps(changes);
-      const viaNetlink = members !== null && (await this.applyMembers(members));
-      if (viaNetlink) report.ipsetVia = 'netlink';
-      const r = viaNetlink ? ok('') : await this.run('ipset', ['-exist', 'restore'], report.ipsetRestore, report);
-      const seconds = secondsSince(start);
-      for (const t of ipsetTexts) if (t.text) ipsetMetric[t.family].observe(seconds);
-      if (!r.ok) return r;
-    }
+    const rulesChange = changes.some((c) => !isEmptyChange(c.iptables));
+    const withoutDels = (c: FamilyChanges): FamilyChanges => ({ ...c, ipset: { ...c.ipset, del: [] } });
+    const onlyDels = (c: FamilyChanges): FamilyChanges => ({ ...c, ipset: { create: [], replace: [], add: [], del: c.ipset.del, destroy: [] } });
+    const early = await this.applySets(rulesChange ? changes.map(withoutDels) : changes, report);
+    if (!early.ok) return early;
     for (const c of changes) {
       if (isEmptyChange(c.iptables)) continue;
       const text = renderIptablesRestore(c.iptables);
@@ -137,13 +136,40 @@ export class IptablesApplier {
       restoreMetric[c.family].observe(secondsSince(start));
       if (!r.ok) return r;
     }
-    // Stale sets last: only now has every rule that referenced them gone.
-    report.ipsetDestroy = changes.map((c) => renderIpsetDestroy(c.ipset)).join('');
+    // Member removals (over netlink when possible) and stale sets: one ipset restore at most.
+    let lateDels = '';
+    if (rulesChange) {
+      const dels = changes.map(onlyDels);
+      lateDels = dels.map((c) => renderIpsetRestore(c.ipset)).join('');
+      const members = memberOps(dels);
+      if (lateDels && members !== null && (await this.applyMembers(members))) {
+        report.ipsetVia = 'netlink';
+        report.ipsetRestore += lateDels;
+        lateDels = '';
+      }
+    }
+    report.ipsetDestroy = lateDels + changes.map((c) => renderIpsetDestroy(c.ipset)).join('');
     if (report.ipsetDestroy) {
       const r = await this.run('ipset', ['-exist', 'restore'], report.ipsetDestroy, report);
       if (!r.ok) return r;
     }
     return ok(report);
+  }
+
+  /** Set creations, refills and member changes: plain members over netlink when possible, else ipset restore. */
+  private async applySets(changes: readonly FamilyChanges[], report: ApplyReport): Promise<Result<unknown>> {
+    const texts = changes.map((c) => ({ family: c.family, text: renderIpsetRestore(c.ipset) }));
+    const text = texts.map((t) => t.text).join('');
+    if (!text) return ok(null);
+    report.ipsetRestore += text;
+    const start = process.hrtime.bigint();
+    const members = memberOps(changes);
+    const viaNetlink = members !== null && (await this.applyMembers(members));
+    if (viaNetlink) report.ipsetVia = 'netlink';
+    const r = viaNetlink ? ok('') : await this.run('ipset', ['-exist', 'restore'], text, report);
+    const seconds = secondsSince(start);
+    for (const t of texts) if (t.text) ipsetMetric[t.family].observe(seconds);
+    return r;
   }
 
   /** Removes every chain, jump and set of ours in these families (backend switch, cleanup). */

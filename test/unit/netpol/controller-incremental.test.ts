@@ -137,6 +137,24 @@ test('a local pod that becomes a policy target gets its chain rewritten in one i
   assert.match(declared[0] ?? '', /^:KUBE-POD-FW-/);
 });
 
+test('a local pod moving from one policy to another: its new sets gain it, then its chain moves, then its old sets lose it', async () => {
+  const c = cluster();
+  const { controller, exec } = await controllerWithFakeKernel(c);
+  exec.calls.length = 0;
+  // prod/web leaves prod/web (app=web) and becomes a target of prod/backend (tier exists).
+  await controller.handleChanges([c.put(relabel(c.pods.get('prod/web') as Pod, { app: 'api', tier: 'x' }), 'Pod')]);
+  assert.deepEqual(exec.calls.map((x) => x.cmd), ['ipset', 'iptables-nft-restore', 'ip6tables-nft-restore', 'ipset']);
+  const [first, , , last] = exec.calls;
+  const lines = (input: string | undefined): string[] => (input ?? '').trim().split('\n');
+  assert.ok(lines(first?.input).every((l) => l.startsWith('add ')), first?.input);
+  // Member removals, then the sets no rule uses any more (its named-port set), in one restore.
+  const removals = lines(last?.input);
+  const firstDestroy = removals.findIndex((l) => !l.startsWith('del '));
+  assert.ok(firstDestroy >= 2, last?.input);
+  assert.ok(removals.slice(firstDestroy).every((l) => /^(flush|destroy) /.test(l)), last?.input);
+  assert.ok(lines(first?.input).length >= 2, 'both families');
+});
+
 test('a batch is handled with one apply, and a rejected policy is reported once per version', async () => {
   const c = cluster();
   const rejections: string[] = [];
