@@ -163,10 +163,21 @@ async function handleResource(ctx: HandlerContext, req: IncomingMessage, res: Se
   }
   if (method === 'PATCH') {
     const patchType = patchTypeOf(req.headers['content-type']);
-    if (!patchType) { sendError(res, { code: 415, reason: 'UnsupportedMediaType', message: `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json` }); return; }
+    if (!patchType) { sendError(res, { code: 415, reason: 'UnsupportedMediaType', message: `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml` }); return; }
     const body = await readBody(req);
     if (!body.ok) { sendError(res, body.error); return; }
+    if (patchType === 'apply' && !query.get('fieldManager')) {
+      sendError(res, { code: 422, reason: 'Invalid', message: 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch' }); return;
+    }
     const current = api.get(type, namespace, name);
+    // Server-side apply of an object that does not exist yet creates it (no field ownership is tracked:
+    // a later apply merges like a strategic merge patch and does not remove fields it no longer sets).
+    if (patchType === 'apply' && !current.ok && current.error.code === 404) {
+      const object = (body.value ?? {}) as KubeObject;
+      object.metadata = { ...object.metadata, name, ...(type.namespaced ? { namespace } : {}) };
+      reply(api.create(type, object, write), 201);
+      return;
+    }
     if (!current.ok) { sendError(res, current.error); return; }
     const patched = applyPatch(patchType, type.kind, current.value, body.value);
     if (!patched.ok) { sendError(res, patched.error); return; }

@@ -172,13 +172,15 @@ export function strategicMerge(kind: string, path: string, original: Json, patch
   return result;
 }
 
-export type PatchType = 'json' | 'merge' | 'strategic';
+/** 'apply' is server-side apply (kubectl apply --server-side), served as create-or-strategic-merge. */
+export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
 
 export function patchTypeOf(contentType: string | undefined): PatchType | undefined {
   const base = (contentType ?? '').split(';')[0]?.trim();
   if (base === 'application/json-patch+json') return 'json';
   if (base === 'application/merge-patch+json') return 'merge';
   if (base === 'application/strategic-merge-patch+json') return 'strategic';
+  if (base === 'application/apply-patch+yaml') return 'apply';
   return undefined;
 }
 

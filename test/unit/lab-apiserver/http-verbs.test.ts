@@ -169,7 +169,9 @@ describe('lab apiserver REST verbs', () => {
     assert.equal(status.body.status.podIP, '198.18.0.5');
     const staleRv = await call(base, 'PATCH', path, { metadata: { resourceVersion: '1', labels: { c: '3' } } }, 'application/merge-patch+json');
     assert.equal(staleRv.status, 409);
-    const unsupported = await call(base, 'PATCH', path, {}, 'application/apply-patch+yaml');
+    const noManager = await call(base, 'PATCH', path, {}, 'application/apply-patch+yaml');
+    assert.equal(noManager.status, 422, 'server-side apply needs a fieldManager');
+    const unsupported = await call(base, 'PATCH', path, {}, 'application/cbor');
     assert.equal(unsupported.status, 415);
   });
 

@@ -110,6 +110,20 @@ describe('real kubectl against the lab apiserver', { skip }, () => {
     assert.equal(selected.trim(), 'pod/web-1');
   });
 
+  it('apply --server-side creates and then updates; patch --type=json edits by path', async () => {
+    const policy = (labels: string): string => ['apiVersion: networking.k8s.io/v1', 'kind: NetworkPolicy',
+      `metadata: {name: ssa, labels: {${labels}}}`, 'spec: {podSelector: {matchLabels: {app: web}}}'].join('\n');
+    const file = await manifest('np.yaml', policy('round: "1"'));
+    assert.match(await ok(['apply', '--server-side', '-f', file]), /networkpolicy.networking.k8s.io\/ssa serverside-applied/);
+    await writeFile(file, policy('round: "2"'));
+    assert.match(await ok(['apply', '--server-side', '-f', file]), /serverside-applied/);
+    await ok(['patch', 'networkpolicy', 'ssa', '--type=json', '-p', '[{"op":"add","path":"/metadata/labels/extra","value":"x"}]']);
+    const applied = JSON.parse(await ok(['get', 'networkpolicy', 'ssa', '-o', 'json'])) as { metadata: { labels: Record<string, string> }; spec: { policyTypes: string[] } };
+    assert.deepEqual(applied.metadata.labels, { round: '2', extra: 'x' });
+    assert.deepEqual(applied.spec.policyTypes, ['Ingress'], 'defaulted as on create');
+    await ok(['delete', 'networkpolicy', 'ssa']);
+  });
+
   it('get -w prints an update made while it watches', async () => {
     const watcher = spawn(KUBECTL, ['get', 'pods', '-w', '--request-timeout=20s'], { env });
     let out = '';
