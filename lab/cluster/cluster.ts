@@ -17,7 +17,7 @@ import { AgentWarmer } from '../kubelet/warm.ts';
 import { startNamespaceForwarder, startUnixToTcpBridge } from './api-bridge.ts';
 import { healthStatus, kubeRouterLog, startKubeRouter } from './kube-router.ts';
 import { clusterPaths, ensureClusterDirs, healthPortOf, writeClusterRecord, type ClusterOptions, type ClusterRecord, type ProcessRecord } from './layout.ts';
-import { installStaticPodRoutes, registerNode, waitForPodCidrs, type ClusterNode } from './nodes.ts';
+import { installStaticPodRoutes, registerNode, startNodeLeases, waitForPodCidrs, type ClusterNode } from './nodes.ts';
 
 const log = logger('lab-cluster');
 const WARM_AGENTS = 3;
@@ -118,6 +118,7 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
     }
     stops.push(startRoundRobinScheduler(api.store));
     for (const node of nodes) registerNode(api.store, node);
+    stops.push(startNodeLeases(api.store, nodes));
     const podCidrs = await waitForPodCidrs(api.store, nodes.map((n) => n.name));
     for (const n of record.nodes) n.podCidr = podCidrs.get(n.name);
     if (options.staticRoutes) installStaticPodRoutes(nodes, podCidrs);

@@ -37,6 +37,43 @@ export function registerNode(api: LabApi, node: ClusterNode): void {
   if (!created.ok) throw new Error(`registering node ${node.name}: ${created.error.message}`);
 }
 
+const LEASE_NAMESPACE = 'kube-node-lease';
+const LEASE_SECONDS = 40;
+const RENEW_MS = 10_000;
+/** MicroTime, as the kubelet writes it. */
+const microTime = (): string => new Date().toISOString().replace(/Z$/, '000Z');
+
+/**
+ * Node heartbeats as a kubelet sends them: one Lease per node in kube-node-lease, owned by the Node, renewed every
+ * 10 s. Returns the function that stops renewing (the leases then expire, as when kubelets stop).
+ */
+export function startNodeLeases(api: LabApi, nodes: ClusterNode[]): () => void {
+  const type = api.type('coordination.k8s.io', 'leases');
+  const renew = (): void => {
+    for (const node of nodes) {
+      const owner = api.get(api.type('', 'nodes'), undefined, node.name);
+      const current = api.get(type, LEASE_NAMESPACE, node.name);
+      if (current.ok) {
+        const spec = (current.value['spec'] ?? {}) as Record<string, unknown>;
+        api.update(type, { ...current.value, spec: { ...spec, renewTime: microTime() } });
+        continue;
+      }
+      api.create(type, {
+        apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+        metadata: {
+          name: node.name, namespace: LEASE_NAMESPACE,
+          ...(owner.ok ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: String((owner.value['metadata'] as { uid?: string }).uid ?? '') }] } : {}),
+        },
+        spec: { holderIdentity: node.name, leaseDurationSeconds: LEASE_SECONDS, renewTime: microTime() },
+      });
+    }
+  };
+  renew();
+  const timer = setInterval(renew, RENEW_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Waits (polling the store) until every node has spec.podCIDR; resolves with name -> pod CIDR. */
 export async function waitForPodCidrs(api: LabApi, names: string[], timeoutMs = 10_000): Promise<Map<string, string>> {
   const type = api.type('', 'nodes');

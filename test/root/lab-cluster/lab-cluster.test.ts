@@ -126,6 +126,18 @@ describe('lab cluster without kube-router (static pod routes)', { skip }, () => 
     assert.ok(ms < 1000, `took ${ms} ms`);
   });
 
+  test('every node holds a kube-node-lease Lease owned by its Node, as kubelets keep them', () => {
+    const leases = kubectl(kubeconfig, ['get', 'leases', '-n', 'kube-node-lease', '-o', 'json']);
+    assert.equal(leases.code, 0, leases.stderr);
+    const items = (JSON.parse(leases.stdout) as { items: { metadata: { name: string; ownerReferences?: { kind: string; name: string }[] }; spec: { holderIdentity: string; leaseDurationSeconds: number; renewTime: string } }[] }).items;
+    assert.deepEqual(items.map((l) => l.metadata.name).sort(), [...NODES].sort());
+    for (const l of items) {
+      assert.equal(l.spec.holderIdentity, l.metadata.name);
+      assert.deepEqual(l.metadata.ownerReferences?.map((o) => `${o.kind}/${o.name}`), [`Node/${l.metadata.name}`]);
+      assert.ok(Date.now() - Date.parse(l.spec.renewTime) < 60_000, 'renewed recently');
+    }
+  });
+
   test('a pod is wired with the conflist kube-router wrote for its node, sharing the node\'s IPAM state', async () => {
     // what kube-router's routes controller writes: the node's subnet in host-local ranges (here from .100 on)
     const conflist = {
