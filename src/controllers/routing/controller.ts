@@ -10,11 +10,12 @@ import { metrics } from '../../observe/metrics.ts';
 import { logger } from '../../observe/log.ts';
 import { rejectObject, type ControllerContext } from '../context.ts';
 import type { ChangeRef, Controller, SyncOutcome } from '../runtime.ts';
-import { nodeCommunities, nodeCustomImportRejects, nodePathPrepend } from './annotations.ts';
+import { ANNOTATION, nodeCommunities, nodeCustomImportRejects, nodePathPrepend } from './annotations.ts';
 import { BgpApplier, type OriginatedPath } from './apply-bgp.ts';
 import type { CommandRunner } from './apply-exec.ts';
 import type { RouteInjector } from './apply-routes.ts';
 import { egressSets, syncEgress, syncHost } from './host-setup.ts';
+import { LastGoodSettings } from './last-good.ts';
 import { enabledFamilies, type LocalBgp, type Problem } from './model.ts';
 import { isIgnoredSlice, nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from './plan-paths.ts';
 import { planLocalBgp, planPeers, type PeerPlan } from './plan-peers.ts';
@@ -43,6 +44,8 @@ export class RoutesController implements Controller {
   private readonly serviceOfSlice = new Map<string, string>();
   private local: LocalBgp | undefined;
   private peerPlan: PeerPlan | undefined;
+  /** Every node's last valid routing annotations: a bad edit keeps the previous value. */
+  private readonly lastGood = new LastGoodSettings();
   /** Problems already reported since the last full sync (a full sync reports them all again). */
   private readonly reported = new Set<string>();
   /** What the host setup and the egress sets were last applied for, so routine Node updates skip them. */
@@ -147,13 +150,14 @@ export class RoutesController implements Controller {
   }
 
   private localBgp(self: Node): LocalBgp {
-    const local = planLocalBgp(self, this.deps.ctx.options);
-    if (!local.ok) {
-      rejectObject(this.deps.ctx, CONTROLLER_NAME, self, 'BgpConfigInvalid', local.error);
-      throw new Error(local.error);
+    const planned = planLocalBgp(self, this.deps.ctx.options, this.lastGood);
+    if (!planned.ok) {
+      rejectObject(this.deps.ctx, CONTROLLER_NAME, self, 'BgpConfigInvalid', planned.error);
+      throw new Error(planned.error);
     }
-    this.local = local.value;
-    return local.value;
+    this.report(planned.value.problems);
+    this.local = planned.value.local;
+    return planned.value.local;
   }
 
   /** Plans and applies global, policies, peers, paths (throws with every error after applying the rest); peers are re-planned only when Nodes changed. */
@@ -172,7 +176,8 @@ export class RoutesController implements Controller {
 
     const peerStarted = process.hrtime.bigint();
     if (replanPeers || !this.peerPlan) {
-      this.peerPlan = planPeers(self, this.nodes(), local, options);
+      this.lastGood.retainNodes(new Set(this.nodes().map((n) => n.metadata?.name ?? '')));
+      this.peerPlan = planPeers(self, this.nodes(), local, options, this.lastGood);
       this.report(this.peerPlan.problems);
     }
     const peerPlan = this.peerPlan;
@@ -180,20 +185,15 @@ export class RoutesController implements Controller {
     if (!podCidrs.ok) rejectObject(this.deps.ctx, CONTROLLER_NAME, self, 'NoPodCidr', podCidrs.error);
     const vips = unionVips(this.vipsByService);
     const problems: Problem[] = [];
-    const annotated = <T>(r: { ok: true; value: T } | { ok: false; error: string }, fallback: T, reason: string): T => {
-      if (r.ok) return r.value;
-      problems.push({ subject: self, reason, message: r.error });
-      return fallback;
-    };
-    const pathPrepend = annotated(nodePathPrepend(self), undefined, 'BadPathPrependAnnotation');
+    const pathPrepend = this.lastGood.settle(self, ANNOTATION.pathPrependAs, nodePathPrepend(self), undefined, 'BadPathPrependAnnotation', problems);
     const policy = planPolicies({
       families: enabledFamilies(options),
       podCidrs: podCidrs.ok ? podCidrs.value : [],
       vips,
       ibgpPeers: [...peerPlan.peers.values()].filter((p) => p.kind === 'internal').map((p) => p.config.neighborAddress),
       externalPeers: [...peerPlan.peers.values()].filter((p) => p.kind === 'external').map((p) => p.config.neighborAddress),
-      customImportRejects: annotated(nodeCustomImportRejects(self), [], 'BadImportRejectAnnotation'),
-      communities: annotated(nodeCommunities(self), [], 'BadCommunitiesAnnotation'),
+      customImportRejects: this.lastGood.settle(self, ANNOTATION.customImportReject, nodeCustomImportRejects(self), [], 'BadImportRejectAnnotation', problems),
+      communities: this.lastGood.settle(self, ANNOTATION.communities, nodeCommunities(self), [], 'BadCommunitiesAnnotation', problems),
       ...(pathPrepend ? { pathPrepend } : {}),
       advertisePodCidr: options.advertisePodCidr,
       overrideNextHop: options.overrideNextHop,

@@ -1,11 +1,13 @@
 // Pure planning of this node's BGP identity (ASN, router id, listen addresses, route-reflector role) and of the
-// BGP peers it should have: the iBGP mesh (or same-ASN / route-reflector subsets) and the external peers.
+// BGP peers it should have: the iBGP mesh (or same-ASN / route-reflector subsets) and the external peers. Node
+// annotations go through LastGoodSettings: a bad one is a Problem and keeps its last valid value (or the default).
 import type { Node } from 'kubernetes-types/core/v1.js';
 import type { Options } from '../../cli/options.ts';
 import type { AddressFamily, PeerConfig } from '../../bgp/speaker.ts';
 import { bestNodeIP, primaryNodeIP } from '../../kube/node-identity.ts';
 import { err, ok, type Result } from '../../kube/result.ts';
-import { nodeAsn, nodeBgpLocalAddresses, nodeExternalPeers, routeReflectorId, type AnnotatedPeer } from './annotations.ts';
+import { ANNOTATION, nodeAsn, nodeBgpLocalAddresses, nodeExternalPeers, routeReflectorId, type AnnotatedPeer } from './annotations.ts';
+import type { LastGoodSettings } from './last-good.ts';
 import { enabledFamilies, familyOf, type LocalBgp, type Problem } from './model.ts';
 
 export type PeerOptions = Pick<Options,
@@ -15,6 +17,12 @@ export type PeerOptions = Pick<Options,
 export interface PlannedPeer {
   config: PeerConfig;
   kind: 'internal' | 'external';
+}
+
+export interface LocalPlan {
+  local: LocalBgp;
+  /** Bad annotations on this node (each disabled only its own setting). */
+  problems: Problem[];
 }
 
 export interface PeerPlan {
@@ -38,16 +46,21 @@ function uint32ToIpv4(value: number): string {
 }
 
 /** This node's ASN, router id, listen addresses and route-reflector role; an error stops BGP from starting. */
-export function planLocalBgp(self: Node, options: PeerOptions): Result<LocalBgp> {
+export function planLocalBgp(self: Node, options: PeerOptions, lastGood: LastGoodSettings): Result<LocalPlan> {
   const name = self.metadata?.name ?? '?';
   const primary = primaryNodeIP(self);
   if (!primary.ok) return primary;
-  const own = nodeAsn(self);
-  if (!own.ok) return err(`node ${name}: ${own.error}`);
+  const problems: Problem[] = [];
   let asn = options.clusterAsn;
+  // As upstream, node.asn is read only without full mesh; in full mesh it is ignored whatever its value.
   if (!options.nodesFullMesh) {
-    if (own.value === undefined) return err(`node ${name}: --nodes-full-mesh=false needs the annotation kube-router.io/node.asn on this node`);
-    asn = own.value;
+    const parsed = nodeAsn(self);
+    const own = lastGood.settle(self, ANNOTATION.nodeAsn, parsed, undefined, 'BadNodeAsn', problems);
+    if (own === undefined) {
+      const why = parsed.ok ? '' : ` (${parsed.error})`;
+      return err(`node ${name}: --nodes-full-mesh=false needs the annotation ${ANNOTATION.nodeAsn} on this node${why}`);
+    }
+    asn = own;
   }
   let routerId = options.routerId;
   const ipv4 = bestNodeIP(self, 4);
@@ -57,20 +70,25 @@ export function planLocalBgp(self: Node, options: PeerOptions): Result<LocalBgp>
     if (ipv4 === undefined) return err(`node ${name} has no IPv4 address: set --router-id (an IPv4 address or "generate")`);
     routerId = ipv4;
   }
-  const listen = nodeBgpLocalAddresses(self);
-  if (!listen.ok) return err(`node ${name}: ${listen.error}`);
-  const server = routeReflectorId(self, 'server');
-  const client = routeReflectorId(self, 'client');
-  if (!server.ok) return err(`node ${name}: ${server.error}`);
-  if (!client.ok) return err(`node ${name}: ${client.error}`);
+  const listen = lastGood.settle(self, ANNOTATION.bgpLocalAddresses, nodeBgpLocalAddresses(self), undefined, 'BadBgpLocalAddresses', problems);
+  const { server, client } = routeReflectorRole(self, lastGood, problems);
   const families = enabledFamilies(options);
   const best = [families.includes('ipv4') ? ipv4 : undefined, families.includes('ipv6') ? ipv6 : undefined].filter((ip): ip is string => !!ip);
-  const local: LocalBgp = { asn, routerId, listenAddresses: listen.value ?? best, primaryIp: primary.value };
+  const local: LocalBgp = { asn, routerId, listenAddresses: listen ?? best, primaryIp: primary.value };
   if (ipv4 !== undefined && families.includes('ipv4')) local.ipv4 = ipv4;
   if (ipv6 !== undefined && families.includes('ipv6')) local.ipv6 = ipv6;
-  if (server.value !== undefined) local.rrServerClusterId = server.value;
-  if (client.value !== undefined) local.rrClientClusterId = client.value;
-  return ok(local);
+  if (server !== undefined) local.rrServerClusterId = server;
+  if (client !== undefined) local.rrClientClusterId = client;
+  return ok({ local, problems });
+}
+
+/** A node's rr.server / rr.client cluster ids (undefined: not in that role). */
+function routeReflectorRole(node: Node, lastGood: LastGoodSettings, problems: Problem[]): { server?: string; client?: string } {
+  const reason = 'BadRouteReflectorAnnotation';
+  return {
+    server: lastGood.settle(node, ANNOTATION.rrServer, routeReflectorId(node, 'server'), undefined, reason, problems),
+    client: lastGood.settle(node, ANNOTATION.rrClient, routeReflectorId(node, 'client'), undefined, reason, problems),
+  };
 }
 
 function gracefulRestart(options: PeerOptions): PeerConfig['gracefulRestart'] | undefined {
@@ -85,7 +103,7 @@ function nodeFamilies(node: Node, options: PeerOptions): AddressFamily[] {
   return enabledFamilies(options).filter((f) => bestNodeIP(node, f === 'ipv4' ? 4 : 6) !== undefined);
 }
 
-function internalPeers(self: Node, nodes: readonly Node[], local: LocalBgp, options: PeerOptions, plan: PeerPlan): void {
+function internalPeers(self: Node, nodes: readonly Node[], local: LocalBgp, options: PeerOptions, lastGood: LastGoodSettings, plan: PeerPlan): void {
   const selfName = self.metadata?.name;
   const ownFamily = familyOf(local.primaryIp);
   for (const node of nodes) {
@@ -93,22 +111,14 @@ function internalPeers(self: Node, nodes: readonly Node[], local: LocalBgp, opti
     const primary = primaryNodeIP(node);
     if (!primary.ok) continue; // a node without addresses yet: nothing to peer with
     if (familyOf(primary.value) !== ownFamily) continue;
-    const server = routeReflectorId(node, 'server');
-    const client = routeReflectorId(node, 'client');
-    if (!server.ok || !client.ok) {
-      plan.problems.push({ subject: node, reason: 'BadRouteReflectorAnnotation', message: (!server.ok ? server : client as { error: string }).error });
-      continue;
-    }
+    const { server, client } = routeReflectorRole(node, lastGood, plan.problems);
     // A route-reflector client talks only to route-reflector servers.
-    if (local.rrClientClusterId !== undefined && server.value === undefined) continue;
+    if (local.rrClientClusterId !== undefined && server === undefined) continue;
     let peerAsn = 0; // full mesh: accept the ASN the peer's OPEN carries, as upstream (its PeerAsn is 0)
     if (!options.nodesFullMesh) {
-      const asn = nodeAsn(node);
-      if (!asn.ok) {
-        plan.problems.push({ subject: node, reason: 'BadNodeAsn', message: asn.error });
-        continue;
-      }
-      if (asn.value !== local.asn) continue;
+      // No valid ASN ever: the node is in no ASN, so no same-ASN peer.
+      const asn = lastGood.settle(node, ANNOTATION.nodeAsn, nodeAsn(node), undefined, 'BadNodeAsn', plan.problems);
+      if (asn !== local.asn) continue;
       peerAsn = local.asn;
     }
     const config: PeerConfig = {
@@ -121,7 +131,7 @@ function internalPeers(self: Node, nodes: readonly Node[], local: LocalBgp, opti
     };
     const gr = gracefulRestart(options);
     if (gr) config.gracefulRestart = gr;
-    if (local.rrServerClusterId !== undefined && client.value !== undefined) {
+    if (local.rrServerClusterId !== undefined && client !== undefined) {
       config.routeReflectorClient = true;
       config.clusterId = local.rrServerClusterId;
     }
@@ -145,18 +155,17 @@ function externalPeerConfig(peer: AnnotatedPeer, local: LocalBgp, options: PeerO
   return config;
 }
 
-/** The peers this node should have, given every Node. Bad annotations on other nodes skip only those nodes. */
-export function planPeers(self: Node, nodes: readonly Node[], local: LocalBgp, options: PeerOptions): PeerPlan {
+/** The peers this node should have, given every Node. A bad annotation disables only its own setting. */
+export function planPeers(self: Node, nodes: readonly Node[], local: LocalBgp, options: PeerOptions, lastGood: LastGoodSettings): PeerPlan {
   const plan: PeerPlan = { peers: new Map(), problems: [] };
-  if (options.enableIbgp) internalPeers(self, nodes, local, options, plan);
+  if (options.enableIbgp) internalPeers(self, nodes, local, options, lastGood, plan);
   let external: AnnotatedPeer[] = [];
   if (options.externalPeers.length > 0) {
     // Global peers from the flags take precedence over the node's annotations.
     external = options.externalPeers.map((p) => ({ ip: p.ip, asn: p.asn, port: p.port, ...(p.password ? { password: p.password } : {}) }));
   } else {
-    const annotated = nodeExternalPeers(self);
-    if (annotated.ok) external = annotated.value;
-    else plan.problems.push({ subject: self, reason: 'BadPeerAnnotation', message: annotated.error });
+    // One setting, whether from kube-router.io/peers or the peer.* CSV annotations: a bad edit keeps the last valid set.
+    external = lastGood.settle(self, ANNOTATION.peers, nodeExternalPeers(self), [], 'BadPeerAnnotation', plan.problems);
   }
   const localFamilies = nodeFamilies(self, options);
   for (const peer of external) {

@@ -2,14 +2,20 @@
 // flags vs annotations, and bad annotations reported without stopping the rest.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fnv32a, planLocalBgp, planPeers } from '../../../src/controllers/routing/plan-peers.ts';
+import type { Node } from 'kubernetes-types/core/v1.js';
+import { fnv32a, planLocalBgp as planLocalBgpWith, planPeers as planPeersWith } from '../../../src/controllers/routing/plan-peers.ts';
+import { LastGoodSettings } from '../../../src/controllers/routing/last-good.ts';
 import type { LocalBgp } from '../../../src/controllers/routing/model.ts';
 import { node, options } from './fixtures.ts';
+
+// Each plan here starts with no remembered annotations (last-good.test.ts covers what is remembered).
+const planLocalBgp = (self: Node, opts: ReturnType<typeof options>) => planLocalBgpWith(self, opts, new LastGoodSettings());
+const planPeers = (self: Node, nodes: Node[], l: LocalBgp, opts: ReturnType<typeof options>) => planPeersWith(self, nodes, l, opts, new LastGoodSettings());
 
 function local(self: ReturnType<typeof node>, opts = options()): LocalBgp {
   const r = planLocalBgp(self, opts);
   if (!r.ok) throw new Error(r.error);
-  return r.value;
+  return r.value.local;
 }
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -40,7 +46,16 @@ describe('planLocalBgp', () => {
     assert.equal(missing.ok, false);
     if (!missing.ok) assert.match(missing.error, /node\.asn/);
     assert.equal(local(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': '65001' }), options('--nodes-full-mesh=false')).asn, 65001);
-    assert.equal(planLocalBgp(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': 'x' }), options()).ok, false);
+    const bad = planLocalBgp(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': 'x' }), options('--nodes-full-mesh=false'));
+    assert.equal(bad.ok, false);
+    if (!bad.ok) assert.match(bad.error, /"x" is not an ASN/);
+  });
+
+  it('ignores kube-router.io/node.asn in full mesh, even a bad one (as upstream)', () => {
+    const r = planLocalBgp(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': 'abc' }), options());
+    assert.ok(r.ok);
+    assert.equal(r.value.local.asn, 64512);
+    assert.deepEqual(r.value.problems, []);
   });
 
   it('listens on kube-router.io/bgp-local-addresses when set', () => {
