@@ -9,7 +9,7 @@ export function openRtnetlink(opts: OpenOptions = {}): NetlinkSocket {
   return NetlinkSocket.open(NETLINK_ROUTE, opts);
 }
 
-export { createBridge, createVeth, deleteLink, getLink, listLinks, setLinkDown, setLinkMaster, setLinkMtu, setLinkUp, decodeLink } from './rtnl-link.ts';
+export { createBridge, createDummy, createVeth, deleteLink, getLink, listLinks, setLinkDown, setLinkMaster, setLinkMtu, setLinkUp, decodeLink } from './rtnl-link.ts';
 export { IFF_LOWER_UP, IFF_LOOPBACK, IFF_UP } from './rtnl-link.ts';
 export type { Link } from './rtnl-link.ts';
 export { addAddress, deleteAddress, listAddresses, decodeAddress } from './rtnl-addr.ts';

@@ -1,5 +1,5 @@
 // Network interfaces over rtnetlink: the Link model, ifinfomsg + IFLA_* decoding, dumps and lookups,
-// creating bridges and veth pairs, and setting up/down, MTU and master.
+// creating bridges, dummies and veth pairs, and setting up/down, MTU and master.
 import { closeSync, openSync } from 'node:fs';
 import {
   NLM_F_CREATE, NLM_F_EXCL, zeroed, attr, attrNested, attrString, attrU32, parseAttrs, readString, readU32, readU8,
@@ -115,6 +115,11 @@ async function createLink(sock: NetlinkSocket, name: string, kind: string, infoD
 /** Creates a bridge device (down); rejects with EEXIST when the name is taken. */
 export function createBridge(sock: NetlinkSocket, name: string, opts: { mtu?: number } = {}): Promise<void> {
   return createLink(sock, name, 'bridge', [], opts.mtu);
+}
+
+/** Creates a dummy device (down); rejects with EEXIST when the name is taken. */
+export function createDummy(sock: NetlinkSocket, name: string): Promise<void> {
+  return createLink(sock, name, 'dummy', []);
 }
 
 /**
