@@ -2,7 +2,8 @@
 // print help, print the version, or a one-line error for exit code 2).
 import { FLAG_SPECS } from './flag-specs.ts';
 import { helpText } from './help.ts';
-import { buildOptions, type Options } from './options.ts';
+import type { Options } from '../config/options.ts';
+import { buildOptions } from './options.ts';
 import { parseFlags } from './pflag.ts';
 import { checkEachValue, checkFlagCombinations, readTextFile, resolvePeerPasswords, type ReadTextFile } from './validate.ts';
 import { versionText } from './version.ts';

@@ -1,20 +1,13 @@
 // Which controllers run for the given flags, which cluster resources they need watched, and which changes
 // each one wants to hear about.
-import type { Options } from './options.ts';
-import type { ResourceName, ClusterChange } from '../kube/cluster-cache.ts';
+import type { Options } from '../config/options.ts';
+import type { ResourceName } from '../kube/cluster-cache.ts';
 import type { ControllerContext } from '../controllers/context.ts';
-import type { Controller } from '../controllers/runtime.ts';
+import type { RunningController } from '../controllers/runtime.ts';
 import { logger } from '../observe/log.ts';
+import { routingConfig } from '../controllers/routing/config.ts';
 import { cleanupRoutingState, createRoutingController } from '../controllers/routing/index.ts';
 import { cleanupNetpolState, createNetpolController } from '../controllers/netpol/index.ts';
-
-export interface RunningController {
-  controller: Controller;
-  /** True if the change concerns this controller (cheap; runs for every cache event). */
-  wants(change: ClusterChange): boolean;
-  /** Called once the loop has stopped; kernel state is left in place. */
-  shutdown?(): Promise<void>;
-}
 
 export function resourcesFor(options: Options): ResourceName[] {
   const wanted = new Set<ResourceName>();
@@ -42,6 +35,6 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
 
 /** --cleanup-config: removes what the controllers made that is safe to remove, then the daemon exits. */
 export async function cleanupConfig(options: Options): Promise<void> {
-  await cleanupRoutingState(options);
+  await cleanupRoutingState(routingConfig(options));
   for (const error of await cleanupNetpolState()) logger('main').warn({ error }, 'network policy cleanup');
 }

@@ -1,7 +1,7 @@
 // The daemon's life: start-up in upstream's order (health server, caches, node identity, metrics, controllers),
 // then run until SIGTERM/SIGINT and shut everything down cleanly. Kernel state is left in place on exit.
 import type { Node } from 'kubernetes-types/core/v1.js';
-import type { Options } from './options.ts';
+import type { Options } from '../config/options.ts';
 import { VERSION } from './version.ts';
 import { KubeClient } from '../kube/client.ts';
 import { ClusterCache, type ResourceName } from '../kube/cluster-cache.ts';

@@ -1,7 +1,8 @@
 // The value kinds a flag can have (mirroring pflag's types), how each kind turns text into a value, and how a
 // value is printed back for --help. The parser and the help screen both go through these functions.
 import { formatGoDuration, parseGoDuration } from './go-duration.ts';
-import { parseGoBool, parseGoUint, readCsvRecord } from './go-values.ts';
+import { parseGoBool } from '../config/go-values.ts';
+import { parseGoUint, readCsvRecord } from './go-values.ts';
 import { canonicalIp } from './ip.ts';
 import { fail, ok, type Result } from './result.ts';
 

@@ -1,16 +1,7 @@
 // Text-to-value conversions with the exact syntax Go's strconv and encoding packages accept, because pflag
-// feeds flag values through them: booleans (strconv.ParseBool), unsigned integers (strconv.ParseUint, base 0
-// for scalar flags and base 10 inside lists), CSV lists (encoding/csv) and strict standard base64.
+// feeds flag values through them: unsigned integers (strconv.ParseUint, base 0 for scalar flags and base 10
+// inside lists) and CSV lists (encoding/csv). Booleans and base64 are in src/config/go-values.ts.
 import { fail, ok, type Result } from './result.ts';
-
-const TRUE_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
-
-export function parseGoBool(text: string): Result<boolean> {
-  if (TRUE_WORDS.has(text)) return ok(true);
-  if (FALSE_WORDS.has(text)) return ok(false);
-  return fail('not a boolean (use true or false)');
-}
 
 const DIGITS: Record<number, RegExp> = { 2: /^[01]$/, 8: /^[0-7]$/, 10: /^[0-9]$/, 16: /^[0-9a-fA-F]$/ };
 
@@ -108,13 +99,4 @@ export function readCsvRecord(text: string): Result<string[]> {
     if (i >= text.length || text[i] !== ',') return ok(fields);
     i++;
   }
-}
-
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Decodes standard padded base64 as Go's base64.StdEncoding does (CR and LF are ignored, nothing else is). */
-export function decodeStrictBase64(text: string): Result<string> {
-  const compact = text.replace(/[\r\n]/g, '');
-  if (!STRICT_BASE64.test(compact)) return fail('not valid base64 (standard alphabet, padded)');
-  return ok(Buffer.from(compact, 'base64').toString('utf8'));
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { FlagValue } from './flag-kinds.ts';
 import type { AnyFlagSpec } from './flag-specs.ts';
-import { decodeStrictBase64 } from './go-values.ts';
+import { decodeStrictBase64 } from '../config/go-values.ts';
 import type { ParsedFlags } from './pflag.ts';
 import { fail, ok, type Result } from './result.ts';
 

@@ -1,7 +1,8 @@
 // Checks on one flag's already-typed value. Each returns the problem as a phrase ("must be ...") or
 // undefined; the caller turns it into `invalid value "<text>" for --<flag>: <problem>`.
+import type { PortRange } from '../config/options.ts';
 import { isPrivateAsn, reservedAsnReason } from './asn.ts';
-import { decodeStrictBase64 } from './go-values.ts';
+import { decodeStrictBase64 } from '../config/go-values.ts';
 import { parseCidr, parseIp } from './ip.ts';
 
 export type Check<T> = (value: T) => string | undefined;
@@ -59,11 +60,6 @@ export const serviceClusterIpRange: Check<string[]> = (cidrs) => {
   if (families.length === 2 && families[0] === families[1]) return 'two CIDRs must be of different IP families';
   return undefined;
 };
-
-export interface PortRange {
-  first: number;
-  last: number;
-}
 
 export function parsePortRange(text: string): PortRange | undefined {
   const match = /^([0-9]+)[-:]([0-9]+)$/.exec(text);

@@ -1,7 +1,7 @@
 // What every controller is given by the daemon: configuration, this node's identity, the shared caches,
 // the API client, and the observability handles (events, health, a way to report rejected objects).
 import type { Node } from 'kubernetes-types/core/v1.js';
-import type { Options } from '../cli/options.ts';
+import type { Options } from '../config/options.ts';
 import type { ClusterCache } from '../kube/cluster-cache.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { EventRecorder, EventSubject } from '../observe/events.ts';

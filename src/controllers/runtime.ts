@@ -1,5 +1,6 @@
 // The loop every controller runs in: coalesced change notifications naming what changed, a periodic full
 // reconcile, a heartbeat that proves the loop is alive, and per-object error containment with backoff.
+import type { ClusterChange } from '../kube/cluster-cache.ts';
 import { logger } from '../observe/log.ts';
 import { metrics } from '../observe/metrics.ts';
 import type { HealthRegistry } from '../observe/health.ts';
@@ -28,6 +29,15 @@ export interface Controller {
    * foreign rule now sits in front of ours). Failures are logged and counted, never fatal.
    */
   readonly housekeeping?: { periodMs: number; run(): Promise<'ok' | 'resync'> };
+}
+
+/** What each controller's factory hands the daemon: the loop to run, its change filter and its shutdown. */
+export interface RunningController {
+  controller: Controller;
+  /** True if the change concerns this controller (cheap; runs for every cache event). */
+  wants(change: ClusterChange): boolean;
+  /** Called once the loop has stopped; kernel state is left in place. */
+  shutdown?(): Promise<void>;
 }
 
 export interface RuntimeOptions {

@@ -3,6 +3,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { WatchEvent } from 'kubernetes-types/meta/v1.js';
 import { logger } from '../observe/log.ts';
+import { metrics } from '../observe/metrics.ts';
 import { type KubeObject, Store, objectKey } from './cache.ts';
 import type { ApiError, KubeClient } from './client.ts';
 
@@ -26,6 +27,9 @@ export interface ReflectorOptions<T extends KubeObject> {
 }
 
 type WatchOutcome = { kind: 'closed' | 'gone' | 'idle' | 'stopped' } | { kind: 'error'; message: string };
+
+/** Why a list or watch had to start over (the `cause` of kube_router_reflector_restarts_total; see README.md). */
+type RestartCause = 'gone' | 'error' | 'idle';
 
 /** A watch that ends this fast with nothing received is treated as a failure, so it cannot spin. */
 const SHORT_WATCH_MS = 1000;
@@ -110,6 +114,7 @@ export class Reflector<T extends KubeObject> {
         await this.step();
       } catch (error) {
         this.log.error({ err: error }, 'reflector step threw; retrying');
+        this.restarted('error');
         await this.backoff();
       }
     }
@@ -118,7 +123,10 @@ export class Reflector<T extends KubeObject> {
   private async step(): Promise<void> {
     if (!this.resourceVersion) {
       const listed = await this.relist();
-      if (!listed) await this.backoff();
+      if (!listed) {
+        this.restarted('error');
+        await this.backoff();
+      }
       return;
     }
     const started = Date.now();
@@ -132,22 +140,33 @@ export class Reflector<T extends KubeObject> {
       case 'closed':
         if (!progressed && Date.now() - started < SHORT_WATCH_MS) {
           this.log.warn('watch closed at once without events; backing off');
+          this.restarted('error');
           await this.backoff();
         }
         break;
       case 'idle':
         this.log.warn({ idleMs: this.opts.idleTimeoutMs }, 'watch silent for too long; rewatching');
+        this.restarted('idle');
         break;
       case 'gone':
         this.log.info({ resourceVersion: this.resourceVersion }, 'resourceVersion too old (410); relisting');
         this.resourceVersion = '';
+        this.restarted('gone');
         if (!progressed) await this.backoff();
         break;
       case 'error':
         this.log.warn({ error: outcome.message, resourceVersion: this.resourceVersion }, 'watch failed; retrying');
+        this.restarted('error');
         await this.backoff();
         break;
     }
+  }
+
+  /** Counts a restart under the collection's name (the path's last segment, e.g. `pods`). */
+  private restarted(cause: RestartCause): void {
+    if (this.stopped) return;
+    const resource = this.opts.path.split('/').filter((s) => s !== '').pop() ?? this.opts.path;
+    metrics.reflectorRestarts.inc({ resource, cause });
   }
 
   private async backoff(): Promise<void> {

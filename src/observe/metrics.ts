@@ -54,5 +54,5 @@ export const metrics = {
   controllerSyncs: counter('controller_syncs_total', 'Controller sync passes', ['controller', 'kind', 'result']),
   controllerErrors: counter('controller_errors_total', 'Errors while handling one object or a sync', ['controller']),
   rejectedObjects: counter('rejected_objects_total', 'Objects a controller rejected as invalid', ['controller', 'kind', 'reason']),
-  reflectorRestarts: counter('reflector_restarts_total', 'Watch restarts per resource and cause', ['resource', 'cause']),
+  reflectorRestarts: counter('reflector_restarts_total', 'Lists and watches started over after a failure, per resource and cause (gone, error, idle)', ['resource', 'cause']),
 };

@@ -2,8 +2,8 @@
 // --use-nftables-for-netpol (the other one's leftovers are removed once ours are in place), and the filter
 // deciding which cache changes concern it.
 import type { Node } from 'kubernetes-types/core/v1.js';
-import type { RunningController } from '../../cli/controllers.ts';
-import type { Options } from '../../cli/options.ts';
+import type { RunningController } from '../runtime.ts';
+import type { Options } from '../../config/options.ts';
 import { nodePodCIDRs } from '../../kube/node-identity.ts';
 import { err, ok, type Result } from '../../kube/result.ts';
 import { logger } from '../../observe/log.ts';

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { parse as parseYaml } from 'yaml';
 import { formatCommunity, parseCommunities } from '../../bgp/community.ts';
-import { decodeStrictBase64 } from '../../cli/go-values.ts';
+import { decodeStrictBase64 } from '../../config/go-values.ts';
 import { err, ok, type Result } from '../../kube/result.ts';
 import { cidrFamily } from '../../kube/node-identity.ts';
 

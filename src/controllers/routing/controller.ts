@@ -14,6 +14,7 @@ import { ANNOTATION, nodeCommunities, nodeCustomImportRejects, nodePathPrepend }
 import { BgpApplier, type OriginatedPath } from './apply-bgp.ts';
 import type { CommandRunner } from './apply-exec.ts';
 import type { RouteInjector } from './apply-routes.ts';
+import type { RoutingConfig } from './config.ts';
 import { egressSets, syncEgress, syncHost } from './host-setup.ts';
 import { LastGoodSettings } from './last-good.ts';
 import { enabledFamilies, type LocalBgp, type Problem } from './model.ts';
@@ -26,6 +27,7 @@ const log = logger(CONTROLLER_NAME);
 
 export interface RoutingDeps {
   ctx: ControllerContext;
+  config: RoutingConfig;
   speaker: BgpSpeaker;
   sock: NetlinkSocket;
   runner: CommandRunner;
@@ -55,7 +57,7 @@ export class RoutesController implements Controller {
   private lock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: RoutingDeps) {
-    this.syncPeriodMs = deps.ctx.options.routesSyncPeriodMs;
+    this.syncPeriodMs = deps.config.routesSyncPeriodMs;
     this.bgp = new BgpApplier(deps.speaker);
   }
 
@@ -119,14 +121,14 @@ export class RoutesController implements Controller {
   }
 
   private planService(key: string): void {
-    const { cache, options, node } = this.deps.ctx;
+    const { cache, node } = this.deps.ctx;
     const svc = cache.store('services').get(key) as Service | undefined;
     if (!svc) {
       this.vipsByService.delete(key);
       return;
     }
     const slices = cache.store('endpointslices').byIndex(INDEX.service, key) as EndpointSlice[];
-    const plan = planServiceVips(svc, slices, node.name, this.nodeIps(), options);
+    const plan = planServiceVips(svc, slices, node.name, this.nodeIps(), this.deps.config);
     this.report(plan.problems);
     if (plan.vips.length > 0) this.vipsByService.set(key, plan.vips);
     else this.vipsByService.delete(key);
@@ -150,7 +152,7 @@ export class RoutesController implements Controller {
   }
 
   private localBgp(self: Node): LocalBgp {
-    const planned = planLocalBgp(self, this.deps.ctx.options, this.lastGood);
+    const planned = planLocalBgp(self, this.deps.config, this.lastGood);
     if (!planned.ok) {
       rejectObject(this.deps.ctx, CONTROLLER_NAME, self, 'BgpConfigInvalid', planned.error);
       throw new Error(planned.error);
@@ -162,13 +164,13 @@ export class RoutesController implements Controller {
 
   /** Plans and applies global, policies, peers, paths (throws with every error after applying the rest); peers are re-planned only when Nodes changed. */
   private async applyBgp(self: Node, local: LocalBgp, replanPeers: boolean): Promise<void> {
-    const { options } = this.deps.ctx;
+    const { config } = this.deps;
     const errors: string[] = [];
-    const global: GlobalConfig = { asn: local.asn, routerId: local.routerId, listenAddresses: local.listenAddresses, listenPort: options.bgpPort };
-    if (options.bgpGracefulRestart) {
+    const global: GlobalConfig = { asn: local.asn, routerId: local.routerId, listenAddresses: local.listenAddresses, listenPort: config.bgpPort };
+    if (config.bgpGracefulRestart) {
       global.gracefulRestart = {
-        restartTimeSec: Math.round(options.bgpGracefulRestartTimeMs / 1000),
-        deferralTimeSec: Math.round(options.bgpGracefulRestartDeferralTimeMs / 1000),
+        restartTimeSec: Math.round(config.bgpGracefulRestartTimeMs / 1000),
+        deferralTimeSec: Math.round(config.bgpGracefulRestartDeferralTimeMs / 1000),
       };
     }
     errors.push(...await this.bgp.applyGlobal(global));
@@ -177,7 +179,7 @@ export class RoutesController implements Controller {
     const peerStarted = process.hrtime.bigint();
     if (replanPeers || !this.peerPlan) {
       this.lastGood.retainNodes(new Set(this.nodes().map((n) => n.metadata?.name ?? '')));
-      this.peerPlan = planPeers(self, this.nodes(), local, options, this.lastGood);
+      this.peerPlan = planPeers(self, this.nodes(), local, config, this.lastGood);
       this.report(this.peerPlan.problems);
     }
     const peerPlan = this.peerPlan;
@@ -187,7 +189,7 @@ export class RoutesController implements Controller {
     const problems: Problem[] = [];
     const pathPrepend = this.lastGood.settle(self, ANNOTATION.pathPrependAs, nodePathPrepend(self), undefined, 'BadPathPrependAnnotation', problems);
     const policy = planPolicies({
-      families: enabledFamilies(options),
+      families: enabledFamilies(config),
       podCidrs: podCidrs.ok ? podCidrs.value : [],
       vips,
       ibgpPeers: [...peerPlan.peers.values()].filter((p) => p.kind === 'internal').map((p) => p.config.neighborAddress),
@@ -195,8 +197,8 @@ export class RoutesController implements Controller {
       customImportRejects: this.lastGood.settle(self, ANNOTATION.customImportReject, nodeCustomImportRejects(self), [], 'BadImportRejectAnnotation', problems),
       communities: this.lastGood.settle(self, ANNOTATION.communities, nodeCommunities(self), [], 'BadCommunitiesAnnotation', problems),
       ...(pathPrepend ? { pathPrepend } : {}),
-      advertisePodCidr: options.advertisePodCidr,
-      overrideNextHop: options.overrideNextHop,
+      advertisePodCidr: config.advertisePodCidr,
+      overrideNextHop: config.overrideNextHop,
       routeReflectorServer: local.rrServerClusterId !== undefined,
     });
     this.report(problems);
@@ -223,12 +225,12 @@ export class RoutesController implements Controller {
   fullSync(): Promise<void> {
     return this.exclusive(async () => {
       const started = process.hrtime.bigint();
-      const { ctx, sock, runner } = this.deps;
+      const { config, sock, runner } = this.deps;
       this.reported.clear();
       const self = this.selfNode();
       const local = this.localBgp(self);
-      const errors = await syncHost(sock, runner, ctx.options, self, local);
-      errors.push(...await syncEgress(runner, ctx.options, this.nodes()));
+      const errors = await syncHost(sock, runner, config, self, local);
+      errors.push(...await syncEgress(runner, config, this.nodes()));
       if (errors.length === 0) {
         this.hostAppliedFor = this.hostInputs(self, local);
         this.egressAppliedFor = this.egressInputs();
@@ -248,7 +250,7 @@ export class RoutesController implements Controller {
 
   handleChanges(changes: ChangeRef[]): Promise<SyncOutcome | void> {
     return this.exclusive(async () => {
-      const { ctx, sock, runner } = this.deps;
+      const { ctx, config, sock, runner } = this.deps;
       let nodesChanged = false;
       let nodeIpsChanged = false;
       let selfChanged = false;
@@ -280,13 +282,13 @@ export class RoutesController implements Controller {
       // Node objects change often (status); the host setup and egress sets are redone only when their inputs moved.
       const hostInputs = this.hostInputs(self, local);
       if (selfChanged && hostInputs !== this.hostAppliedFor) {
-        const hostErrors = await syncHost(sock, runner, ctx.options, self, local);
+        const hostErrors = await syncHost(sock, runner, config, self, local);
         if (hostErrors.length === 0) this.hostAppliedFor = hostInputs;
         errors.push(...hostErrors);
       }
       const egressInputs = nodesChanged ? this.egressInputs() : this.egressAppliedFor;
       if (egressInputs !== this.egressAppliedFor) {
-        const egressErrors = await syncEgress(runner, ctx.options, this.nodes());
+        const egressErrors = await syncEgress(runner, config, this.nodes());
         if (egressErrors.length === 0) this.egressAppliedFor = egressInputs;
         errors.push(...egressErrors);
       }

@@ -1,18 +1,18 @@
 // One pass of this node's pod-networking host setup, in upstream's order: auto-MTU, kube-bridge, CNI file,
 // FORWARD accept rules, sysctls, and the pod egress ipsets + MASQUERADE rule. Returns the errors; never throws.
 import type { Node } from 'kubernetes-types/core/v1.js';
-import type { Options } from '../../cli/options.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { bestNodeIP } from '../../kube/node-identity.ts';
 import type { CommandRunner } from './apply-exec.ts';
 import { applyEgressRule, syncEgressIpsets, type EgressSets } from './apply-egress.ts';
 import { applyCniConf, applyForwardingSysctls, ensureBridge, ensureForwardRules, interfaceWithAddress } from './apply-host.ts';
+import type { RoutingConfig } from './config.ts';
 import type { LocalBgp } from './model.ts';
 import { nodePodCidrs } from './plan-paths.ts';
 
-export type HostOptions = Pick<Options, 'enableCni' | 'autoMtu' | 'enableOverlay' | 'enablePodEgress' | 'enableIpv4' | 'enableIpv6' | 'environment'>;
+export type HostOptions = Pick<RoutingConfig, 'enableCni' | 'cniConfFile' | 'autoMtu' | 'enablePodEgress' | 'enableIpv4' | 'enableIpv6'>;
 
-export function ipFamilies(options: Pick<Options, 'enableIpv4' | 'enableIpv6'>): Array<4 | 6> {
+export function ipFamilies(options: Pick<RoutingConfig, 'enableIpv4' | 'enableIpv6'>): Array<4 | 6> {
   return [...(options.enableIpv4 ? [4 as const] : []), ...(options.enableIpv6 ? [6 as const] : [])];
 }
 
@@ -47,7 +47,7 @@ export async function syncHost(sock: NetlinkSocket, runner: CommandRunner, optio
     const cidrs = nodePodCidrs(self);
     if (!cidrs.ok) errors.push(cidrs.error);
     else {
-      const written = await applyCniConf(options.environment.cniConfFile, cidrs.value, options.autoMtu ? mtu : undefined);
+      const written = await applyCniConf(options.cniConfFile, cidrs.value, options.autoMtu ? mtu : undefined);
       if (!written.ok) errors.push(written.error);
     }
   }

@@ -2,7 +2,7 @@
 // by the speaker's best-path watch (reconciled every --injected-routes-sync-period), and shutdown that leaves
 // kernel routes in place (and, with --bgp-graceful-restart, ends gobgpd without a CEASE so peers keep our routes).
 import type { ClusterChange } from '../../kube/cluster-cache.ts';
-import type { RunningController } from '../../cli/controllers.ts';
+import type { RunningController } from '../runtime.ts';
 import { connectGobgp } from '../../bgp/gobgp-client.ts';
 import { GobgpdSupervisor } from '../../bgp/gobgpd-supervisor.ts';
 import { SecretScrubber } from '../../bgp/gobgpd-log.ts';
@@ -10,11 +10,11 @@ import type { BgpSpeaker, Watch } from '../../bgp/speaker.ts';
 import { openRtnetlink } from '../../kernel/netlink/rtnetlink.ts';
 import { logger } from '../../observe/log.ts';
 import type { ControllerContext } from '../context.ts';
-import type { Options } from '../../cli/options.ts';
 import { commandRunner } from './apply-exec.ts';
 import { cleanupEgress } from './apply-egress.ts';
 import { ipFamilies } from './host-setup.ts';
 import { RouteInjector } from './apply-routes.ts';
+import { routingConfig, type RoutingConfig } from './config.ts';
 import { OverlayApplier } from './overlay-apply.ts';
 import { RoutesController } from './controller.ts';
 
@@ -38,8 +38,8 @@ export interface RoutingControllerHandle extends RunningController {
 }
 
 export async function createRoutingController(ctx: ControllerContext, overrides: RoutingOverrides = {}): Promise<RoutingControllerHandle> {
-  const { options } = ctx;
-  if (options.enableBfd) log.warn('--enable-bfd: Debian\'s gobgpd 3.10 has no BFD support; BFD settings are ignored');
+  const config = routingConfig(ctx.options);
+  if (config.enableBfd) log.warn('--enable-bfd: Debian\'s gobgpd 3.10 has no BFD support; BFD settings are ignored');
   const netnsPath = overrides.netns ? `/run/netns/${overrides.netns}` : undefined;
   const sock = openRtnetlink(netnsPath ? { netns: netnsPath } : {});
   const runner = commandRunner(overrides.netns);
@@ -47,8 +47,8 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
   let controller: RoutesController | undefined;
   const supervisor = new GobgpdSupervisor({
     socketPath: overrides.socketPath ?? DEFAULT_GOBGPD_SOCKET,
-    adminAddress: options.gobgpAdminAddress,
-    adminPort: options.gobgpAdminPort,
+    adminAddress: config.gobgpAdminAddress,
+    adminPort: config.gobgpAdminPort,
     scrubber,
     ...(overrides.netns ? { netns: overrides.netns } : {}),
     ...(overrides.gobgpdBinary ? { binary: overrides.gobgpdBinary } : {}),
@@ -63,12 +63,12 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
   const injector = new RouteInjector({
     sock,
     // Keep the routes a previous run installed until BGP had time to re-learn them.
-    adoptExistingForMs: options.bgpGracefulRestart ? options.bgpGracefulRestartTimeMs : options.injectedRoutesSyncPeriodMs,
+    adoptExistingForMs: config.bgpGracefulRestart ? config.bgpGracefulRestartTimeMs : config.injectedRoutesSyncPeriodMs,
     // Always present: with --enable-overlay=false it removes the tunnels and rules an earlier run left (#728).
     overlay: new OverlayApplier({
       sock,
       runner,
-      options: { enabled: options.enableOverlay, type: options.overlayType, encap: options.overlayEncap, encapPort: options.overlayEncapPort },
+      options: { enabled: config.enableOverlay, type: config.overlayType, encap: config.overlayEncap, encapPort: config.overlayEncapPort },
     }),
   });
   let daemonStarted = false;
@@ -94,11 +94,11 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
     });
     return undefined;
   };
-  controller = new RoutesController({ ctx, speaker, sock, runner, injector, ensureDaemon });
+  controller = new RoutesController({ ctx, config, speaker, sock, runner, injector, ensureDaemon });
   const reconcileTimer = setInterval(() => {
     if (!daemonStarted) return;
     injector.reconcile().catch((err: unknown) => log.error({ err }, 'injected routes reconcile failed'));
-  }, options.injectedRoutesSyncPeriodMs);
+  }, config.injectedRoutesSyncPeriodMs);
   reconcileTimer.unref();
 
   return {
@@ -116,7 +116,7 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
       injector.close();
       await injector.drain();
       // Kernel routes stay; with graceful restart gobgpd dies without a CEASE so peers keep our routes as stale.
-      await supervisor.stop({ graceful: options.bgpGracefulRestart });
+      await supervisor.stop({ graceful: config.bgpGracefulRestart });
       speaker.close();
       sock.close();
     },
@@ -127,6 +127,6 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
  * --cleanup-config for the routes controller, as upstream: the pod egress MASQUERADE rule and our ipsets go;
  * routes, kube-bridge and the CNI file stay (upstream #1084 leaves them too).
  */
-export async function cleanupRoutingState(options: Pick<Options, 'enableIpv4' | 'enableIpv6'>, netns?: string): Promise<string[]> {
-  return cleanupEgress(commandRunner(netns), ipFamilies(options));
+export async function cleanupRoutingState(config: Pick<RoutingConfig, 'enableIpv4' | 'enableIpv6'>, netns?: string): Promise<string[]> {
+  return cleanupEgress(commandRunner(netns), ipFamilies(config));
 }

@@ -3,12 +3,12 @@
 import type { Node, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { isIP } from 'node:net';
-import type { Options } from '../../cli/options.ts';
 import type { Path } from '../../bgp/speaker.ts';
-import { parseGoBool } from '../../cli/go-values.ts';
+import { parseGoBool } from '../../config/go-values.ts';
 import { cidrFamily, POD_CIDR_ANNOTATION, POD_CIDRS_ANNOTATION } from '../../kube/node-identity.ts';
 import { err, ok, type Result } from '../../kube/result.ts';
 import { parseCidr, ipToBytes } from '../../kernel/netlink/ip.ts';
+import type { RoutingConfig } from './config.ts';
 import { familyOf, type LocalBgp, type Problem } from './model.ts';
 
 export const SERVICE_ANNOTATION = {
@@ -28,7 +28,7 @@ export function isIgnoredSlice(slice: EndpointSlice): boolean {
   return slice.metadata?.labels?.[HEADLESS_LABEL] !== undefined || slice.metadata?.annotations?.[LEADER_ELECTION_ANNOTATION] !== undefined;
 }
 
-export type VipOptions = Pick<Options,
+export type VipOptions = Pick<RoutingConfig,
   'advertiseClusterIp' | 'advertiseExternalIp' | 'advertiseLoadBalancerIp' | 'serviceClusterIpRanges' | 'serviceExternalIpRanges' |
   'loadBalancerIpRanges' | 'strictExternalIpValidation'>;
 

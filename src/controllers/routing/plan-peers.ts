@@ -2,15 +2,15 @@
 // BGP peers it should have: the iBGP mesh (or same-ASN / route-reflector subsets) and the external peers. Node
 // annotations go through LastGoodSettings: a bad one is a Problem and keeps its last valid value (or the default).
 import type { Node } from 'kubernetes-types/core/v1.js';
-import type { Options } from '../../cli/options.ts';
 import type { AddressFamily, PeerConfig } from '../../bgp/speaker.ts';
 import { bestNodeIP, primaryNodeIP } from '../../kube/node-identity.ts';
 import { err, ok, type Result } from '../../kube/result.ts';
 import { ANNOTATION, nodeAsn, nodeBgpLocalAddresses, nodeExternalPeers, routeReflectorId, type AnnotatedPeer } from './annotations.ts';
+import type { RoutingConfig } from './config.ts';
 import type { LastGoodSettings } from './last-good.ts';
 import { enabledFamilies, familyOf, type LocalBgp, type Problem } from './model.ts';
 
-export type PeerOptions = Pick<Options,
+export type PeerOptions = Pick<RoutingConfig,
   'clusterAsn' | 'nodesFullMesh' | 'enableIbgp' | 'bgpPort' | 'routerId' | 'bgpGracefulRestart' | 'bgpGracefulRestartTimeMs' |
   'bgpGracefulRestartDeferralTimeMs' | 'bgpHoldTimeMs' | 'externalPeers' | 'peerRouterMultihopTtl' | 'enableIpv4' | 'enableIpv6'>;
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { parseCommandLine } from '../../../src/cli/command-line.ts';
-import type { Options } from '../../../src/cli/options.ts';
+import type { Options } from '../../../src/config/options.ts';
 import type { ControllerContext } from '../../../src/controllers/context.ts';
 import { ClusterCache } from '../../../src/kube/cluster-cache.ts';
 import type { KubeClient } from '../../../src/kube/client.ts';

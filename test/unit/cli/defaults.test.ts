@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCommandLine, type ParseOutcome } from '../../../src/cli/command-line.ts';
 import { FLAG_SPECS } from '../../../src/cli/flag-specs.ts';
-import type { Options } from '../../../src/cli/options.ts';
+import type { Options } from '../../../src/config/options.ts';
 
 // Upstream's 79 flags with their defaults, as listed in the reference (pkg/options/options.go, v2.11);
 // durations written as Go prints them.

@@ -1,8 +1,9 @@
 // Go-compatible text conversions: durations (parse and print), ParseBool/ParseUint, CSV records, base64, IPs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { decodeStrictBase64 } from '../../../src/config/go-values.ts';
 import { formatGoDuration, parseGoDuration } from '../../../src/cli/go-duration.ts';
-import { decodeStrictBase64, parseGoUint, readCsvRecord } from '../../../src/cli/go-values.ts';
+import { parseGoUint, readCsvRecord } from '../../../src/cli/go-values.ts';
 import { canonicalIp, parseCidr } from '../../../src/cli/ip.ts';
 
 describe('Go durations', () => {

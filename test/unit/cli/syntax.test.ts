@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCommandLine } from '../../../src/cli/command-line.ts';
-import type { Options } from '../../../src/cli/options.ts';
+import type { Options } from '../../../src/config/options.ts';
 
 function run(...argv: string[]): Options {
   const outcome = parseCommandLine(argv, {});

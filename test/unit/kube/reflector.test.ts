@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Store, type KubeObject } from '../../../src/kube/cache.ts';
 import { KubeClient } from '../../../src/kube/client.ts';
 import { Reflector, type ReflectorOptions } from '../../../src/kube/reflector.ts';
+import { metrics } from '../../../src/observe/metrics.ts';
 import { FakeApiServer, type Script, obj, added, modified, deleted, bookmark, watchError, waitUntil } from './fake-apiserver.ts';
 
 const PATH = '/api/v1/pods';
@@ -198,4 +199,46 @@ test('watches that close at once with nothing received are retried with growing 
   // Five empty closes sleep at least half of 40, 80, 160, 320 and 640 ms.
   assert.ok(Date.now() - started >= 620, `took ${Date.now() - started} ms`);
   assert.equal(h.watches().length, 6);
+});
+
+/** kube_router_reflector_restarts_total for PATH's resource, by cause. */
+async function restarts(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = { gone: 0, error: 0, idle: 0 };
+  for (const v of (await metrics.reflectorRestarts.get()).values) {
+    if (v.labels['resource'] === 'pods') counts[String(v.labels['cause'])] = v.value;
+  }
+  return counts;
+}
+
+function increase(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((cause) => [cause, (after[cause] ?? 0) - (before[cause] ?? 0)]));
+}
+
+test('restarts are counted by cause: a failed list and a failed watch as error, a 410 as gone; a normal close is not one', async () => {
+  const before = await restarts();
+  const h = await run({
+    lists: [{ status: 500 }, { items: [obj('a', '10')], resourceVersion: '10' }, { items: [obj('a', '10'), obj('b', '20')], resourceVersion: '20' }],
+    watches: [
+      { events: [added(obj('c', '11'))], end: 'close' },
+      { status: 410, reason: 'Expired' },
+      { events: [watchError(500)], end: 'hang' },
+      { events: [added(obj('d', '21'))], end: 'hang' },
+    ],
+  });
+  await expectEvents(h, ['add default/a 10', 'add default/c 11', 'add default/b 20', 'delete default/c 11', 'add default/d 21']);
+  assert.deepEqual(h.watches().map((q) => q['resourceVersion']), ['10', '11', '20', '20']);
+  assert.deepEqual(increase(before, await restarts()), { gone: 1, error: 2, idle: 0 });
+});
+
+test('a watch aborted for silence is counted as an idle restart', async () => {
+  const before = await restarts();
+  const h = await run(
+    {
+      lists: [{ items: [], resourceVersion: '10' }],
+      watches: [{ events: [added(obj('a', '11'))], end: 'hang' }, { events: [added(obj('b', '12'))], end: 'hang' }],
+    },
+    { idleTimeoutMs: 500 },
+  );
+  await expectEvents(h, ['add default/a 11', 'add default/b 12']);
+  assert.deepEqual(increase(before, await restarts()), { gone: 0, error: 0, idle: 1 });
 });

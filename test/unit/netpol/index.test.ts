@@ -2,7 +2,7 @@
 // this node's IPs and pod CIDRs), the config from the flags, and the backend chosen from the iptables mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Options } from '../../../src/cli/options.ts';
+import type { Options } from '../../../src/config/options.ts';
 import type { ControllerContext } from '../../../src/controllers/context.ts';
 import { cacheSource, chooseBackend, netpolConfig } from '../../../src/controllers/netpol/index.ts';
 import { IptablesSync } from '../../../src/controllers/netpol/sync-backends.ts';

@@ -1,13 +1,13 @@
-// Builders for the routes controller's planner tests: Nodes, Services, EndpointSlices and Options from flags.
+// Builders for the routes controller's planner tests: Nodes, Services, EndpointSlices and its config from flags.
 import type { Node, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { parseCommandLine } from '../../../src/cli/command-line.ts';
-import type { Options } from '../../../src/cli/options.ts';
+import { routingConfig, type RoutingConfig } from '../../../src/controllers/routing/config.ts';
 
-export function options(...flags: string[]): Options {
+export function configFromFlags(...flags: string[]): RoutingConfig {
   const outcome = parseCommandLine(['--hostname-override=n1', ...flags], {});
   if (outcome.kind !== 'run') throw new Error(`bad test flags: ${JSON.stringify(outcome)}`);
-  return outcome.options;
+  return routingConfig(outcome.options);
 }
 
 export function node(name: string, ips: string[], annotations: Record<string, string> = {}, podCIDRs: string[] = []): Node {

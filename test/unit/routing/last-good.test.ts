@@ -8,7 +8,7 @@ import { ANNOTATION, nodeCommunities } from '../../../src/controllers/routing/an
 import { LastGoodSettings } from '../../../src/controllers/routing/last-good.ts';
 import type { Problem } from '../../../src/controllers/routing/model.ts';
 import { planLocalBgp, planPeers } from '../../../src/controllers/routing/plan-peers.ts';
-import { node, options } from './fixtures.ts';
+import { configFromFlags as options, node } from './fixtures.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const reasons = (problems: Problem[]): string[] => problems.map((p) => `${p.subject.metadata?.name}:${p.reason}`);

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isIgnoredSlice, nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from '../../../src/controllers/routing/plan-paths.ts';
 import type { LocalBgp } from '../../../src/controllers/routing/model.ts';
-import { node, options, service, slice } from './fixtures.ts';
+import { configFromFlags, node, service, slice } from './fixtures.ts';
 
 const LOCAL: LocalBgp = { asn: 64512, routerId: '198.51.100.11', listenAddresses: [], primaryIp: '198.51.100.11', ipv4: '198.51.100.11', ipv6: '2001:db8::11' };
 const NODE_IPS = new Set(['198.51.100.11', '198.51.100.12']);
-const ALL = options('--advertise-cluster-ip=true', '--advertise-external-ip=true', '--advertise-loadbalancer-ip=true',
+const ALL = configFromFlags('--advertise-cluster-ip=true', '--advertise-external-ip=true', '--advertise-loadbalancer-ip=true',
   '--service-external-ip-range=203.0.113.0/24', '--loadbalancer-ip-range=198.18.200.0/24');
 
 function vips(svc: ReturnType<typeof service>, slices = [slice(svc.metadata!.name!, [{ ip: '198.18.1.5', nodeName: 'n1' }])], opts = ALL) {
@@ -41,14 +41,14 @@ describe('service VIP selection', () => {
 
   it('advertises cluster, external and LB IPs when the flags say so; ipMode Proxy is ignored', () => {
     assert.deepEqual(vips(lb).vips, ['10.96.0.10', '198.18.200.1', '203.0.113.7']);
-    assert.deepEqual(vips(lb, undefined, options()).vips, [], 'nothing is advertised by default');
+    assert.deepEqual(vips(lb, undefined, configFromFlags()).vips, [], 'nothing is advertised by default');
   });
 
   it('per-service annotations override the flags (both ways); a bad value falls back to the flag and is reported', () => {
     const off = service('a', { ...lb.spec, }, { 'kube-router.io/service.advertise.clusterip': 'false', 'kube-router.io/service.advertise.loadbalancerip': 'false' }, lb.status);
     assert.deepEqual(vips(off).vips, ['203.0.113.7']);
     const on = service('b', { clusterIP: '10.96.0.11' }, { 'kube-router.io/service.advertise.clusterip': 'true' });
-    assert.deepEqual(vips(on, [], options()).vips, ['10.96.0.11']);
+    assert.deepEqual(vips(on, [], configFromFlags()).vips, ['10.96.0.11']);
     const bad = service('c', { clusterIP: '10.96.0.12' }, { 'kube-router.io/service.advertise.clusterip': 'yes please' });
     const planned = vips(bad, [], ALL);
     assert.deepEqual(planned.vips, ['10.96.0.12']);
@@ -93,10 +93,10 @@ describe('service VIP selection', () => {
 
   it('strict validation: external IPs outside the range or inside a cluster-IP range are not advertised and reported', () => {
     const svc = service('x', { clusterIP: '10.96.0.30', externalIPs: ['203.0.113.9', '192.0.2.1', '10.96.5.5'] });
-    const planned = vips(svc, [], options('--advertise-external-ip=true', '--service-external-ip-range=203.0.113.0/24', '--service-external-ip-range=10.96.0.0/12'));
+    const planned = vips(svc, [], configFromFlags('--advertise-external-ip=true', '--service-external-ip-range=203.0.113.0/24', '--service-external-ip-range=10.96.0.0/12'));
     assert.deepEqual(planned.vips, ['203.0.113.9']);
     assert.equal(planned.problems.length, 2);
-    const lax = vips(svc, [], options('--advertise-external-ip=true', '--strict-external-ip-validation=false'));
+    const lax = vips(svc, [], configFromFlags('--advertise-external-ip=true', '--strict-external-ip-validation=false'));
     assert.deepEqual(lax.vips, ['10.96.5.5', '192.0.2.1', '203.0.113.9']);
   });
 

@@ -6,13 +6,13 @@ import type { Node } from 'kubernetes-types/core/v1.js';
 import { fnv32a, planLocalBgp as planLocalBgpWith, planPeers as planPeersWith } from '../../../src/controllers/routing/plan-peers.ts';
 import { LastGoodSettings } from '../../../src/controllers/routing/last-good.ts';
 import type { LocalBgp } from '../../../src/controllers/routing/model.ts';
-import { node, options } from './fixtures.ts';
+import { configFromFlags, node } from './fixtures.ts';
 
 // Each plan here starts with no remembered annotations (last-good.test.ts covers what is remembered).
-const planLocalBgp = (self: Node, opts: ReturnType<typeof options>) => planLocalBgpWith(self, opts, new LastGoodSettings());
-const planPeers = (self: Node, nodes: Node[], l: LocalBgp, opts: ReturnType<typeof options>) => planPeersWith(self, nodes, l, opts, new LastGoodSettings());
+const planLocalBgp = (self: Node, opts: ReturnType<typeof configFromFlags>) => planLocalBgpWith(self, opts, new LastGoodSettings());
+const planPeers = (self: Node, nodes: Node[], l: LocalBgp, opts: ReturnType<typeof configFromFlags>) => planPeersWith(self, nodes, l, opts, new LastGoodSettings());
 
-function local(self: ReturnType<typeof node>, opts = options()): LocalBgp {
+function local(self: ReturnType<typeof node>, opts = configFromFlags()): LocalBgp {
   const r = planLocalBgp(self, opts);
   if (!r.ok) throw new Error(r.error);
   return r.value.local;
@@ -29,7 +29,7 @@ describe('planLocalBgp', () => {
   });
 
   it('generates the router id from FNV-32a of the primary IP', () => {
-    const l = local(node('n1', ['2001:db8::11']), options('--router-id=generate', '--enable-ipv6=true'));
+    const l = local(node('n1', ['2001:db8::11']), configFromFlags('--router-id=generate', '--enable-ipv6=true'));
     const h = fnv32a('2001:db8::11');
     assert.equal(l.routerId, [h >>> 24, (h >>> 16) & 255, (h >>> 8) & 255, h & 255].join('.'));
     assert.equal(fnv32a(''), 0x811c9dc5);
@@ -37,22 +37,22 @@ describe('planLocalBgp', () => {
   });
 
   it('requires a router id when the node has no IPv4 address', () => {
-    const r = planLocalBgp(node('n1', ['2001:db8::11']), options('--enable-ipv6=true'));
+    const r = planLocalBgp(node('n1', ['2001:db8::11']), configFromFlags('--enable-ipv6=true'));
     assert.equal(r.ok, false);
   });
 
   it('requires kube-router.io/node.asn on this node without full mesh, and uses it', () => {
-    const missing = planLocalBgp(node('n1', ['198.51.100.11']), options('--nodes-full-mesh=false'));
+    const missing = planLocalBgp(node('n1', ['198.51.100.11']), configFromFlags('--nodes-full-mesh=false'));
     assert.equal(missing.ok, false);
     if (!missing.ok) assert.match(missing.error, /node\.asn/);
-    assert.equal(local(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': '65001' }), options('--nodes-full-mesh=false')).asn, 65001);
-    const bad = planLocalBgp(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': 'x' }), options('--nodes-full-mesh=false'));
+    assert.equal(local(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': '65001' }), configFromFlags('--nodes-full-mesh=false')).asn, 65001);
+    const bad = planLocalBgp(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': 'x' }), configFromFlags('--nodes-full-mesh=false'));
     assert.equal(bad.ok, false);
     if (!bad.ok) assert.match(bad.error, /"x" is not an ASN/);
   });
 
   it('ignores kube-router.io/node.asn in full mesh, even a bad one (as upstream)', () => {
-    const r = planLocalBgp(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': 'abc' }), options());
+    const r = planLocalBgp(node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': 'abc' }), configFromFlags());
     assert.ok(r.ok);
     assert.equal(r.value.local.asn, 64512);
     assert.deepEqual(r.value.problems, []);
@@ -71,7 +71,7 @@ describe('planPeers: iBGP', () => {
 
   it('full mesh: every other node of the same family, peer ASN 0, bgp port and local primary IP', () => {
     const v6only = node('n4', ['2001:db8::14']);
-    const opts = options('--bgp-port=1790');
+    const opts = configFromFlags('--bgp-port=1790');
     const plan = planPeers(self, [self, n2, n3, v6only], local(self, opts), opts);
     assert.deepEqual([...plan.peers.keys()].sort(), ['198.51.100.12', '198.51.100.13']);
     const p = plan.peers.get('198.51.100.12')!;
@@ -82,18 +82,18 @@ describe('planPeers: iBGP', () => {
   });
 
   it('graceful restart settings go on every peer when enabled', () => {
-    const opts = options('--bgp-graceful-restart=true', '--bgp-graceful-restart-time=2m', '--bgp-graceful-restart-deferral-time=30s');
+    const opts = configFromFlags('--bgp-graceful-restart=true', '--bgp-graceful-restart-time=2m', '--bgp-graceful-restart-deferral-time=30s');
     const plan = planPeers(self, [self, n2], local(self, opts), opts);
     assert.deepEqual(plan.peers.get('198.51.100.12')!.config.gracefulRestart, { restartTimeSec: 120, deferralTimeSec: 30 });
   });
 
   it('--enable-ibgp=false: no internal peers', () => {
-    const opts = options('--enable-ibgp=false');
+    const opts = configFromFlags('--enable-ibgp=false');
     assert.equal(planPeers(self, [self, n2, n3], local(self, opts), opts).peers.size, 0);
   });
 
   it('without full mesh: only nodes with the same node.asn; a bad node.asn is reported and skipped', () => {
-    const opts = options('--nodes-full-mesh=false');
+    const opts = configFromFlags('--nodes-full-mesh=false');
     const me = node('n1', ['198.51.100.11'], { 'kube-router.io/node.asn': '65001' });
     const same = node('n2', ['198.51.100.12'], { 'kube-router.io/node.asn': '65001' });
     const other = node('n3', ['198.51.100.13'], { 'kube-router.io/node.asn': '65002' });
@@ -109,9 +109,9 @@ describe('planPeers: iBGP', () => {
     const client = node('c', ['198.51.100.21'], { 'kube-router.io/rr.client': '42' });
     const plain = node('p', ['198.51.100.22']);
     const all = [server, client, plain];
-    const fromClient = planPeers(client, all, local(client), options());
+    const fromClient = planPeers(client, all, local(client), configFromFlags());
     assert.deepEqual([...fromClient.peers.keys()], ['198.51.100.20']);
-    const fromServer = planPeers(server, all, local(server), options());
+    const fromServer = planPeers(server, all, local(server), configFromFlags());
     assert.deepEqual([...fromServer.peers.keys()].sort(), ['198.51.100.21', '198.51.100.22']);
     assert.equal(fromServer.peers.get('198.51.100.21')!.config.routeReflectorClient, true);
     assert.equal(fromServer.peers.get('198.51.100.21')!.config.clusterId, '42');
@@ -121,7 +121,7 @@ describe('planPeers: iBGP', () => {
 
 describe('planPeers: external', () => {
   it('global flag peers win over node annotations and carry password, hold time and multihop', () => {
-    const opts = options('--peer-router-ips=198.51.100.1', '--peer-router-asns=65100', '--peer-router-passwords=' + b64('s3cret'),
+    const opts = configFromFlags('--peer-router-ips=198.51.100.1', '--peer-router-asns=65100', '--peer-router-passwords=' + b64('s3cret'),
       '--peer-router-multihop-ttl=3', '--bgp-holdtime=30s', '--enable-ibgp=false');
     const self = node('n1', ['198.51.100.11'], { 'kube-router.io/peers': '- remoteip: 198.51.100.2\n  remoteasn: 65200\n' });
     const plan = planPeers(self, [self], local(self, opts), opts);
@@ -132,7 +132,7 @@ describe('planPeers: external', () => {
   });
 
   it('kube-router.io/peers YAML: required fields, base64 password, localip and port', () => {
-    const opts = options('--enable-ibgp=false');
+    const opts = configFromFlags('--enable-ibgp=false');
     const yaml = `- remoteip: 198.51.100.2\n  remoteasn: 65200\n  password: ${b64('pw')}\n  localip: 198.51.100.50\n  port: 1179\n`;
     const self = node('n1', ['198.51.100.11'], { 'kube-router.io/peers': yaml });
     const c = planPeers(self, [self], local(self, opts), opts).peers.get('198.51.100.2')!.config;
@@ -140,7 +140,7 @@ describe('planPeers: external', () => {
   });
 
   it('deprecated peer.* CSV annotations are used when kube-router.io/peers is absent', () => {
-    const opts = options('--enable-ibgp=false');
+    const opts = configFromFlags('--enable-ibgp=false');
     const self = node('n1', ['198.51.100.11'], {
       'kube-router.io/peer.ips': '198.51.100.2,198.51.100.3', 'kube-router.io/peer.asns': '65200,65300', 'kube-router.io/peer.ports': '179,1179',
     });
@@ -158,14 +158,14 @@ describe('planPeers: external', () => {
     it(`a bad peers annotation (${what}) is reported on the node and the iBGP mesh is still planned`, () => {
       const self = node('n1', ['198.51.100.11'], annotations);
       const n2 = node('n2', ['198.51.100.12']);
-      const plan = planPeers(self, [self, n2], local(self), options());
+      const plan = planPeers(self, [self, n2], local(self), configFromFlags());
       assert.deepEqual([...plan.peers.keys()], ['198.51.100.12']);
       assert.deepEqual(plan.problems.map((p) => p.reason), ['BadPeerAnnotation']);
     });
   }
 
   it('an external peer of another family than its local address is skipped and reported', () => {
-    const opts = options('--peer-router-ips=2001:db8::1', '--peer-router-asns=65100', '--enable-ibgp=false');
+    const opts = configFromFlags('--peer-router-ips=2001:db8::1', '--peer-router-asns=65100', '--enable-ibgp=false');
     const self = node('n1', ['198.51.100.11']);
     const plan = planPeers(self, [self], local(self, opts), opts);
     assert.equal(plan.peers.size, 0);
