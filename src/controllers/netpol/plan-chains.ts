@@ -5,7 +5,7 @@ import {
   CHAIN_COMMON, CHAIN_DEFAULT, CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, CHAIN_TAIL, MARK_ALLOWED, MARK_PASSED,
   type BuiltinJump, type ChainSpec, type Family, type PodFirewall, type Rule,
 } from './model.ts';
-import { builtinJumpComment, localPodsSetName } from './names.ts';
+import { builtinJumpComment, localPodsSetName, podJumpComment } from './names.ts';
 import { hostCidr } from './plan-policy.ts';
 import type { NetpolConfig } from './plan-view.ts';
 
@@ -95,7 +95,7 @@ export function topChains(family: Family, config: NetpolConfig, pods: readonly P
   const forward: Rule[] = [];
   const output: Rule[] = [];
   for (const fw of pods) {
-    const comment = `pod ${fw.podKey}`;
+    const comment = podJumpComment(fw.podKey);
     for (const ip of fw.ips) {
       const cidr = hostCidr(family, ip);
       const toPod: Rule = { match: { dst: cidr, comment }, action: { kind: 'jump', chain: fw.chain } };
