@@ -122,6 +122,11 @@ export function podJumpComment(podKey: string): string {
   return full.replace(UNSAFE_IN_COMMENT_ALL, '?').slice(0, RULE_COMMENT_MAX - hash.length) + hash;
 }
 
+/** The jump comment of a quarantined pod: nothing of the object but a hash of its key (see plan-state.ts). */
+export function rejectedPodJumpComment(podKey: string): string {
+  return `pod rejected ~${shortHash(podKey)}`;
+}
+
 /** Comment on the builtin-chain jump; part of the rule's identity, so it must never change. */
 export function builtinJumpComment(builtin: string, target: string): string {
   return `kube-router netpol - ${shortHash(builtin + target)}`;
