@@ -124,7 +124,7 @@ export class NetpolController implements Controller {
     const policies = new Map<string, string>();
     for (const [id, e] of this.quarantined) {
       if (e.pod) pods.set(e.pod.key, e.pod);
-      else policies.set(id.slice('NetworkPolicy/'.length), e.message);
+      else if (id.startsWith('NetworkPolicy/')) policies.set(id.slice('NetworkPolicy/'.length), e.message);
     }
     for (const s of extra) {
       const obj = s.kind === 'Pod' ? this.deps.source.pod(s.key) : undefined;
@@ -164,6 +164,8 @@ export class NetpolController implements Controller {
     for (const s of result.culprits) {
       const pod = s.kind === 'Pod' ? this.deps.source.pod(s.key) : undefined;
       const planned = pod ? toPolicyPod(pod, view.nodeName, view.nodeIPs) : null;
+      // A pod gone from the cache since the check has nothing left to quarantine.
+      if (s.kind === 'Pod' && !planned) continue;
       const version = s.kind === 'Pod' ? podVersion(pod) : policyVersion(this.deps.source.policy(s.key));
       this.quarantined.set(`${s.kind}/${s.key}`, { version, message, reported: false, ...(planned ? { pod: planned } : {}) });
     }
