@@ -1,6 +1,9 @@
 // The iptables + ipset backend's door to the kernel: reads back only what we own (our chains, our jumps in
 // INPUT/FORWARD/OUTPUT, our ipsets) and applies a change list as ipset restore, one iptables-restore
 // --noflush per family, then stale-set destruction — each one exec — with the userspace the system uses.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { err, ok, type Result } from '../../kube/result.ts';
 import { ipsetMemberMessage, type IpsetMemberChange } from '../../kernel/netlink/ipset.ts';
 import { logger } from '../../observe/log.ts';
@@ -170,6 +173,27 @@ export class IptablesApplier {
     const seconds = secondsSince(start);
     for (const t of texts) if (t.text) ipsetMetric[t.family].observe(seconds);
     return r;
+  }
+
+  /**
+   * Whether the kernel would take these changes, made against nothing (the whole state), tried in a throwaway
+   * network namespace so nothing of the node's is touched: ipset has no dry run, and `iptables-restore
+   * --test` never reaches the kernel.
+   */
+  async check(changes: readonly FamilyChanges[]): Promise<boolean> {
+    const dir = await mkdtemp(join(tmpdir(), 'kube-router-check-'));
+    try {
+      const files = [join(dir, 'ipset'), ...changes.map((c) => join(dir, c.family))];
+      await writeFile(files[0] as string, changes.map((c) => renderIpsetRestore(c.ipset)).join(''));
+      const steps = ['ipset -exist restore -f "$1"'];
+      for (const [i, c] of changes.entries()) {
+        await writeFile(files[i + 1] as string, renderIptablesRestore(c.iptables));
+        steps.push(`${iptablesTool(this.mode, c.family, 'restore')} -w --noflush "$${i + 2}"`);
+      }
+      return (await this.exec.run('unshare', ['--net', '--', 'sh', '-ec', steps.join('\n'), 'check', ...files])).ok;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Removes every chain, jump and set of ours in these families (backend switch, cleanup). */

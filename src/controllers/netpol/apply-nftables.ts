@@ -61,6 +61,11 @@ export class NftApplier {
     return r.ok ? ok(undefined) : r;
   }
 
+  /** Whether the kernel would take this transaction (`nft -c`: validated in the kernel, never committed). */
+  async check(transaction: string): Promise<boolean> {
+    return (await this.exec.run('nft', ['-c', '-f', '-'], transaction)).ok;
+  }
+
   /**
    * Deletes those of our tables of these families that exist, in one transaction (backend switch, disabled
    * family, cleanup); nothing is written when none exists. Each is probed by name: nft answers fast for an
@@ -77,6 +82,4 @@ export class NftApplier {
     const r = await this.exec.run('nft', ['-f', '-'], present.map(renderNftDelete).join(''));
     return r.ok ? ok(true) : r;
   }
-
-
 }

@@ -1,6 +1,7 @@
 // The network-policy controller: turns batches of cache changes into the planning work they imply, re-plans
 // only that part, applies the difference with one batch per tool, repairs drift on the periodic full sync,
-// and reports rejected policies once per change of the policy.
+// reports rejected policies once per change of the policy, and quarantines (fails closed for) any pod or
+// policy whose part of the ruleset the kernel refuses, so one such object never stalls the node.
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { Result } from '../../kube/result.ts';
@@ -8,9 +9,10 @@ import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
 import type { ChangeRef, Controller, SyncOutcome } from '../runtime.ts';
 import { secondsSince } from './apply-exec.ts';
+import { findCulprits, type Suspect } from './isolate.ts';
 import { FAMILIES, type PolicyRejection } from './model.ts';
-import type { ClusterView } from './plan-view.ts';
-import { PlanState, type Delta } from './plan-state.ts';
+import { toPolicyPod, type ClusterView, type PolicyPod } from './plan-view.ts';
+import { PlanState, type Delta, type Quarantine } from './plan-state.ts';
 import { workFor } from './plan-work.ts';
 import type { SyncBackend, SyncReport } from './sync-backends.ts';
 
@@ -33,7 +35,21 @@ export interface NetpolControllerDeps {
   removeOtherBackend?: () => Promise<Result<unknown>>;
   /** Reports a policy the planner rejected (log + Event + metric). */
   reject(policy: NetworkPolicy, rejection: PolicyRejection): void;
+  /** Reports a pod whose rules the kernel refused; it is isolated and allowed nothing (log + Event + metric). */
+  rejectPod?(pod: Pod, message: string): void;
 }
+
+/** A quarantined object, kept until it changes (`version`) or goes. */
+interface QuarantineEntry {
+  version: string;
+  message: string;
+  /** Pods: as planned when quarantined. */
+  pod?: PolicyPod;
+  reported: boolean;
+}
+
+const podVersion = (p: Pod | undefined): string => JSON.stringify([p?.metadata?.uid, p?.spec?.nodeName, p?.status?.hostIP, p?.status?.podIPs ?? p?.status?.podIP]);
+const policyVersion = (p: NetworkPolicy | undefined): string => `${p?.metadata?.uid ?? ''}/${p?.metadata?.generation ?? JSON.stringify(p?.spec ?? {})}`;
 
 /** What the last sync did (tests and the bench look at it). */
 export interface LastSync {
@@ -52,6 +68,8 @@ export class NetpolController implements Controller {
   private disabledFamiliesChecked = false;
   /** Rejection reported per policy key, with the policy version it was reported for. */
   private readonly reported = new Map<string, string>();
+  /** Objects the kernel refused, by `Kind/key`; they fail closed until they change. */
+  private readonly quarantined = new Map<string, QuarantineEntry>();
   lastSync: LastSync | null = null;
 
   readonly housekeeping?: { periodMs: number; run(): Promise<'ok' | 'resync'> };
@@ -78,18 +96,90 @@ export class NetpolController implements Controller {
     const start = process.hrtime.bigint();
     const view = this.deps.source.view();
     if (!view.ok) throw new Error(view.error);
-    const state = PlanState.full(view.value);
+    this.liftChangedQuarantine();
+    let state = PlanState.full(view.value, this.quarantine());
     const planSeconds = secondsSince(start);
     this.state = state;
-    const r = await this.deps.backend.full(state);
+    let r = await this.deps.backend.full(state);
+    if (!r.ok && (await this.isolate(view.value, state, r.error))) {
+      state = PlanState.full(view.value, this.quarantine());
+      this.state = state;
+      r = await this.deps.backend.full(state);
+    }
     if (!r.ok) throw new Error(r.error);
     this.finish('full', r.value, start, planSeconds);
     this.reportRejections(null);
+    this.reportQuarantinedPods();
     await this.removeDisabledFamilies(state);
     if (!this.otherRemoved && this.deps.removeOtherBackend) {
       const removed = await this.deps.removeOtherBackend();
       if (removed.ok) this.otherRemoved = true;
       else log.warn({ err: removed.error }, 'removing the other netpol backend\'s rules failed; retrying next full sync');
+    }
+  }
+
+  /** The quarantine as the planner takes it. */
+  private quarantine(extra: readonly Suspect[] = [], view?: ClusterView): Quarantine {
+    const pods = new Map<string, PolicyPod>();
+    const policies = new Map<string, string>();
+    for (const [id, e] of this.quarantined) {
+      if (e.pod) pods.set(e.pod.key, e.pod);
+      else if (id.startsWith('NetworkPolicy/')) policies.set(id.slice('NetworkPolicy/'.length), e.message);
+    }
+    for (const s of extra) {
+      const obj = s.kind === 'Pod' ? this.deps.source.pod(s.key) : undefined;
+      const pod = obj && view ? toPolicyPod(obj, view.nodeName, view.nodeIPs) : null;
+      if (pod) pods.set(s.key, pod);
+      else if (s.kind === 'NetworkPolicy') policies.set(s.key, 'quarantined');
+    }
+    return { pods, policies };
+  }
+
+  /** Objects that changed or went since they were quarantined are planned normally again. */
+  private liftChangedQuarantine(): void {
+    for (const [id, e] of this.quarantined) {
+      const [kind, key] = [id.slice(0, id.indexOf('/')), id.slice(id.indexOf('/') + 1)];
+      const now = kind === 'Pod' ? podVersion(this.deps.source.pod(key)) : policyVersion(this.deps.source.policy(key));
+      const gone = kind === 'Pod' ? !this.deps.source.pod(key) : !this.deps.source.policy(key);
+      if (gone || now !== e.version) this.quarantined.delete(id);
+    }
+  }
+
+  /**
+   * The kernel refused the state: asks it (without committing) which pods' and policies' parts are at fault
+   * and quarantines them. False when the refusal is not about any object (the caller reports the error).
+   */
+  private async isolate(view: ClusterView, state: PlanState, error: string): Promise<boolean> {
+    const suspects: Suspect[] = [
+      ...[...state.policies.keys()].map((key) => ({ kind: 'NetworkPolicy' as const, key })),
+      ...[...state.pods.keys()].map((key) => ({ kind: 'Pod' as const, key })),
+    ];
+    const backend = this.deps.backend;
+    const result = await findCulprits(suspects, (q) => backend.check(PlanState.full(view, this.quarantine(q, view))));
+    if (result.kind !== 'found') {
+      log.warn({ err: error, isolation: result.kind }, 'netpol transaction refused and no object could be singled out');
+      return false;
+    }
+    const message = `the ${backend.kind} backend refused this object's rules (${error.slice(0, 300)}); it is isolated and allowed nothing until it changes`;
+    for (const s of result.culprits) {
+      const pod = s.kind === 'Pod' ? this.deps.source.pod(s.key) : undefined;
+      const planned = pod ? toPolicyPod(pod, view.nodeName, view.nodeIPs) : null;
+      // A pod gone from the cache since the check has nothing left to quarantine.
+      if (s.kind === 'Pod' && !planned) continue;
+      const version = s.kind === 'Pod' ? podVersion(pod) : policyVersion(this.deps.source.policy(s.key));
+      this.quarantined.set(`${s.kind}/${s.key}`, { version, message, reported: false, ...(planned ? { pod: planned } : {}) });
+    }
+    return true;
+  }
+
+  /** Each quarantined pod is reported once (policies go through reportRejections). */
+  private reportQuarantinedPods(): void {
+    for (const [id, e] of this.quarantined) {
+      if (!e.pod || e.reported) continue;
+      e.reported = true;
+      const pod = this.deps.source.pod(e.pod.key);
+      if (pod) this.deps.rejectPod?.(pod, e.message);
+      else log.warn({ pod: id }, e.message);
     }
   }
 
@@ -115,14 +205,25 @@ export class NetpolController implements Controller {
       const view = this.deps.source.view();
       if (!view.ok) return failAll(view.error);
       const work = workFor(changes, view.value, this.state, this.deps.source);
-      if (work.full) {
+      // A quarantined object that changed gets another chance: only a full plan lifts a quarantine.
+      const touchesQuarantine = changes.some((c) => {
+        const e = this.quarantined.get(`${c.kind}/${c.key}`);
+        const now = c.kind === 'Pod' ? podVersion(this.deps.source.pod(c.key)) : policyVersion(this.deps.source.policy(c.key));
+        return e !== undefined && e.version !== now;
+      });
+      if (work.full || touchesQuarantine) {
         await this.fullSync();
         return {};
       }
       const delta = this.state.update(view.value, work);
       const planSeconds = secondsSince(start);
       const r = await this.deps.backend.incremental(this.state, delta);
-      if (!r.ok) return failAll(r.error);
+      if (!r.ok) {
+        // Refused: a full sync finds out which object's part is at fault and applies everyone else's.
+        log.warn({ err: r.error }, 'netpol incremental apply failed; running a full sync');
+        await this.fullSync();
+        return {};
+      }
       this.finish('incremental', r.value, start, planSeconds, delta);
       this.reportRejections(delta.policies);
       return {};

@@ -115,6 +115,7 @@ export async function createNetpolController(ctx: ControllerContext): Promise<Ru
     removeOtherBackend: chosen.value.removeOtherBackend,
     syncPeriodMs: ctx.options.iptablesSyncPeriodMs,
     reject: (policy, r) => rejectObject(ctx, 'netpol', { ...policy, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }, 'InvalidNetworkPolicy', `${r.field}: ${r.message}`),
+    rejectPod: (pod, message) => rejectObject(ctx, 'netpol', { ...pod, apiVersion: 'v1', kind: 'Pod' }, 'NetworkPolicyNotProgrammable', message),
   });
   return {
     controller,

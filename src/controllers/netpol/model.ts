@@ -103,6 +103,8 @@ export interface PodFirewall {
   /** Policy chains checked for traffic to the pod; empty means not isolated (the DEFAULT chain allows). */
   ingressChains: string[];
   egressChains: string[];
+  /** The pod's own part could not be programmed (quarantined): it is isolated both ways and allowed nothing. */
+  denyAll?: boolean;
 }
 
 export interface PolicyChainInfo {

@@ -92,6 +92,41 @@ export function tmpSetName(real: string): string {
   return 'KUBE-TMP-' + shortHash(real);
 }
 
+/**
+ * The tools' limits on what we generate (bytes): nft keeps at most 128 bytes of a rule comment (nft 1.0 refuses
+ * longer ones, failing the whole transaction); iptables' comment match holds 255 (longer ones are cut short,
+ * so the rule never reads back as written); iptables chain names 28, ipset set names 31 (IPSET_MAXNAMELEN
+ * 32 with the NUL). nft chain and set names may be 255 (NFT_NAME_MAXLEN 256).
+ */
+export const NAME_LIMITS = { nftComment: 128, iptablesComment: 255, iptablesChain: 28, ipsetSet: 31, nftName: 255 } as const;
+
+/**
+ * Longest comment the planner puts on a rule: the nft renderer appends ` #<12-character fingerprint>`, and
+ * the total must stay within NAME_LIMITS.nftComment.
+ */
+export const RULE_COMMENT_MAX = 100;
+
+// Printable ASCII except the quote and backslash (the renderers quote comments); one byte per character.
+const UNSAFE_IN_COMMENT = /[^ -~]|["\\]/;
+const UNSAFE_IN_COMMENT_ALL = new RegExp(UNSAFE_IN_COMMENT.source, 'g');
+
+/**
+ * Comment on the jumps from the top chains to a pod's firewall chain: `pod <namespace>/<name>` when that fits
+ * RULE_COMMENT_MAX, else as much of it as fits followed by `~` and a hash of the whole key, so two long names
+ * with the same beginning never share a comment. Names of valid objects are ASCII; anything else is hashed.
+ */
+export function podJumpComment(podKey: string): string {
+  const full = `pod ${podKey}`;
+  if (full.length <= RULE_COMMENT_MAX && !UNSAFE_IN_COMMENT.test(full)) return full;
+  const hash = `~${shortHash(podKey)}`;
+  return full.replace(UNSAFE_IN_COMMENT_ALL, '?').slice(0, RULE_COMMENT_MAX - hash.length) + hash;
+}
+
+/** The jump comment of a quarantined pod: nothing of the object but a hash of its key (see plan-state.ts). */
+export function rejectedPodJumpComment(podKey: string): string {
+  return `pod rejected ~${shortHash(podKey)}`;
+}
+
 /** Comment on the builtin-chain jump; part of the rule's identity, so it must never change. */
 export function builtinJumpComment(builtin: string, target: string): string {
   return `kube-router netpol - ${shortHash(builtin + target)}`;

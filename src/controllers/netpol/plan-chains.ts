@@ -5,7 +5,7 @@ import {
   CHAIN_COMMON, CHAIN_DEFAULT, CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, CHAIN_TAIL, MARK_ALLOWED, MARK_PASSED,
   type BuiltinJump, type ChainSpec, type Family, type PodFirewall, type Rule,
 } from './model.ts';
-import { builtinJumpComment, localPodsSetName } from './names.ts';
+import { builtinJumpComment, localPodsSetName, podJumpComment, rejectedPodJumpComment } from './names.ts';
 import { hostCidr } from './plan-policy.ts';
 import type { NetpolConfig } from './plan-view.ts';
 
@@ -65,9 +65,10 @@ export function podChain(fw: PodFirewall, family: Family): ChainSpec {
   const cidrs = fw.ips.map((ip) => hostCidr(family, ip));
   const rules: Rule[] = [{ match: {}, action: { kind: 'jump', chain: CHAIN_COMMON } }];
   for (const dst of cidrs) rules.push({ match: { srcTypeLocal: true, dst }, action: { kind: 'accept' } });
-  const ingress = fw.ingressChains.length > 0 ? fw.ingressChains : [CHAIN_DEFAULT];
+  // A quarantined pod jumps to no policy and not to DEFAULT: nothing marks its traffic allowed.
+  const ingress = fw.denyAll ? [] : fw.ingressChains.length > 0 ? fw.ingressChains : [CHAIN_DEFAULT];
   for (const chain of ingress) for (const dst of cidrs) rules.push({ match: { dst }, action: { kind: 'jump', chain } });
-  const egress = fw.egressChains.length > 0 ? fw.egressChains : [CHAIN_DEFAULT];
+  const egress = fw.denyAll ? [] : fw.egressChains.length > 0 ? fw.egressChains : [CHAIN_DEFAULT];
   for (const chain of egress) for (const src of cidrs) rules.push({ match: { src }, action: { kind: 'jump', chain } });
   const notAllowed = { ...markAllowed, negate: true };
   rules.push({ match: { mark: notAllowed, limit: { perMinute: 10, burst: 10 } }, action: { kind: 'nflog', group: 100 } });
@@ -95,7 +96,7 @@ export function topChains(family: Family, config: NetpolConfig, pods: readonly P
   const forward: Rule[] = [];
   const output: Rule[] = [];
   for (const fw of pods) {
-    const comment = `pod ${fw.podKey}`;
+    const comment = fw.denyAll ? rejectedPodJumpComment(fw.podKey) : podJumpComment(fw.podKey);
     for (const ip of fw.ips) {
       const cidr = hostCidr(family, ip);
       const toPod: Rule = { match: { dst: cidr, comment }, action: { kind: 'jump', chain: fw.chain } };

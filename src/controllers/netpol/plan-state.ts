@@ -5,7 +5,7 @@ import {
   FAMILIES, type ChainSpec, type Family, type FamilyState, type PodFirewall, type PolicyChainInfo, type PolicyRejection, type SetSpec,
   TOP_CHAIN_OF,
 } from './model.ts';
-import { localPodsSetName } from './names.ts';
+import { localPodsSetName, podChainName } from './names.ts';
 import { builtinJumps, commonChain, defaultChain, podChain, tailChain, topChains } from './plan-chains.ts';
 import { isTarget, planPolicyFamily, type PolicyFamilyPlan } from './plan-policy.ts';
 import { advanceView, podKeyOf, prepareView, toPolicyPod, type ClusterView, type PolicyPod, type PreparedView } from './plan-view.ts';
@@ -36,6 +36,31 @@ export interface WorkItems {
   namespaces: Iterable<string>;
   /** The changed pods as they are now (null: gone or no policy pod), when the caller already converted them. */
   podsNow?: ReadonlyMap<string, PolicyPod | null>;
+}
+
+/**
+ * Objects whose part of the ruleset the kernel refused (found by the controller, see isolate.ts). Fail closed:
+ * a quarantined pod is left out of every set and its firewall (when local) allows nothing; a quarantined
+ * policy is planned as rejected (it isolates its targets and allows nothing).
+ */
+export interface Quarantine {
+  /** Pod key -> the pod as it was when quarantined (its deny-all firewall uses these addresses). */
+  pods: ReadonlyMap<string, PolicyPod>;
+  /** Policy key -> why it is quarantined. */
+  policies: ReadonlyMap<string, string>;
+}
+
+export const NO_QUARANTINE: Quarantine = { pods: new Map(), policies: new Map() };
+
+/** The view without the quarantined pods (the same object when none is). */
+function withoutPods(view: ClusterView, pods: ReadonlyMap<string, PolicyPod>): ClusterView {
+  return pods.size === 0 ? view : { ...view, pods: view.pods.filter((p) => !pods.has(podKeyOf(p))) };
+}
+
+/** A quarantined local pod's firewall: its own chain, no policy, nothing allowed. */
+function denyAllFirewall(pod: PolicyPod, family: Family): PodFirewall | undefined {
+  if (!pod.local || pod.ips[family].length === 0) return undefined;
+  return { chain: podChainName(pod.namespace, pod.name), podKey: pod.key, ips: pod.ips[family], ingressChains: [], egressChains: [], denyAll: true };
 }
 
 const sameFirewall = (a: PodFirewall | undefined, b: PodFirewall | undefined): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -70,7 +95,7 @@ export class PlanState {
   /** The view last planned, prepared; advanced pod by pod between full plans. */
   private prepared: PreparedView;
 
-  private constructor(private view: ClusterView) {
+  private constructor(private view: ClusterView, readonly quarantine: Quarantine) {
     this.prepared = prepareView(view);
   }
 
@@ -82,9 +107,10 @@ export class PlanState {
     return FAMILIES.filter((f) => this.view.config.families.includes(f));
   }
 
-  /** Plans everything from scratch. */
-  static full(view: ClusterView): PlanState {
-    const state = new PlanState(view);
+  /** Plans everything from scratch, the quarantined objects failing closed. */
+  static full(fullView: ClusterView, quarantine: Quarantine = NO_QUARANTINE): PlanState {
+    const view = withoutPods(fullView, quarantine.pods);
+    const state = new PlanState(view, quarantine);
     const prepared = state.prepared;
     const policies = policiesOf(view);
     for (const policy of policies) state.policies.set(policy.key, state.planEntry(prepared, policy));
@@ -95,11 +121,22 @@ export class PlanState {
         if (fw) state.firewalls[f].set(pod.key, fw);
       }
     }
+    for (const [key, pod] of quarantine.pods) {
+      for (const f of state.families) {
+        const fw = denyAllFirewall(pod, f);
+        if (fw) state.firewalls[f].set(key, fw);
+      }
+    }
     for (const ns of view.namespaces) if (ns.metadata?.name) state.namespaces.set(ns.metadata.name, ns.metadata.labels ?? {});
     return state;
   }
 
-  private planEntry(prepared: PreparedView, policy: NormalizedPolicy): PolicyEntry {
+  private planEntry(prepared: PreparedView, planned: NormalizedPolicy): PolicyEntry {
+    const why = this.quarantine.policies.get(planned.key);
+    const policy: NormalizedPolicy = why === undefined ? planned : {
+      ...planned, ingress: planned.ingress ? [] : null, egress: planned.egress ? [] : null,
+      rejection: { policy: planned.key, field: 'spec', message: why },
+    };
     const families: PolicyEntry['families'] = {};
     for (const f of this.families) families[f] = planPolicyFamily(prepared, policy, f);
     const localTargets = prepared.podsIn(policy.namespace).filter((p) => p.local && isTarget(policy, p)).map((p) => p.key);
@@ -107,7 +144,9 @@ export class PlanState {
   }
 
   /** Re-plans the named policies and pods against a newer view of the same config and node. */
-  update(view: ClusterView, work: WorkItems): Delta {
+  update(fullView: ClusterView, work: WorkItems): Delta {
+    const q = this.quarantine;
+    const view = withoutPods(fullView, q.pods);
     this.view = view;
     const delta: Delta = { policies: new Set(work.policies), pods: new Set(work.pods), top: false, names: new Set() };
     for (const name of work.namespaces) {
@@ -115,7 +154,9 @@ export class PlanState {
       if (ns) this.namespaces.set(name, ns.metadata?.labels ?? {});
       else this.namespaces.delete(name);
     }
-    const prepared = advanceView(this.prepared, view, work.podsNow ?? podsNow(view, delta.pods));
+    const changed = work.podsNow ?? podsNow(view, delta.pods);
+    const prepared = advanceView(this.prepared, view, q.pods.size === 0 ? changed
+      : new Map([...changed].map(([key, pod]) => [key, q.pods.has(key) ? null : pod])));
     this.prepared = prepared;
     if (delta.policies.size === 0 && delta.pods.size === 0) return delta;
     const policies = policiesOf(view);
@@ -140,7 +181,8 @@ export class PlanState {
       else this.pods.delete(key);
       for (const f of this.families) {
         const old = this.firewalls[f].get(key);
-        const fw = pod ? podFirewallFor(pod, f, policies) ?? undefined : undefined;
+        const quarantined = q.pods.get(key);
+        const fw = quarantined ? denyAllFirewall(quarantined, f) : pod ? podFirewallFor(pod, f, policies) ?? undefined : undefined;
         if (sameFirewall(old, fw)) continue;
         if (old) delta.names.add(old.chain);
         if (fw) {

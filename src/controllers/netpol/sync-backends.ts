@@ -34,6 +34,11 @@ export interface SyncBackend {
   incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>>;
   /** Removes everything of ours in these families (they were enabled by an earlier run, not this one). */
   removeFamilies(families: readonly Family[]): Promise<Result<unknown>>;
+  /**
+   * Whether the kernel would take the whole state, asked without changing anything of ours (used to find
+   * which object's part a refused transaction failed on).
+   */
+  check(state: PlanState): Promise<boolean>;
   /** A cheap check between full syncs: false when something now sits in front of our rules. */
   rulesInFront?(state: PlanState): Promise<Result<boolean>>;
 }
@@ -46,6 +51,10 @@ export function deltaChanges(state: PlanState, delta: Delta, cache: AppliedCache
   return nothing(changes) ? null : { parts, changes };
 }
 
+/** What an empty kernel would need: the whole state. */
+export const fromNothing = (state: PlanState): FamilyChanges[] =>
+  state.families.map((f) => diffFamily(state.familyState(f), { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
+
 const nothing = (changes: FamilyChanges[]): boolean => changes.every((c) => isEmptyChange(c.iptables) && isEmptyIpsetChange(c.ipset));
 
 export class IptablesSync implements SyncBackend {
@@ -56,6 +65,10 @@ export class IptablesSync implements SyncBackend {
 
   removeFamilies(families: readonly Family[]): Promise<Result<unknown>> {
     return this.applier.removeAll(families);
+  }
+
+  check(state: PlanState): Promise<boolean> {
+    return this.applier.check(fromNothing(state));
   }
 
   /** iptables chains are shared: another tool may insert above our jumps between full syncs. */

@@ -50,6 +50,10 @@ export class NftSync implements SyncBackend {
     return this.applier.removeAll(families);
   }
 
+  check(state: PlanState): Promise<boolean> {
+    return this.applier.check(state.families.map((f) => renderNft(state.familyState(f))).join(''));
+  }
+
   /**
    * Lists our tables and compares them with the state, set by set and rule by rule (fingerprint comments);
    * a table that differs in anything is rewritten whole, in one transaction. An equal one is adopted as is.

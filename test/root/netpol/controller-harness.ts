@@ -1,5 +1,6 @@
 // Builds netpol controllers over an in-memory cluster and the real kernel of a test namespace, with an exec
 // that records every command, plus snapshots of our kernel state for byte-for-byte comparisons.
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { TestNetns } from '../../helpers/netns.ts';
 import { config, ns, policy, pod } from '../../unit/netpol/fixtures.ts';
 import { FakeCluster } from '../../unit/netpol/fake-cluster.ts';
@@ -47,13 +48,14 @@ export function shopCluster(): FakeCluster {
   return c;
 }
 
-export function newController(n: TestNetns, c: FakeCluster, b: Backend) {
+export function newController(n: TestNetns, c: FakeCluster, b: Backend, opts: { exec?: NetpolExec; rejectPod?: (pod: Pod, message: string) => void } = {}) {
   const exec = recordingNetnsExec(n);
-  const ipt = new IptablesApplier(exec, b.mode);
-  const nft = new NftApplier(exec);
+  const ipt = new IptablesApplier(opts.exec ?? exec, b.mode);
+  const nft = new NftApplier(opts.exec ?? exec);
   const backend = b.kind === 'iptables' ? new IptablesSync(ipt) : new NftSync(nft);
   const removeOtherBackend = b.kind === 'iptables' ? () => nft.removeAll(FAMILIES) : () => ipt.removeAll(FAMILIES);
-  const controller = new NetpolController({ source: c, backend, removeOtherBackend, syncPeriodMs: 60_000, reject: () => undefined });
+  const controller = new NetpolController({ source: c, backend, removeOtherBackend, syncPeriodMs: 60_000, reject: () => undefined,
+    ...(opts.rejectPod ? { rejectPod: opts.rejectPod } : {}) });
   return { controller, exec };
 }
 
