@@ -42,6 +42,8 @@ export interface Options {
   enableIpv4: boolean;
   enableIpv6: boolean;
   enablePprof: boolean;
+  /** Extension: where --enable-pprof listens (upstream: always 0.0.0.0). */
+  pprofAddress: string;
   verbosity: number;
   logFormat: LogFormat;
   serviceClusterIpRanges: string[];
@@ -190,6 +192,7 @@ export function buildOptions(parsed: ParsedFlags, env: NodeJS.ProcessEnv, peerPa
     enableIpv4: f.bool('enable-ipv4'),
     enableIpv6: f.bool('enable-ipv6'),
     enablePprof: f.bool('enable-pprof'),
+    pprofAddress: f.text('pprof-address'),
     verbosity: Number(f.text('v')),
     logFormat: logFormat(parsed, env),
     serviceClusterIpRanges: canonicalCidrs(f.texts('service-cluster-ip-range')),
