@@ -1,6 +1,8 @@
 // Runs Debian's gobgpd as a supervised child: no config file (everything goes through gRPC), optionally inside a
 // network namespace, waits for its API, restarts it with capped exponential backoff when it dies and then asks the
 // owner to re-apply desired state, pipes its log into ours (component 'gobgpd') with passwords removed.
+// The child never outlives us: the kernel SIGKILLs it when we die (setpriv --pdeathsig), and a start that finds
+// a gobgpd an earlier instance left (pid file + command line) replaces it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -8,6 +10,7 @@ import { isIPv6 } from 'node:net';
 import { logger, v } from '../observe/log.ts';
 import { createGobgpRawClient, type GobgpRawClient } from './gobgp-proto.ts';
 import { LineSplitter, parseGobgpdLogLine, SecretScrubber } from './gobgpd-log.ts';
+import { endStaleGobgpd, findSetpriv, pidFileFor, removePidFile, writePidFile } from './gobgpd-lifetime.ts';
 
 const log = logger('bgp');
 const daemonLog = logger('gobgpd');
@@ -31,6 +34,16 @@ export interface GobgpdSupervisorOptions {
   protoDir?: string;
   /** Called after every automatic restart once the API answers: re-apply global config, peers, policies, paths. */
   onRestarted?: () => Promise<void> | void;
+  /** Where the running gobgpd's pid is kept for the next instance; default: the socket path with `.pid`. */
+  pidFile?: string;
+}
+
+/** Whether gobgpd is serving, and if not, since when and why (for health detail and metrics). */
+export interface GobgpdStatus {
+  up: boolean;
+  /** When gobgpd last stopped serving (or supervision began); undefined while up. */
+  downSinceMs: number | undefined;
+  lastError: string | undefined;
 }
 
 type Started = { ok: true; value: undefined } | { ok: false; error: string };
@@ -54,8 +67,12 @@ export function gobgpdApiHosts(opts: Pick<GobgpdSupervisorOptions, 'socketPath' 
   return hosts.join(',');
 }
 
-/** The command line that runs gobgpd (through `ip netns exec` when a namespace is given). */
-export function gobgpdCommand(opts: GobgpdSupervisorOptions): { file: string; args: string[] } {
+/**
+ * The command line that runs gobgpd (through `ip netns exec` when a namespace is given). With `setpriv`, the child
+ * gets SIGKILL from the kernel when its parent thread dies; spawn() forks from the main thread, whose end is the
+ * end of the process. The signal survives the execs (setpriv -> ip -> gobgpd: none of them is set-uid).
+ */
+export function gobgpdCommand(opts: GobgpdSupervisorOptions, setpriv?: string): { file: string; args: string[] } {
   const daemonArgs = [
     '--api-hosts', gobgpdApiHosts(opts),
     '--pprof-disable',
@@ -63,8 +80,9 @@ export function gobgpdCommand(opts: GobgpdSupervisorOptions): { file: string; ar
     '--log-level', opts.logLevel ?? (v(3) ? 'debug' : 'info'),
   ];
   const binary = opts.binary ?? 'gobgpd';
-  if (opts.netns) return { file: 'ip', args: ['netns', 'exec', opts.netns, binary, ...daemonArgs] };
-  return { file: binary, args: daemonArgs };
+  const command = opts.netns ? ['ip', 'netns', 'exec', opts.netns, binary, ...daemonArgs] : [binary, ...daemonArgs];
+  const [file, ...args] = setpriv ? [setpriv, '--pdeathsig', 'KILL', ...command] : command;
+  return { file: file!, args };
 }
 
 export class GobgpdSupervisor {
@@ -79,6 +97,13 @@ export class GobgpdSupervisor {
   private restartCount = 0;
   private probe: GobgpRawClient | undefined;
   private readonly scrubber: SecretScrubber;
+  private readonly setpriv = findSetpriv();
+  private readonly pidFile: string;
+  private serving = false;
+  private downSince = Date.now();
+  private lastError: string | undefined;
+  /** gobgpd's last error line (e.g. "failed to listen grpc port ..."): why it exited, for the failure report. */
+  private lastDaemonError: string | undefined;
   private readonly killOnExit = (): void => {
     this.child?.kill('SIGKILL');
   };
@@ -87,6 +112,18 @@ export class GobgpdSupervisor {
     this.apiTarget = `unix://${opts.socketPath}`;
     this.scrubber = opts.scrubber ?? new SecretScrubber();
     this.backoffMs = opts.restartBackoff?.initialMs ?? 500;
+    this.pidFile = opts.pidFile ?? pidFileFor(opts.socketPath);
+    if (!this.setpriv) log.warn('setpriv not found: gobgpd would outlive a killed kube-router until the next start replaces it');
+  }
+
+  status(): GobgpdStatus {
+    return { up: this.serving, downSinceMs: this.serving ? undefined : this.downSince, lastError: this.lastError };
+  }
+
+  private markDown(error: string): void {
+    if (this.serving) this.downSince = Date.now();
+    this.serving = false;
+    this.lastError = error;
   }
 
   get pid(): number | undefined {
@@ -119,13 +156,20 @@ export class GobgpdSupervisor {
   }
 
   private async launch(): Promise<Started> {
+    mkdirSync(dirname(this.opts.socketPath), { recursive: true, mode: 0o700 });
+    const stale = await endStaleGobgpd(this.pidFile, this.opts.binary ?? 'gobgpd', this.opts.socketPath);
+    if (!stale.ok) {
+      this.markDown(stale.error);
+      return stale;
+    }
     // A socket file left by a killed gobgpd makes its listen fail with "address already in use".
     rmSync(this.opts.socketPath, { force: true });
-    mkdirSync(dirname(this.opts.socketPath), { recursive: true, mode: 0o700 });
-    const { file, args } = gobgpdCommand(this.opts);
+    const { file, args } = gobgpdCommand(this.opts, this.setpriv);
+    this.lastDaemonError = undefined;
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.startedAt = Date.now();
+    if (child.pid !== undefined) writePidFile(this.pidFile, child.pid);
     this.pipeLog(child);
     let exitedEarly = false;
     this.childExited = new Promise<void>((resolve) => {
@@ -137,7 +181,8 @@ export class GobgpdSupervisor {
         resolve();
         this.onExit(child, code, signal, error);
       };
-      child.once('exit', (code, signal) => onGone(code, signal));
+      // 'close', not 'exit': gobgpd's last words (a fatal line on stderr) may still be in the pipe at exit.
+      child.once('close', (code, signal) => onGone(code, signal));
       child.once('error', (error) => onGone(null, null, error));
     });
     log.info({ pid: child.pid, netns: this.opts.netns, api: gobgpdApiHosts(this.opts) }, 'started gobgpd');
@@ -145,12 +190,19 @@ export class GobgpdSupervisor {
     const probe = this.probe;
     while (probe && !exitedEarly && !this.stopping && Date.now() < deadline) {
       const answer = await probe.unary('getBgp', {}, 500);
-      if (answer.ok) return { ok: true, value: undefined };
+      if (answer.ok) {
+        this.serving = true;
+        this.lastError = undefined;
+        return { ok: true, value: undefined };
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     if (!exitedEarly) child.kill('SIGKILL');
+    await this.childExited;
     const why = exitedEarly ? 'gobgpd exited before its API answered' : this.stopping ? 'stopped while starting' : 'gobgpd API did not answer in time';
-    return { ok: false, error: why };
+    const error = this.lastDaemonError ? `${why}: ${this.lastDaemonError}` : why;
+    this.markDown(error);
+    return { ok: false, error };
   }
 
   private pipeLog(child: ChildProcess): void {
@@ -159,6 +211,11 @@ export class GobgpdSupervisor {
       const emit = (line: string): void => {
         const rec = parseGobgpdLogLine(line, fromStderr, this.scrubber);
         if (rec) daemonLog[rec.level](rec.fields, rec.msg);
+        if (rec && (rec.level === 'error' || rec.level === 'fatal')) {
+          // gobgpd puts the cause in an Err field: "failed to listen grpc port" {"Err": "...address already in use"}
+          const cause = rec.fields['Err'] ?? rec.fields['err'] ?? rec.fields['Error'];
+          this.lastDaemonError = cause === undefined ? rec.msg : `${rec.msg}: ${String(cause)}`;
+        }
       };
       stream?.setEncoding('utf8');
       stream?.on('data', (chunk: string) => lines.push(chunk).forEach(emit));
@@ -167,8 +224,10 @@ export class GobgpdSupervisor {
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, error?: Error): void {
+    if (child.pid !== undefined) removePidFile(this.pidFile, child.pid);
     if (child !== this.child) return;
     this.child = undefined;
+    this.markDown(`gobgpd exited (${signal ?? `code ${code}`})${this.lastDaemonError ? `: ${this.lastDaemonError}` : ''}`);
     if (this.stopping || !this.running) return;
     log.error({ code, signal, err: error?.message, ranMs: Date.now() - this.startedAt }, 'gobgpd died; restarting');
     if (Date.now() - this.startedAt >= (this.opts.stableAfterMs ?? 60_000)) this.backoffMs = this.opts.restartBackoff?.initialMs ?? 500;

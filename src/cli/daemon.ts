@@ -56,7 +56,7 @@ export async function runDaemon(options: Options): Promise<number> {
   const servers: ServerHandle[] = [];
   // The health port is bound first so a port clash fails start-up before anything else happens.
   if (options.healthPort > 0) servers.push(await startHealthServer(health, options.healthAddr, options.healthPort));
-  if (options.enablePprof) servers.push(await startProfilingServer('0.0.0.0', PPROF_PORT));
+  if (options.enablePprof) servers.push(await startProfilingServer({ address: options.pprofAddress, port: PPROF_PORT }));
 
   const config = loadClientConfig({ kubeconfigPath: options.kubeconfig, master: options.master });
   if (!config.ok) {

@@ -1,5 +1,5 @@
-// The one table of command-line flags: upstream kube-router's 79 flags (same names, kinds and defaults) plus
-// our --log-format. Parsing, validation of single values and the --help screen are all driven from it.
+// The one table of command-line flags: upstream kube-router's 79 flags (same names, kinds and defaults) plus our
+// --log-format and --pprof-address. Parsing, validation of single values and the --help screen are driven from it.
 import type { FlagKind, ValueOf } from './flag-kinds.ts';
 import * as check from './value-checks.ts';
 
@@ -68,13 +68,17 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   def('bool', 'cleanup-config', 'false', G, 'Remove the iptables rules, IPVS services, ipsets and links kube-router made, then exit.'),
   def('bool', 'enable-ipv4', 'true', G, 'Handle IPv4 (the node needs an IPv4 address).'),
   def('bool', 'enable-ipv6', 'false', G, 'Handle IPv6 (the node needs an IPv6 address).'),
-  def('bool', 'enable-pprof', 'false', G, 'Serve runtime profiling data on 0.0.0.0:6060 (V8 CPU profiles and heap snapshots under /debug/pprof/).'),
+  def('bool', 'enable-pprof', 'false', G, 'Serve V8 CPU and sampling heap profiles under /debug/pprof/ on --pprof-address, port 6060.'),
   def('bool', 'help', 'false', G, 'Print this help and exit.', { short: 'h' }),
   def('bool', 'version', 'false', G, 'Print the version and exit.', { short: 'V' }),
   def('string', 'v', '0', G, 'Log verbosity: 0 is normal, 2 adds debug, 4 adds trace.', { short: 'v', check: check.verbosity }),
   def('string', 'log-format', 'json', G, 'Log line format: json or text; $KUBE_ROUTER_LOG_FORMAT changes the default. [not in upstream kube-router]', {
     upstream: false,
     check: check.oneOf('json', 'text'),
+  }),
+  def('string', 'pprof-address', '127.0.0.1', G, 'Address the --enable-pprof server listens on; the full heap snapshot is served only on loopback. [not in upstream kube-router]', {
+    upstream: false,
+    check: check.ipAddress,
   }),
   def('strings', 'service-cluster-ip-range', '10.96.0.0/12', G, 'ClusterIP CIDRs: one, or one per IP family.', {
     check: check.serviceClusterIpRange,

@@ -80,6 +80,7 @@ export function buildOptions(parsed: ParsedFlags, env: NodeJS.ProcessEnv, peerPa
     enableIpv4: f.bool('enable-ipv4'),
     enableIpv6: f.bool('enable-ipv6'),
     enablePprof: f.bool('enable-pprof'),
+    pprofAddress: f.text('pprof-address'),
     verbosity: Number(f.text('v')),
     logFormat: logFormat(parsed, env),
     serviceClusterIpRanges: canonicalCidrs(f.texts('service-cluster-ip-range')),

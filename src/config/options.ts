@@ -39,6 +39,8 @@ export interface Options {
   enableIpv4: boolean;
   enableIpv6: boolean;
   enablePprof: boolean;
+  /** Extension: where --enable-pprof listens (upstream: always 0.0.0.0). */
+  pprofAddress: string;
   verbosity: number;
   logFormat: LogFormat;
   serviceClusterIpRanges: string[];

@@ -55,4 +55,5 @@ export const metrics = {
   controllerErrors: counter('controller_errors_total', 'Errors while handling one object or a sync', ['controller']),
   rejectedObjects: counter('rejected_objects_total', 'Objects a controller rejected as invalid', ['controller', 'kind', 'reason']),
   reflectorRestarts: counter('reflector_restarts_total', 'Lists and watches started over after a failure, per resource and cause (gone, error, idle)', ['resource', 'cause']),
+  gobgpdUp: gauge('gobgpd_up', '1 while the supervised gobgpd serves its API, 0 while it cannot be started'),
 };

@@ -9,6 +9,7 @@ import { SecretScrubber } from '../../bgp/gobgpd-log.ts';
 import type { BgpSpeaker, Watch } from '../../bgp/speaker.ts';
 import { openRtnetlink } from '../../kernel/netlink/rtnetlink.ts';
 import { logger } from '../../observe/log.ts';
+import { metrics } from '../../observe/metrics.ts';
 import type { ControllerContext } from '../context.ts';
 import { commandRunner } from './apply-exec.ts';
 import { cleanupEgress } from './apply-egress.ts';
@@ -21,6 +22,9 @@ import { RoutesController } from './controller.ts';
 const log = logger('routes');
 
 export const DEFAULT_GOBGPD_SOCKET = '/run/kube-router/gobgpd.sock';
+/** Health component: unhealthy once gobgpd has not served for this long (restarts back off up to 30 s). */
+export const GOBGPD_HEALTH = 'gobgpd';
+const GOBGPD_DOWN_ALLOWANCE_MS = 60_000;
 const WANTED_KINDS = new Set(['Node', 'Service', 'EndpointSlice']);
 
 export interface RoutingOverrides {
@@ -28,6 +32,8 @@ export interface RoutingOverrides {
   netns?: string;
   socketPath?: string;
   gobgpdBinary?: string;
+  /** How long gobgpd may be down before /healthz reports it (tests shorten it). */
+  gobgpdDownAllowanceMs?: number;
 }
 
 export interface RoutingControllerHandle extends RunningController {
@@ -100,6 +106,18 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
     injector.reconcile().catch((err: unknown) => log.error({ err }, 'injected routes reconcile failed'));
   }, config.injectedRoutesSyncPeriodMs);
   reconcileTimer.unref();
+  // Liveness covers gobgpd: a daemon that cannot start (a port held by another process) must not be reported
+  // healthy forever. The component beats while gobgpd serves; its detail carries the last failure.
+  const allowanceMs = overrides.gobgpdDownAllowanceMs ?? GOBGPD_DOWN_ALLOWANCE_MS;
+  ctx.health.register(GOBGPD_HEALTH, allowanceMs);
+  const reportDaemon = (): void => {
+    const status = supervisor.status();
+    metrics.gobgpdUp.set(status.up ? 1 : 0);
+    if (status.up) ctx.health.beat(GOBGPD_HEALTH);
+    ctx.health.recordSync(GOBGPD_HEALTH, status.up, status.up ? undefined : status.lastError ?? 'gobgpd has not been started yet');
+  };
+  const daemonHealthTimer = setInterval(reportDaemon, Math.min(5000, allowanceMs / 4));
+  daemonHealthTimer.unref();
 
   return {
     controller,
@@ -111,6 +129,8 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
       if (shutDown) return;
       shutDown = true;
       clearInterval(reconcileTimer);
+      clearInterval(daemonHealthTimer);
+      ctx.health.unregister(GOBGPD_HEALTH);
       if (peerMetricsTimer) clearTimeout(peerMetricsTimer);
       watch?.close();
       injector.close();

@@ -85,6 +85,20 @@ describe('gobgpd driven over gRPC (two speakers and bird2 in namespaces)', { ski
     return peers.ok ? peers.value.find((p) => p.address === address)?.state : undefined;
   }
 
+  /** Index + 1 of the first event on B for `prefix` from index `from` on that is (or is not) a withdrawal. */
+  function nextEvent(from: number, prefix: string, withdrawal: boolean): number | undefined {
+    const i = eventsB.findIndex((e, idx) => idx >= from && e.prefix === prefix && e.withdrawal === withdrawal);
+    return i < 0 ? undefined : i + 1;
+  }
+
+  /** A–B established and B's watch last reported `prefix` as present: nothing about it is in flight. */
+  async function steadyOnB(prefix: string): Promise<void> {
+    await eventually(`A–B established and ${prefix} on B`, 30_000, async () => {
+      const last = eventsB.filter((e) => e.prefix === prefix).at(-1);
+      return last?.withdrawal === false && (await peerState(B, ADDR.aToB)) === 'established' && (await bestOn(B, prefix)) !== undefined;
+    });
+  }
+
   async function bestOn(speaker: GobgpSpeaker, prefix: string): Promise<BestPathEvent | undefined> {
     return must(await speaker.listBestPaths('ipv4')).find((p) => p.prefix === prefix);
   }
@@ -208,27 +222,35 @@ describe('gobgpd driven over gRPC (two speakers and bird2 in namespaces)', { ski
     assert.match(viaSocket.stdout, new RegExp(`${ADDR.aToB.replaceAll('.', '\\.')}.*Establ`));
   });
 
-  it("updatePeer changes a peer's configuration in gobgpd", async () => {
+  it("updatePeer changes a peer's configuration in gobgpd, which re-opens the session to apply it", async () => {
+    const mark = eventsB.length;
     must(await A.updatePeer({ ...peersA[0]!, description: 'node-b' }));
     const cli = spawnSync('ip', ['netns', 'exec', topo.a.name, 'gobgp', '-p', String(ADMIN_PORT_A), 'neighbor', ADDR.bToA, '-j'], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(cli.status, 0, cli.stderr);
     assert.equal((JSON.parse(cli.stdout) as { conf?: { description?: string } }).conf?.description, 'node-b');
+    // gobgpd applies any change to a neighbor's config by deleting and re-adding the peer (a CEASE to B), so the
+    // session and B's paths from A go and come back. Wait for that here: the next test needs a steady session.
+    await eventually('withdrawal on B after the CEASE', 15_000, () => nextEvent(mark, '198.18.1.0/24', true));
+    await steadyOnB('198.18.1.0/24');
   });
 
   it('after kill -9 the supervisor restarts gobgpd, the owner re-applies state and B learns the path again', async (t) => {
     const oldPid = supA.pid;
     assert.ok(oldPid);
+    await steadyOnB('198.18.1.0/24');
     const mark = eventsB.length;
     const t0 = Date.now();
     process.kill(oldPid, 'SIGKILL');
-    await eventually('withdrawal on B', 15_000, () => eventsB.slice(mark).some((e) => e.prefix === '198.18.1.0/24' && e.withdrawal));
+    // Guaranteed, and recorded by B's watch, so it cannot be missed: A and B did not negotiate graceful restart,
+    // and the established session (A's socket closes when its process dies) must go down before any new one.
+    const withdrawn = await eventually('withdrawal on B', 15_000, () => nextEvent(mark, '198.18.1.0/24', true));
     // bird negotiated graceful restart with A, so it keeps A's routes (stale) while A is away.
     assert.notEqual(bird.route('198.18.1.0/24'), '');
     await eventually('state re-applied', 15_000, () => reappliedA === 1);
     assert.notEqual(supA.pid, oldPid);
     assert.equal(supA.restarts, 1);
     t.diagnostic(`restarted and re-applied after ${Date.now() - t0} ms`);
-    await eventually('path back on B', 30_000, () => eventsB.slice(mark).some((e) => e.prefix === '198.18.1.0/24' && !e.withdrawal));
+    await eventually('path back on B', 30_000, () => nextEvent(withdrawn, '198.18.1.0/24', false));
     t.diagnostic(`path back on B after ${Date.now() - t0} ms`);
     assert.ok(resyncsA >= 1, "A's event stream was re-subscribed and asked for a resync");
     await eventually('A–bird re-established', 30_000, async () => (await peerState(A, ADDR.cToA)) === 'established');

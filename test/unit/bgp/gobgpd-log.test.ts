@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineSplitter, parseGobgpdLogLine, SecretScrubber } from '../../../src/bgp/gobgpd-log.ts';
 import { gobgpdApiHosts, gobgpdCommand } from '../../../src/bgp/gobgpd-supervisor.ts';
+import { isOurGobgpd, pidFileFor } from '../../../src/bgp/gobgpd-lifetime.ts';
 
 describe('gobgpd log lines', () => {
   const scrubber = new SecretScrubber();
@@ -67,5 +68,23 @@ describe('gobgpd command line', () => {
     assert.deepEqual(gobgpdCommand({ socketPath: '/s', adminPort: 0, netns: 'krt-bgp-1', binary: '/usr/sbin/gobgpd', logLevel: 'debug' }), {
       file: 'ip', args: ['netns', 'exec', 'krt-bgp-1', '/usr/sbin/gobgpd', '--api-hosts', 'unix:///s', '--pprof-disable', '--log-level', 'debug'],
     });
+  });
+
+  it('asks the kernel to SIGKILL gobgpd when kube-router dies, through setpriv, outermost so it covers ip netns exec', () => {
+    assert.deepEqual(gobgpdCommand({ socketPath: '/s', adminPort: 0, netns: 'krt-bgp-1', logLevel: 'info' }, '/usr/bin/setpriv'), {
+      file: '/usr/bin/setpriv',
+      args: ['--pdeathsig', 'KILL', 'ip', 'netns', 'exec', 'krt-bgp-1', 'gobgpd', '--api-hosts', 'unix:///s', '--pprof-disable', '--log-level', 'info'],
+    });
+  });
+
+  it('recognises a gobgpd as ours only by its binary name and our API socket first in --api-hosts', () => {
+    const ours = ['gobgpd', '--api-hosts', 'unix:///run/kube-router/gobgpd-n1.sock,127.0.0.1:50051', '--pprof-disable'];
+    assert.equal(isOurGobgpd(ours, 'gobgpd', '/run/kube-router/gobgpd-n1.sock'), true);
+    assert.equal(isOurGobgpd(['/usr/sbin/gobgpd', ...ours.slice(1)], 'gobgpd', '/run/kube-router/gobgpd-n1.sock'), true);
+    assert.equal(isOurGobgpd(ours, 'gobgpd', '/run/kube-router/gobgpd-n2.sock'), false, 'another node\'s daemon');
+    assert.equal(isOurGobgpd(['gobgpd', '--api-hosts', '127.0.0.1:50051,unix:///run/kube-router/gobgpd-n1.sock'], 'gobgpd', '/run/kube-router/gobgpd-n1.sock'), false);
+    assert.equal(isOurGobgpd(['gobgpd', '-f', '/etc/gobgpd.conf'], 'gobgpd', '/run/kube-router/gobgpd-n1.sock'), false, 'an operator\'s gobgpd');
+    assert.equal(isOurGobgpd(['sleep', '--api-hosts', 'unix:///run/kube-router/gobgpd-n1.sock'], 'gobgpd', '/run/kube-router/gobgpd-n1.sock'), false);
+    assert.equal(pidFileFor('/run/kube-router/gobgpd-n1.sock'), '/run/kube-router/gobgpd-n1.pid');
   });
 });

@@ -39,14 +39,14 @@ function run(argv: string[], env: NodeJS.ProcessEnv = {}): Options {
 }
 
 describe('flag table', () => {
-  it('has exactly upstream\'s 79 flags plus --log-format, with upstream\'s defaults', () => {
+  it('has exactly upstream\'s 79 flags plus --log-format and --pprof-address, with upstream\'s defaults', () => {
     assert.equal(UPSTREAM_DEFAULTS.length, 79);
     const upstream = FLAG_SPECS.filter((spec) => spec.upstream);
     assert.deepEqual(
       upstream.map((spec) => [spec.name, spec.defaultText]).sort(),
       [...UPSTREAM_DEFAULTS].map(([name, value]) => [name, value]).sort(),
     );
-    assert.deepEqual(FLAG_SPECS.filter((spec) => !spec.upstream).map((spec) => spec.name), ['log-format']);
+    assert.deepEqual(FLAG_SPECS.filter((spec) => !spec.upstream).map((spec) => spec.name), ['log-format', 'pprof-address']);
   });
 
   it('gives -h, -V and -v as the only one-letter forms', () => {
@@ -112,6 +112,13 @@ describe('defaults in Options', () => {
     assert.equal(run(['--log-format=json'], { KUBE_ROUTER_LOG_FORMAT: 'text' }).logFormat, 'json');
     assert.equal(run(['--log-format', 'text']).logFormat, 'text');
   });
+
+  it('keeps the profiling server on loopback unless --pprof-address widens it', () => {
+    assert.equal(run(['--enable-pprof']).pprofAddress, '127.0.0.1');
+    assert.equal(run(['--enable-pprof', '--pprof-address=0.0.0.0']).pprofAddress, '0.0.0.0');
+    const bad = parseCommandLine(['--pprof-address=localhost'], {});
+    assert.equal(bad.kind, 'error');
+  });
 });
 
 describe('--help', () => {
@@ -141,10 +148,11 @@ describe('--help', () => {
     assert.match(text, /--peer-router-ips ipSlice/);
   });
 
-  it('has the six sections in order and marks --log-format as not upstream', () => {
+  it('has the six sections in order and marks --log-format and --pprof-address as not upstream', () => {
     const sections = text.split('\n').filter((line) => /^[A-Z][A-Za-z/ ]+:$/.test(line));
     assert.deepEqual(sections, ['General:', 'Health and metrics:', 'Routing/BGP:', 'Service proxy:', 'Network policy:', 'Load balancer:']);
     assert.match(text, /--log-format string .*not in upstream/);
+    assert.match(text, /--pprof-address string .*not in upstream/);
   });
 });
 
