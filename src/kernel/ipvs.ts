@@ -5,7 +5,7 @@ import { NetlinkError, errnoName, type NetlinkMessage } from './netlink/codec.ts
 import { openGenl, resolveFamily } from './netlink/genl.ts';
 import {
   IPVS_GENL_NAME, decodeConfig, decodeDestinationMessage, decodeInfo, decodeServiceMessage, encodeGetConfig,
-  encodeGetDestinations, encodeGetInfo, encodeGetService, encodeIpvsOp, encodeSetConfig, type IpvsDestination,
+  encodeGetDestinations, encodeGetInfo, encodeGetService, encodeIpvsOps, encodeSetConfig, type IpvsDestination,
   type IpvsDestinationKey, type IpvsDestinationSpec, type IpvsInfo, type IpvsOp, type IpvsService, type IpvsServiceKey,
   type IpvsServiceSpec, type IpvsTimeouts,
 } from './netlink/ipvs.ts';
@@ -183,7 +183,7 @@ class NetlinkIpvs implements Ipvs {
 
   apply(ops: readonly IpvsOp[]): Promise<IpvsResult<IpvsApplyResult>> {
     return attempt(async () => {
-      const { acked, errors } = await this.sock.batch(ops.map((op) => encodeIpvsOp(this.familyId, op)), this.batchOpts);
+      const { acked, errors } = await this.sock.batch(encodeIpvsOps(this.familyId, ops), this.batchOpts);
       const failures = errors.map((e) => ({ index: e.index, op: ops[e.index] as IpvsOp, error: toIpvsError(e) }));
       return { applied: acked, failures };
     });

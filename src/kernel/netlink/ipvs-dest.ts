@@ -1,5 +1,6 @@
 // IPVS destinations (real servers) of a service: the model and the IPVS_CMD_ATTR_DEST nest in both directions.
-import { attr, attrNested, attrU16, attrU32, attrU8, parseAttrs, readU16, readU32, readU8 } from './codec.ts';
+import { AttrWriter } from './attr-writer.ts';
+import { parseAttrs, readU16, readU32, readU8 } from './codec.ts';
 import {
   IPVS_CMD_ATTR_DEST, IPVS_DEST_ATTR_ACTIVE_CONNS, IPVS_DEST_ATTR_ADDR, IPVS_DEST_ATTR_ADDR_FAMILY,
   IPVS_DEST_ATTR_FWD_METHOD, IPVS_DEST_ATTR_INACT_CONNS, IPVS_DEST_ATTR_L_THRESH, IPVS_DEST_ATTR_PERSIST_CONNS,
@@ -9,7 +10,7 @@ import {
   IPVS_TUNNEL_TYPE_IPIP,
 } from './ipvs-const.ts';
 import { decodeStatsPair, type IpvsStats } from './ipvs-stats.ts';
-import { afToFamily, bytesToIp, familyToAf, ipFamily, ipToBytes, type IpFamily } from './ip.ts';
+import { afToFamily, bytesToIp, familyToAf, ipToBytes, type IpFamily } from './ip.ts';
 
 /** How packets reach the real server: NAT (ipvsadm -m), IPIP/GUE/GRE tunnel (-i), direct routing (-g). */
 export type IpvsForward = 'masq' | 'local' | 'tunnel' | 'route' | 'bypass';
@@ -71,43 +72,46 @@ export function destinationKeyString(d: IpvsDestinationKey): string {
   return d.address.includes(':') ? `[${d.address}]:${d.port}` : `${d.address}:${d.port}`;
 }
 
-function be16(n: number): Buffer {
-  const out = Buffer.alloc(2);
-  out.writeUInt16BE(n, 0);
-  return out;
+function writeKeyAttrs(w: AttrWriter, d: IpvsDestinationKey): void {
+  const address = ipToBytes(d.address);
+  w.bytes(IPVS_DEST_ATTR_ADDR, address).be16(IPVS_DEST_ATTR_PORT, d.port);
+  // Always sent: a destination of the other family than its service (tunnel mode only) needs it.
+  w.u16(IPVS_DEST_ATTR_ADDR_FAMILY, familyToAf(address.length === 4 ? 4 : 6));
 }
 
-function keyAttrs(d: IpvsDestinationKey): Buffer[] {
-  return [
-    attr(IPVS_DEST_ATTR_ADDR, ipToBytes(d.address)),
-    attr(IPVS_DEST_ATTR_PORT, be16(d.port)),
-    // Always sent: a destination of the other family than its service (tunnel mode only) needs it.
-    attrU16(IPVS_DEST_ATTR_ADDR_FAMILY, familyToAf(ipFamily(d.address))),
-  ];
+/** Writes the IPVS_CMD_ATTR_DEST nest identifying a destination (DEL_DEST). */
+export function writeDestinationKey(w: AttrWriter, d: IpvsDestinationKey): void {
+  const nest = w.beginNest(IPVS_CMD_ATTR_DEST);
+  writeKeyAttrs(w, d);
+  w.endNest(nest);
 }
 
-/** The IPVS_CMD_ATTR_DEST nest identifying a destination (DEL_DEST). */
-export function encodeDestinationKey(d: IpvsDestinationKey): Buffer {
-  return attrNested(IPVS_CMD_ATTR_DEST, keyAttrs(d));
-}
-
-/** The full nest NEW_DEST and SET_DEST need; SET resets what it leaves out (tunnel settings) to the defaults. */
-export function encodeDestinationSpec(d: IpvsDestinationSpec): Buffer {
-  const attrs = [
-    ...keyAttrs(d),
-    attrU32(IPVS_DEST_ATTR_FWD_METHOD, forwardCode(d.forward)),
-    attrU32(IPVS_DEST_ATTR_WEIGHT, d.weight),
-    attrU32(IPVS_DEST_ATTR_U_THRESH, d.upperThreshold),
-    attrU32(IPVS_DEST_ATTR_L_THRESH, d.lowerThreshold),
-  ];
+/** Writes the full nest NEW_DEST and SET_DEST need; SET resets what it leaves out (tunnel settings) to the defaults. */
+export function writeDestinationSpec(w: AttrWriter, d: IpvsDestinationSpec): void {
+  const nest = w.beginNest(IPVS_CMD_ATTR_DEST);
+  writeKeyAttrs(w, d);
+  w.u32(IPVS_DEST_ATTR_FWD_METHOD, forwardCode(d.forward))
+    .u32(IPVS_DEST_ATTR_WEIGHT, d.weight)
+    .u32(IPVS_DEST_ATTR_U_THRESH, d.upperThreshold)
+    .u32(IPVS_DEST_ATTR_L_THRESH, d.lowerThreshold);
   if (d.tunnel) {
-    attrs.push(
-      attrU8(IPVS_DEST_ATTR_TUN_TYPE, TUNNEL_CODES[d.tunnel.type]),
-      attr(IPVS_DEST_ATTR_TUN_PORT, be16(d.tunnel.port)),
-      attrU16(IPVS_DEST_ATTR_TUN_FLAGS, d.tunnel.flags),
-    );
+    w.u8(IPVS_DEST_ATTR_TUN_TYPE, TUNNEL_CODES[d.tunnel.type])
+      .be16(IPVS_DEST_ATTR_TUN_PORT, d.tunnel.port)
+      .u16(IPVS_DEST_ATTR_TUN_FLAGS, d.tunnel.flags);
   }
-  return attrNested(IPVS_CMD_ATTR_DEST, attrs);
+  w.endNest(nest);
+}
+
+export function encodeDestinationKey(d: IpvsDestinationKey): Buffer {
+  const w = new AttrWriter(64);
+  writeDestinationKey(w, d);
+  return Buffer.from(w.view(0));
+}
+
+export function encodeDestinationSpec(d: IpvsDestinationSpec): Buffer {
+  const w = new AttrWriter(128);
+  writeDestinationSpec(w, d);
+  return Buffer.from(w.view(0));
 }
 
 /**

@@ -1,6 +1,7 @@
 // IPVS virtual services: the model (keyed by protocol+address+port or by firewall mark) and the
 // IPVS_CMD_ATTR_SERVICE nest in both directions.
-import { attr, attrNested, attrString, attrU16, attrU32, parseAttrs, readString, readU16, readU32 } from './codec.ts';
+import { AttrWriter } from './attr-writer.ts';
+import { parseAttrs, readString, readU16, readU32 } from './codec.ts';
 import {
   IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPVS_CMD_ATTR_SERVICE, IPVS_SVC_ATTR_ADDR, IPVS_SVC_ATTR_AF,
   IPVS_SVC_ATTR_FLAGS, IPVS_SVC_ATTR_FWMARK, IPVS_SVC_ATTR_NETMASK, IPVS_SVC_ATTR_PE_NAME, IPVS_SVC_ATTR_PORT,
@@ -80,11 +81,9 @@ export function ipvsService(spec: IpvsServiceKey & Partial<IpvsServiceSettings> 
 }
 
 /** IPv4 persistence masks travel as a network-order mask, IPv6 ones as a prefix length in host order. */
-function netmaskBytes(family: IpFamily, prefixLen: number): Buffer {
-  const out = Buffer.alloc(4);
-  if (family === 6) out.writeUInt32LE(prefixLen, 0);
-  else out.writeUInt32BE(prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0, 0);
-  return out;
+function writeNetmask(w: AttrWriter, family: IpFamily, prefixLen: number): void {
+  if (family === 6) w.u32(IPVS_SVC_ATTR_NETMASK, prefixLen);
+  else w.be32(IPVS_SVC_ATTR_NETMASK, prefixLen === 0 ? 0 : 0xffffffff << (32 - prefixLen));
 }
 
 function netmaskPrefix(family: IpFamily, value: Buffer | undefined): number {
@@ -96,39 +95,47 @@ function netmaskPrefix(family: IpFamily, value: Buffer | undefined): number {
   return len;
 }
 
-function keyAttrs(key: IpvsServiceKey): Buffer[] {
-  const attrs = [attrU16(IPVS_SVC_ATTR_AF, familyToAf(key.family))];
+function writeKeyAttrs(w: AttrWriter, key: IpvsServiceKey): void {
+  w.u16(IPVS_SVC_ATTR_AF, familyToAf(key.family));
   if (isFwmarkKey(key)) {
-    attrs.push(attrU32(IPVS_SVC_ATTR_FWMARK, key.fwmark));
-    return attrs;
+    w.u32(IPVS_SVC_ATTR_FWMARK, key.fwmark);
+    return;
   }
   const address = ipToBytes(key.address);
   if ((address.length === 4 ? 4 : 6) !== key.family) throw new TypeError(`service address ${key.address} is not IPv${key.family}`);
-  const port = Buffer.alloc(2);
-  port.writeUInt16BE(key.port, 0);
-  attrs.push(attrU16(IPVS_SVC_ATTR_PROTOCOL, protocolNumber(key.protocol)), attr(IPVS_SVC_ATTR_ADDR, address), attr(IPVS_SVC_ATTR_PORT, port));
-  return attrs;
+  w.u16(IPVS_SVC_ATTR_PROTOCOL, protocolNumber(key.protocol)).bytes(IPVS_SVC_ATTR_ADDR, address).be16(IPVS_SVC_ATTR_PORT, key.port);
 }
 
-/** The IPVS_CMD_ATTR_SERVICE nest identifying a service (GET, DEL_SERVICE, and every destination command). */
-export function encodeServiceKey(key: IpvsServiceKey): Buffer {
-  return attrNested(IPVS_CMD_ATTR_SERVICE, keyAttrs(key));
+/** Writes the IPVS_CMD_ATTR_SERVICE nest identifying a service (GET, DEL_SERVICE, every destination command). */
+export function writeServiceKey(w: AttrWriter, key: IpvsServiceKey): void {
+  const nest = w.beginNest(IPVS_CMD_ATTR_SERVICE);
+  writeKeyAttrs(w, key);
+  w.endNest(nest);
 }
 
-/** The full nest NEW_SERVICE and SET_SERVICE need; every flag bit is written (mask ~0), so SET replaces all flags. */
-export function encodeServiceSpec(spec: IpvsServiceSpec): Buffer {
-  const flags = Buffer.alloc(8);
-  flags.writeUInt32LE(spec.flags & ~IPVS_SVC_F_HASHED, 0);
+/** Writes the full nest NEW_SERVICE and SET_SERVICE need; every flag bit is written (mask ~0), so SET replaces all flags. */
+export function writeServiceSpec(w: AttrWriter, spec: IpvsServiceSpec): void {
+  const nest = w.beginNest(IPVS_CMD_ATTR_SERVICE);
+  writeKeyAttrs(w, spec);
+  const flags = Buffer.allocUnsafe(8);
+  flags.writeUInt32LE((spec.flags & ~IPVS_SVC_F_HASHED) >>> 0, 0);
   flags.writeUInt32LE(0xffffffff, 4);
-  const attrs = [
-    ...keyAttrs(spec),
-    attrString(IPVS_SVC_ATTR_SCHED_NAME, spec.scheduler),
-    attr(IPVS_SVC_ATTR_FLAGS, flags),
-    attrU32(IPVS_SVC_ATTR_TIMEOUT, spec.timeout),
-    attr(IPVS_SVC_ATTR_NETMASK, netmaskBytes(spec.family, spec.netmask)),
-  ];
-  if (spec.persistenceEngine) attrs.push(attrString(IPVS_SVC_ATTR_PE_NAME, spec.persistenceEngine));
-  return attrNested(IPVS_CMD_ATTR_SERVICE, attrs);
+  w.string(IPVS_SVC_ATTR_SCHED_NAME, spec.scheduler).bytes(IPVS_SVC_ATTR_FLAGS, flags).u32(IPVS_SVC_ATTR_TIMEOUT, spec.timeout);
+  writeNetmask(w, spec.family, spec.netmask);
+  if (spec.persistenceEngine) w.string(IPVS_SVC_ATTR_PE_NAME, spec.persistenceEngine);
+  w.endNest(nest);
+}
+
+export function encodeServiceKey(key: IpvsServiceKey): Buffer {
+  const w = new AttrWriter(64);
+  writeServiceKey(w, key);
+  return Buffer.from(w.view(0));
+}
+
+export function encodeServiceSpec(spec: IpvsServiceSpec): Buffer {
+  const w = new AttrWriter(128);
+  writeServiceSpec(w, spec);
+  return Buffer.from(w.view(0));
 }
 
 /**

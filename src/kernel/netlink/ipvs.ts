@@ -1,5 +1,6 @@
 // The IPVS generic-netlink family ("IPVS", version 1), encode and decode only: change requests (services,
 // destinations, timeouts), dump and get requests, and their replies. No I/O: src/kernel/ipvs.ts sends these.
+import { AttrWriter } from './attr-writer.ts';
 import { attrU32, parseAttrs, readU32, type NetlinkMessage } from './codec.ts';
 import { GENL_HDRLEN, genlPayload } from './genl.ts';
 import {
@@ -10,10 +11,10 @@ import {
   IPVS_INFO_ATTR_VERSION,
 } from './ipvs-const.ts';
 import {
-  decodeDestinationNest, encodeDestinationKey, encodeDestinationSpec, type IpvsDestination, type IpvsDestinationKey,
+  decodeDestinationNest, writeDestinationKey, writeDestinationSpec, type IpvsDestination, type IpvsDestinationKey,
   type IpvsDestinationSpec,
 } from './ipvs-dest.ts';
-import { decodeServiceNest, encodeServiceKey, encodeServiceSpec, type IpvsService, type IpvsServiceKey, type IpvsServiceSpec } from './ipvs-service.ts';
+import { decodeServiceNest, encodeServiceKey, writeServiceKey, writeServiceSpec, type IpvsService, type IpvsServiceKey, type IpvsServiceSpec } from './ipvs-service.ts';
 import type { IpFamily } from './ip.ts';
 import type { RequestMessage } from './socket.ts';
 
@@ -45,20 +46,61 @@ export interface IpvsInfo {
   connectionTableSize: number;
 }
 
+const OP_COMMANDS: Record<IpvsOp['op'], number> = {
+  'add-service': IPVS_CMD_NEW_SERVICE, 'update-service': IPVS_CMD_SET_SERVICE, 'delete-service': IPVS_CMD_DEL_SERVICE,
+  'add-destination': IPVS_CMD_NEW_DEST, 'update-destination': IPVS_CMD_SET_DEST, 'delete-destination': IPVS_CMD_DEL_DEST,
+};
+const GENL_HEADERS = new Map(Object.values(OP_COMMANDS).map((cmd) => [cmd, genlPayload(cmd, IPVS_GENL_VERSION, [])]));
+
 /**
- * The request for one change. `familyId` is the id the kernel gave the IPVS family (genl.resolveFamily).
- * No NLM_F_CREATE/EXCL: IPVS decides from the command (NEW on an existing entry is EEXIST).
+ * The requests for a list of changes, all written into one buffer (each payload is a view of it). `familyId` is the
+ * id the kernel gave the IPVS family (genl.resolveFamily). No NLM_F_CREATE/EXCL: IPVS decides from the command
+ * (NEW on an existing entry is EEXIST).
  */
-export function encodeIpvsOp(familyId: number, op: IpvsOp): RequestMessage {
-  const message = (cmd: number, attrs: Buffer[]): RequestMessage => ({ type: familyId, flags: 0, payload: genlPayload(cmd, IPVS_GENL_VERSION, attrs) });
-  switch (op.op) {
-    case 'add-service': return message(IPVS_CMD_NEW_SERVICE, [encodeServiceSpec(op.service)]);
-    case 'update-service': return message(IPVS_CMD_SET_SERVICE, [encodeServiceSpec(op.service)]);
-    case 'delete-service': return message(IPVS_CMD_DEL_SERVICE, [encodeServiceKey(op.service)]);
-    case 'add-destination': return message(IPVS_CMD_NEW_DEST, [encodeServiceKey(op.service), encodeDestinationSpec(op.destination)]);
-    case 'update-destination': return message(IPVS_CMD_SET_DEST, [encodeServiceKey(op.service), encodeDestinationSpec(op.destination)]);
-    case 'delete-destination': return message(IPVS_CMD_DEL_DEST, [encodeServiceKey(op.service), encodeDestinationKey(op.destination)]);
+export function encodeIpvsOps(familyId: number, ops: readonly IpvsOp[]): RequestMessage[] {
+  const w = new AttrWriter(ops.length * 160 + 64);
+  // a sync sends each service's key with every destination change: encode it once per service object
+  const keyBytes = new Map<IpvsServiceKey, [number, number]>();
+  const writeKey = (key: IpvsServiceKey): void => {
+    const seen = keyBytes.get(key);
+    if (seen) {
+      w.raw(w.view(seen[0], seen[1]));
+      return;
+    }
+    const start = w.length;
+    writeServiceKey(w, key);
+    keyBytes.set(key, [start, w.length]);
+  };
+  const out: RequestMessage[] = [];
+  for (const op of ops) {
+    const start = w.length;
+    w.raw(GENL_HEADERS.get(OP_COMMANDS[op.op]) as Buffer);
+    switch (op.op) {
+      case 'add-service':
+      case 'update-service':
+        writeServiceSpec(w, op.service);
+        break;
+      case 'delete-service':
+        writeKey(op.service);
+        break;
+      case 'add-destination':
+      case 'update-destination':
+        writeKey(op.service);
+        writeDestinationSpec(w, op.destination);
+        break;
+      case 'delete-destination':
+        writeKey(op.service);
+        writeDestinationKey(w, op.destination);
+        break;
+    }
+    out.push({ type: familyId, flags: 0, payload: w.view(start) });
   }
+  return out;
+}
+
+/** The request for one change (see encodeIpvsOps). */
+export function encodeIpvsOp(familyId: number, op: IpvsOp): RequestMessage {
+  return encodeIpvsOps(familyId, [op])[0] as RequestMessage;
 }
 
 /** GET_SERVICE payload: sent as a dump without a service, or as a single request (ESRCH if absent) with one. */

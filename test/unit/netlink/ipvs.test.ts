@@ -7,7 +7,8 @@ import { NLM_F_ACK, parseMessages } from '../../../src/kernel/netlink/codec.ts';
 import {
   IPVS_SVC_F_PERSISTENT, IPVS_SVC_F_SCHED_MH_FALLBACK, IPVS_SVC_F_SCHED_MH_PORT, decodeConfig, decodeDestinationMessage,
   decodeDestinationNest, decodeInfo, decodeServiceMessage, decodeServiceNest, encodeDestinationSpec, encodeGetDestinations,
-  encodeGetService, encodeIpvsOp, encodeServiceSpec, encodeSetConfig, ipvsDestination, ipvsService, type IpvsStats,
+  encodeGetService, encodeIpvsOp, encodeIpvsOps, encodeServiceSpec, encodeSetConfig, ipvsDestination, ipvsService, type IpvsOp,
+  type IpvsStats,
 } from '../../../src/kernel/netlink/ipvs.ts';
 import { frameRequests } from '../../../src/kernel/netlink/socket.ts';
 import { hex } from './fixtures.ts';
@@ -175,4 +176,18 @@ test('SET_CONFIG leaves out timeouts that are 0, which the kernel keeps', () => 
 
 test('a service key whose address is of the other family is a caller bug', () => {
   assert.throws(() => encodeServiceSpec(ipvsService({ family: 6, protocol: 'tcp', address: '198.51.100.1', port: 80, scheduler: 'rr' })), TypeError);
+});
+
+test('a batch encodes each change as it would be encoded alone, the service key included', () => {
+  const service = ipvsService({ family: 6, protocol: 'tcp', address: '2001:db8::1', port: 443, scheduler: 'rr' });
+  const ops: IpvsOp[] = [
+    { op: 'add-service', service },
+    ...Array.from({ length: 300 }, (_, i): IpvsOp => ({ op: 'add-destination', service, destination: ipvsDestination({ address: `2001:db8::${i + 16}`, port: 8443 }) })),
+    { op: 'update-destination', service, destination: ipvsDestination({ address: '2001:db8::10', port: 8443, forward: 'tunnel', tunnel: { type: 'gue', port: 6080, flags: 1 } }) },
+    { op: 'delete-destination', service, destination: { address: '2001:db8::11', port: 8443 } },
+    { op: 'update-service', service: { ...service, scheduler: 'sh' } },
+    { op: 'delete-service', service },
+  ];
+  const batch = encodeIpvsOps(IPVS_FAMILY_ID, ops);
+  assert.deepEqual(batch.map((m) => m.payload.toString('hex')), ops.map((op) => encodeIpvsOp(IPVS_FAMILY_ID, op).payload.toString('hex')));
 });
