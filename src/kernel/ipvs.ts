@@ -61,7 +61,11 @@ export interface Ipvs {
   getTimeouts(): Promise<IpvsResult<IpvsTimeouts>>;
   /** A timeout left out or 0 keeps its value (the proxy's --service-*-timeout 0s means "leave the kernel's"). */
   setTimeouts(timeouts: Partial<IpvsTimeouts>): Promise<IpvsResult<void>>;
-  /** Many changes, in order, written to the kernel before their acknowledgements are read. */
+  /**
+   * Many changes, in order, written to the kernel in as few sendtos as fit before their acknowledgements are read;
+   * a refused change does not stop the rest. An error result means the socket itself failed (a timeout): an
+   * unknown part of the list was applied, so the caller observes again.
+   */
   apply(ops: readonly IpvsOp[]): Promise<IpvsResult<IpvsApplyResult>>;
   close(): Promise<void>;
 }
