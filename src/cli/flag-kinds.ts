@@ -2,7 +2,7 @@
 // value is printed back for --help. The parser and the help screen both go through these functions.
 import { formatGoDuration, parseGoDuration } from './go-duration.ts';
 import { parseGoBool, parseGoUint, readCsvRecord } from './go-values.ts';
-import { canonicalIp } from './ip.ts';
+import { canonicalIp } from '../net/ip.ts';
 import { fail, ok, type Result } from './result.ts';
 
 export type FlagKind = 'bool' | 'string' | 'duration' | 'uint' | 'uint8' | 'uint16' | 'uint32' | 'strings' | 'uints' | 'ipSlice';

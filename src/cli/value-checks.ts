@@ -2,7 +2,8 @@
 // undefined; the caller turns it into `invalid value "<text>" for --<flag>: <problem>`.
 import { isPrivateAsn, reservedAsnReason } from './asn.ts';
 import { decodeStrictBase64 } from './go-values.ts';
-import { parseCidr, parseIp } from './ip.ts';
+import { parseCidr } from '../net/cidr.ts';
+import { parseIp } from '../net/ip.ts';
 
 export type Check<T> = (value: T) => string | undefined;
 
@@ -43,7 +44,7 @@ export const peerPorts: Check<number[]> = (ports) => {
 export const cidrList: Check<string[]> = (cidrs) => {
   for (const cidr of cidrs) {
     const parsed = parseCidr(cidr);
-    if (!parsed.ok) return `"${cidr}" is ${parsed.error}`;
+    if (!parsed.ok) return parsed.error;
   }
   return undefined;
 };

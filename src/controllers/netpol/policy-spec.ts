@@ -1,7 +1,8 @@
 // Turns a networking.k8s.io/v1 NetworkPolicy into a validated, normalised form the planner works on:
 // policyTypes defaulted as the API server does, selectors compiled, CIDRs parsed, ports checked.
 import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from 'kubernetes-types/networking/v1.js';
-import { cidrContains, parseCidr, splitZeroPrefix, type Cidr } from './addresses.ts';
+import { cidrContains, parseCidr, type Cidr } from '../../net/cidr.ts';
+import { splitZeroPrefix } from './addresses.ts';
 import type { L4Protocol, PolicyRejection } from './model.ts';
 import { compileSelector, MATCH_ALL, type CompiledSelector, type FieldError } from './selectors.ts';
 
@@ -62,13 +63,13 @@ function normalizePeer(peer: NetworkPolicyPeer, field: string): NormalizedPeer {
     const cidr = parseCidrAt(peer.ipBlock.cidr, `${field}.ipBlock.cidr`);
     const except = (peer.ipBlock.except ?? []).map((e, j) => {
       const c = parseCidrAt(e, `${field}.ipBlock.except[${j}]`);
-      if (!cidrContains(cidr, c) || c.prefix <= cidr.prefix) {
+      if (!cidrContains(cidr, c) || c.prefixLength <= cidr.prefixLength) {
         throw new Rejected({ field: `${field}.ipBlock.except[${j}]`, message: `except ${e} is not strictly inside ${String(peer.ipBlock?.cidr)}` });
       }
       return c;
     });
     // An except inside another except adds nothing and would overlap in an nft interval set.
-    const kept = except.filter((c, i) => !except.some((o, k) => k !== i && cidrContains(o, c) && (o.prefix < c.prefix || k < i)));
+    const kept = except.filter((c, i) => !except.some((o, k) => k !== i && cidrContains(o, c) && (o.prefixLength < c.prefixLength || k < i)));
     return { kind: 'ipBlock', blocks: splitZeroPrefix(cidr), except: kept };
   }
   if (!peer.podSelector && !peer.namespaceSelector) {

@@ -6,7 +6,8 @@ import type { AddressFamily, PeerConfig } from '../../bgp/speaker.ts';
 import { bestNodeIP, primaryNodeIP } from '../../kube/node-identity.ts';
 import { err, ok, type Result } from '../../kube/result.ts';
 import { nodeAsn, nodeBgpLocalAddresses, nodeExternalPeers, routeReflectorId, type AnnotatedPeer } from './annotations.ts';
-import { enabledFamilies, familyOf, type LocalBgp, type Problem } from './model.ts';
+import { familyOf } from '../../net/cidr.ts';
+import { enabledFamilies, type LocalBgp, type Problem } from './model.ts';
 
 export type PeerOptions = Pick<Options,
   'clusterAsn' | 'nodesFullMesh' | 'enableIbgp' | 'bgpPort' | 'routerId' | 'bgpGracefulRestart' | 'bgpGracefulRestartTimeMs' |
