@@ -3,7 +3,7 @@
 import { formatGoDuration, parseGoDuration } from './go-duration.ts';
 import { parseGoBool, parseGoUint, readCsvRecord } from './go-values.ts';
 import { canonicalIp } from '../net/ip.ts';
-import { fail, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '../result.ts';
 
 export type FlagKind = 'bool' | 'string' | 'duration' | 'uint' | 'uint8' | 'uint16' | 'uint32' | 'strings' | 'uints' | 'ipSlice';
 
@@ -45,7 +45,7 @@ function parseUintList(text: string): Result<number[]> {
   const values: number[] = [];
   for (const element of text.split(',')) {
     const parsed = parseGoUint(element, 64, false);
-    if (!parsed.ok) return fail(`element "${element}" is ${parsed.error}`);
+    if (!parsed.ok) return err(`element "${element}" is ${parsed.error}`);
     values.push(parsed.value);
   }
   return ok(values);
@@ -57,7 +57,7 @@ function parseIpList(text: string): Result<string[]> {
   const addresses: string[] = [];
   for (const element of record.value) {
     const parsed = canonicalIp(element.trim());
-    if (!parsed.ok) return fail(`element "${element}" is ${parsed.error}`);
+    if (!parsed.ok) return err(`element "${element}" is ${parsed.error}`);
     addresses.push(parsed.value);
   }
   return ok(addresses);

@@ -1,7 +1,7 @@
 // Text-to-value conversions with the exact syntax Go's strconv and encoding packages accept, because pflag
 // feeds flag values through them: booleans (strconv.ParseBool), unsigned integers (strconv.ParseUint, base 0
 // for scalar flags and base 10 inside lists), CSV lists (encoding/csv) and strict standard base64.
-import { fail, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '../result.ts';
 
 const TRUE_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
@@ -9,7 +9,7 @@ const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 export function parseGoBool(text: string): Result<boolean> {
   if (TRUE_WORDS.has(text)) return ok(true);
   if (FALSE_WORDS.has(text)) return ok(false);
-  return fail('not a boolean (use true or false)');
+  return err('not a boolean (use true or false)');
 }
 
 const DIGITS: Record<number, RegExp> = { 2: /^[01]$/, 8: /^[0-7]$/, 10: /^[0-9]$/, 16: /^[0-9a-fA-F]$/ };
@@ -61,11 +61,11 @@ function digitsWithBase(text: string, baseZero: boolean): { digits: string; base
  */
 export function parseGoUint(text: string, bits: 8 | 16 | 32 | 64, baseZero: boolean): Result<number> {
   const parsed = digitsWithBase(text, baseZero);
-  if (parsed === undefined) return fail('not an unsigned integer');
+  if (parsed === undefined) return err('not an unsigned integer');
   let value = 0n;
   for (const ch of parsed.digits) value = value * BigInt(parsed.base) + BigInt(parseInt(ch, parsed.base));
   const max = (1n << BigInt(bits)) - 1n;
-  if (value > max) return fail(`out of range (0-${max})`);
+  if (value > max) return err(`out of range (0-${max})`);
   return ok(Number(value));
 }
 
@@ -79,7 +79,7 @@ export function readCsvRecord(text: string): Result<string[]> {
     if (text[i] === '"') {
       i++;
       for (;;) {
-        if (i >= text.length) return fail('unterminated quoted field in comma-separated list');
+        if (i >= text.length) return err('unterminated quoted field in comma-separated list');
         const ch = text[i] as string;
         if (ch === '"') {
           if (text[i + 1] === '"') {
@@ -94,11 +94,11 @@ export function readCsvRecord(text: string): Result<string[]> {
         i++;
       }
       if (i < text.length && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') {
-        return fail('extraneous character after quoted field in comma-separated list');
+        return err('extraneous character after quoted field in comma-separated list');
       }
     } else {
       while (i < text.length && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') {
-        if (text[i] === '"') return fail('bare " in unquoted field of comma-separated list (quote the whole field)');
+        if (text[i] === '"') return err('bare " in unquoted field of comma-separated list (quote the whole field)');
         field += text[i];
         i++;
       }
@@ -115,6 +115,6 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 /** Decodes standard padded base64 as Go's base64.StdEncoding does (CR and LF are ignored, nothing else is). */
 export function decodeStrictBase64(text: string): Result<string> {
   const compact = text.replace(/[\r\n]/g, '');
-  if (!STRICT_BASE64.test(compact)) return fail('not valid base64 (standard alphabet, padded)');
+  if (!STRICT_BASE64.test(compact)) return err('not valid base64 (standard alphabet, padded)');
   return ok(Buffer.from(compact, 'base64').toString('utf8'));
 }

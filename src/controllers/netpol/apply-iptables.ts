@@ -1,7 +1,7 @@
 // The iptables + ipset backend's door to the kernel: reads back only what we own (our chains, our jumps in
 // INPUT/FORWARD/OUTPUT, our ipsets) and applies a change list as ipset restore, one iptables-restore
 // --noflush per family, then stale-set destruction — each one exec — with the userspace the system uses.
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 import { ipsetMemberMessage, type IpsetMemberChange } from '../../kernel/netlink/ipset.ts';
 import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';

@@ -3,7 +3,7 @@
 // and reports rejected policies once per change of the policy.
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
-import type { Result } from '../../kube/result.ts';
+import type { Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
 import type { ChangeRef, Controller, SyncOutcome } from '../runtime.ts';

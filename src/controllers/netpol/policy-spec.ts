@@ -4,7 +4,7 @@ import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from 'kubern
 import { cidrContains, parseCidr, type Cidr } from '../../net/cidr.ts';
 import { splitZeroPrefix } from './addresses.ts';
 import type { L4Protocol, PolicyRejection } from './model.ts';
-import { compileSelector, MATCH_ALL, type CompiledSelector, type FieldError } from './selectors.ts';
+import { compileSelector, MATCH_ALL, type Compiled, type CompiledSelector, type FieldError } from './selectors.ts';
 
 export type Direction = 'ingress' | 'egress';
 
@@ -44,7 +44,7 @@ class Rejected extends Error {
   constructor(readonly fieldError: FieldError) { super(fieldError.message); }
 }
 
-function need<T>(r: { ok: true; value: T } | { ok: false; error: FieldError }): T {
+function need<T>(r: Compiled<T>): T {
   if (!r.ok) throw new Rejected(r.error);
   return r.value;
 }

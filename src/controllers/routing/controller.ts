@@ -6,6 +6,7 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { BgpSpeaker, GlobalConfig } from '../../bgp/speaker.ts';
 import { INDEX, SERVICE_NAME_LABEL } from '../../kube/cluster-cache.ts';
 import { LastGoodPodCidrs } from '../../kube/pod-cidrs.ts';
+import type { Result } from '../../result.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { logger } from '../../observe/log.ts';
@@ -202,7 +203,7 @@ export class RoutesController implements Controller {
     const podCidrs = this.ownPodCidrs(self);
     const vips = unionVips(this.vipsByService);
     const problems: Problem[] = [];
-    const annotated = <T>(r: { ok: true; value: T } | { ok: false; error: string }, fallback: T, reason: string): T => {
+    const annotated = <T>(r: Result<T>, fallback: T, reason: string): T => {
       if (r.ok) return r.value;
       problems.push({ subject: self, reason, message: r.error });
       return fallback;

@@ -4,7 +4,7 @@ import type { Node } from 'kubernetes-types/core/v1.js';
 import type { Options } from '../../cli/options.ts';
 import type { AddressFamily, PeerConfig } from '../../bgp/speaker.ts';
 import { bestNodeIP, primaryNodeIP } from '../../kube/node-identity.ts';
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 import { nodeAsn, nodeBgpLocalAddresses, nodeExternalPeers, routeReflectorId, type AnnotatedPeer } from './annotations.ts';
 import { familyOf } from '../../net/cidr.ts';
 import { enabledFamilies, type LocalBgp, type Problem } from './model.ts';
