@@ -33,6 +33,8 @@ export interface NetpolControllerDeps {
   removeOtherBackend?: () => Promise<Result<unknown>>;
   /** Reports a policy the planner rejected (log + Event + metric). */
   reject(policy: NetworkPolicy, rejection: PolicyRejection): void;
+  /** Reports ipBlock CIDRs of an accepted policy that had host bits set and were normalised (a warning log line). */
+  normalized?(policy: NetworkPolicy, cidrs: string[]): void;
 }
 
 /** What the last sync did (tests and the bench look at it). */
@@ -52,6 +54,8 @@ export class NetpolController implements Controller {
   private disabledFamiliesChecked = false;
   /** Rejection reported per policy key, with the policy version it was reported for. */
   private readonly reported = new Map<string, string>();
+  /** Host-bit normalisations reported per policy key, with the policy version they were reported for. */
+  private readonly reportedNormalized = new Map<string, string>();
   lastSync: LastSync | null = null;
 
   readonly housekeeping?: { periodMs: number; run(): Promise<'ok' | 'resync'> };
@@ -85,6 +89,7 @@ export class NetpolController implements Controller {
     if (!r.ok) throw new Error(r.error);
     this.finish('full', r.value, start, planSeconds);
     this.reportRejections(null);
+    this.reportNormalized(null);
     await this.removeDisabledFamilies(state);
     if (!this.otherRemoved && this.deps.removeOtherBackend) {
       const removed = await this.deps.removeOtherBackend();
@@ -125,6 +130,7 @@ export class NetpolController implements Controller {
       if (!r.ok) return failAll(r.error);
       this.finish('incremental', r.value, start, planSeconds, delta);
       this.reportRejections(delta.policies);
+      this.reportNormalized(delta.policies);
       return {};
     } catch (error) {
       // Planning is pure and total; anything thrown is a bug. Keep the loop alive and retry these keys.
@@ -168,6 +174,25 @@ export class NetpolController implements Controller {
       if (this.reported.get(key) === version) continue;
       this.reported.set(key, version);
       this.deps.reject(policy, rejection);
+    }
+  }
+
+  /** Reports each policy's host-bit normalisations once per version, like reportRejections. */
+  private reportNormalized(only: ReadonlySet<string> | null): void {
+    if (!this.state || !this.deps.normalized) return;
+    const normalized = this.state.normalizedCidrs();
+    const keys = only ?? new Set([...normalized.keys(), ...this.reportedNormalized.keys()]);
+    for (const key of keys) {
+      const cidrs = normalized.get(key);
+      const policy = this.deps.source.policy(key);
+      if (!cidrs || !policy) {
+        this.reportedNormalized.delete(key);
+        continue;
+      }
+      const version = `${policy.metadata?.uid ?? ''}/${policy.metadata?.generation ?? JSON.stringify(policy.spec ?? {})}/${cidrs.join(';')}`;
+      if (this.reportedNormalized.get(key) === version) continue;
+      this.reportedNormalized.set(key, version);
+      this.deps.normalized(policy, cidrs);
     }
   }
 }

@@ -124,6 +124,9 @@ export async function createNetpolController(ctx: ControllerContext): Promise<Ru
     removeOtherBackend: chosen.value.removeOtherBackend,
     syncPeriodMs: ctx.options.iptablesSyncPeriodMs,
     reject: (policy, r) => rejectObject(ctx, 'netpol', { ...policy, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }, 'InvalidNetworkPolicy', `${r.field}: ${r.message}`),
+    // The API server accepts these, so they are not rejections: a warning names what was meant by them.
+    normalized: (policy, cidrs) => log.warn({ policy: `${policy.metadata?.namespace ?? ''}/${policy.metadata?.name ?? ''}`, cidrs },
+      'ipBlock CIDR with host bits set: using the network it is in'),
   });
   return {
     controller,
