@@ -70,7 +70,9 @@ export class LastGoodPodCidrs {
     const name = node.metadata?.name ?? '';
     const found = nodePodCidrs(node);
     const kept = this.last.get(name);
-    if (found.rejected.length > 0 && kept !== undefined) return { ...found, cidrs: kept, keptLastGood: true };
+    if (found.rejected.length > 0 && kept !== undefined && kept.join(',') !== found.cidrs.join(',')) {
+      return { ...found, cidrs: kept, keptLastGood: true };
+    }
     if (found.cidrs.length > 0) this.last.set(name, found.cidrs);
     else if (found.rejected.length === 0) this.last.delete(name); // no source at all: nothing to keep
     return found;
