@@ -4,7 +4,7 @@ import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { NetpolSource } from '../src/controllers/netpol/controller.ts';
 import type { ClusterView, NetpolConfig } from '../src/controllers/netpol/plan-view.ts';
-import { ok, type Result } from '../src/kube/result.ts';
+import { ok, type Result } from '../src/result.ts';
 
 export const NODE = 'bench-node';
 const NAMESPACES = 100;

@@ -1,4 +1,5 @@
 // Kubernetes Status error values (NotFound, AlreadyExists, Conflict, Invalid, BadRequest, Gone) and their HTTP codes.
+import type { Result as SharedResult } from '../../src/result.ts';
 
 export interface StatusCause { reason: string; message: string; field: string }
 
@@ -9,7 +10,8 @@ export interface ApiError {
   details?: { name?: string; group?: string; kind?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
 }
 
-export type Result<T> = { ok: true; value: T } | { ok: false; error: ApiError };
+/** The lab API's outcome: the shared Result with a Kubernetes Status error. */
+export type Result<T> = SharedResult<T, ApiError>;
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const fail = <T>(error: ApiError): Result<T> => ({ ok: false, error });

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { isIP } from 'node:net';
+import { isIp } from '../../src/net/ip.ts';
 import { stringify } from 'yaml';
 
 const run = promisify(execFile);
@@ -22,7 +22,7 @@ export async function makeServerCertificates(dir: string, hosts: readonly string
   await run('openssl', ['req', ...ec, '-keyout', keyPath, '-out', csrPath, '-subj', '/CN=kube-apiserver']);
   const names = new Set(['127.0.0.1', 'localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc',
     'kubernetes.default.svc.cluster.local', ...hosts.filter((h) => h !== '0.0.0.0' && h !== '::' && h !== '')]);
-  const san = [...names].map((n) => (isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
+  const san = [...names].map((n) => (isIp(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
   await writeFile(extPath, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n`);
   await run('openssl', ['x509', '-req', '-in', csrPath, '-CA', caPath, '-CAkey', caKey, '-CAcreateserial', '-out', certPath,
     '-days', '365', '-extfile', extPath]);

@@ -1,7 +1,8 @@
 // Validation of the lab's types, returning the field causes a 422 Invalid Status carries.
 import type { KubeObject } from './resources.ts';
 import type { StatusCause } from './status-errors.ts';
-import { cidrContains, parseCidr, parseIp } from './ipnet.ts';
+import { cidrContains, isCidr, parseCidr } from '../../src/net/cidr.ts';
+import { isIp, parseIp } from '../../src/net/ip.ts';
 
 type Json = Record<string, unknown>;
 
@@ -109,7 +110,7 @@ function validateService(service: KubeObject, c: Causes): void {
     if (port['nodePort'] !== undefined && !isPort(port['nodePort'])) c.invalid(`${at}.nodePort`, port['nodePort'], 'must be between 1 and 65535, inclusive');
   });
   for (const [field, value] of [['spec.clusterIP', spec['clusterIP']], ...asList(spec['externalIPs']).map((v, i) => [`spec.externalIPs[${i}]`, v])] as [string, unknown][]) {
-    if (value !== undefined && value !== '' && value !== 'None' && !parseIp(String(value))) c.invalid(field, value, 'must be a valid IP address');
+    if (value !== undefined && value !== '' && value !== 'None' && !isIp(String(value))) c.invalid(field, value, 'must be a valid IP address');
   }
   const affinity = spec['sessionAffinity'];
   if (!['None', 'ClientIP'].includes(String(affinity))) c.unsupported('spec.sessionAffinity', affinity, ['None', 'ClientIP']);
@@ -131,11 +132,12 @@ function validateNetworkPolicy(policy: KubeObject, c: Causes): void {
         const block = peer['ipBlock'];
         if (block === undefined) return;
         const at = `spec.${direction}[${i}].${peersField}[${j}].ipBlock`;
-        const cidr = parseCidr(String(asObj(block)['cidr'] ?? ''));
+        const parsed = parseCidr(String(asObj(block)['cidr'] ?? ''));
+        const cidr = parsed.ok ? parsed.value : undefined;
         if (!cidr) { c.invalid(`${at}.cidr`, asObj(block)['cidr'], 'must be a valid CIDR'); return; }
         asList(asObj(block)['except']).forEach((ex, k) => {
           const inner = parseCidr(String(ex));
-          if (!inner || !cidrContains(cidr, inner) || inner.prefix === cidr.prefix) c.invalid(`${at}.except[${k}]`, ex, 'must be a strict subset of `cidr`');
+          if (!inner.ok || !cidrContains(cidr, inner.value) || inner.value.prefixLength === cidr.prefixLength) c.invalid(`${at}.except[${k}]`, ex, 'must be a strict subset of `cidr`');
         });
       });
     });
@@ -148,7 +150,7 @@ function validateNetworkPolicy(policy: KubeObject, c: Causes): void {
 function validateNode(node: KubeObject, c: Causes): void {
   const spec = asObj(node['spec']);
   const cidrs = [spec['podCIDR'], ...asList(spec['podCIDRs'])].filter((v) => v !== undefined && v !== '');
-  for (const cidr of cidrs) if (!parseCidr(String(cidr))) c.invalid('spec.podCIDRs', cidr, 'must be a valid CIDR');
+  for (const cidr of cidrs) if (!isCidr(String(cidr))) c.invalid('spec.podCIDRs', cidr, 'must be a valid CIDR');
 }
 
 function validateEndpointSlice(slice: KubeObject, c: Causes): void {
@@ -159,7 +161,7 @@ function validateEndpointSlice(slice: KubeObject, c: Causes): void {
     if (addresses.length === 0) c.required(`endpoints[${i}].addresses`);
     addresses.forEach((a, j) => {
       const ip = parseIp(String(a));
-      if (family !== 'FQDN' && (!ip || (ip.family === 4) !== (family === 'IPv4'))) c.invalid(`endpoints[${i}].addresses[${j}]`, a, `must be a valid ${String(family)} address`);
+      if (family !== 'FQDN' && (!ip.ok || (ip.value.family === 4) !== (family === 'IPv4'))) c.invalid(`endpoints[${i}].addresses[${j}]`, a, `must be a valid ${String(family)} address`);
     });
   });
 }

@@ -3,7 +3,7 @@
 // terminating conditions from the pod's Ready condition and deletionTimestamp.
 import type { Pod, Service } from 'kubernetes-types/core/v1.d.ts';
 import type { Endpoint, EndpointPort } from 'kubernetes-types/discovery/v1.d.ts';
-import { parseIp } from '../apiserver/ipnet.ts';
+import { parseIp } from '../../src/net/ip.ts';
 import { mapSelectorMatches } from '../apiserver/selectors.ts';
 
 export type AddressType = 'IPv4' | 'IPv6';
@@ -35,7 +35,7 @@ export function resolveTargetPort(pod: Pod, targetPort: number | string | undefi
 
 function podAddress(pod: Pod, family: AddressType): string | undefined {
   const ips = pod.status?.podIPs?.map((p) => p.ip ?? '') ?? (pod.status?.podIP ? [pod.status.podIP] : []);
-  return ips.find((ip) => parseIp(ip)?.family === (family === 'IPv4' ? 4 : 6));
+  return ips.find((ip) => { const p = parseIp(ip); return p.ok && p.value.family === (family === 'IPv4' ? 4 : 6); });
 }
 
 function podReady(pod: Pod): boolean {

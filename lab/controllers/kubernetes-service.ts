@@ -1,7 +1,8 @@
 // The default/kubernetes Service and its EndpointSlice pointing at the API server, as every cluster has them
 // (the service proxy under test then serves the API on the first ClusterIP like in a real cluster).
 import type { LabApi } from '../apiserver/api.ts';
-import { formatIp, parseCidr, parseIp } from '../apiserver/ipnet.ts';
+import { parseCidr } from '../../src/net/cidr.ts';
+import { formatIp, ipFromBigInt, ipToBigInt, parseIp } from '../../src/net/ip.ts';
 import type { Result } from '../apiserver/status-errors.ts';
 import type { KubeObject } from '../apiserver/resources.ts';
 
@@ -9,12 +10,14 @@ export interface ApiEndpoint { ip: string; port: number }
 
 /** Creates (or refreshes) default/kubernetes with the first address of the primary service CIDR. */
 export function ensureKubernetesService(api: LabApi, endpoint: ApiEndpoint, serviceCidrs: readonly string[]): Result<KubeObject> {
-  const primary = parseCidr(serviceCidrs[0] ?? '');
-  const address = parseIp(endpoint.ip);
-  if (!primary || !address) throw new Error(`invalid service CIDR ${String(serviceCidrs[0])} or endpoint ${endpoint.ip}`);
+  const parsedCidr = parseCidr(serviceCidrs[0] ?? '');
+  const parsedIp = parseIp(endpoint.ip);
+  if (!parsedCidr.ok || !parsedIp.ok) throw new Error(`invalid service CIDR ${String(serviceCidrs[0])} or endpoint ${endpoint.ip}`);
   const services = api.type('', 'services');
   const slices = api.type('discovery.k8s.io', 'endpointslices');
-  const clusterIP = formatIp({ family: primary.family, value: primary.base + 1n });
+  const primary = parsedCidr.value;
+  const address = parsedIp.value;
+  const clusterIP = formatIp(ipFromBigInt(primary.family, ipToBigInt({ family: primary.family, bytes: primary.network }) + 1n));
   if (!api.get(services, 'default', 'kubernetes').ok) {
     const created = api.create(services, {
       apiVersion: 'v1', kind: 'Service',

@@ -2,7 +2,8 @@
 // free subnet of each cluster CIDR (dual-stack when two are configured), written to podCIDR and podCIDRs.
 import type { LabApi } from '../apiserver/api.ts';
 import type { KubeObject } from '../apiserver/resources.ts';
-import { cidrSize, formatCidr, parseCidr, type Cidr } from '../apiserver/ipnet.ts';
+import { cidrContains, cidrSize, formatCidr, parseCidr, type Cidr } from '../../src/net/cidr.ts';
+import { ipFromBigInt, ipToBigInt } from '../../src/net/ip.ts';
 import { logger } from '../../src/observe/log.ts';
 
 const log = logger('lab-podcidr');
@@ -23,16 +24,13 @@ const podCidrsOf = (node: KubeObject): string[] => {
 
 /** The first block of `pool` (of size `mask`) not overlapping any used CIDR. */
 export function nextFreeBlock(pool: Cidr, mask: number, used: readonly Cidr[]): Cidr | undefined {
-  const step = cidrSize({ ...pool, prefix: mask });
+  const step = cidrSize({ ...pool, prefixLength: mask });
   const count = cidrSize(pool) / step;
+  const base = ipToBigInt({ family: pool.family, bytes: pool.network });
   for (let i = 0n; i < count; i++) {
-    const candidate: Cidr = { family: pool.family, base: pool.base + i * step, prefix: mask };
-    const overlaps = used.some((u) => {
-      if (u.family !== candidate.family) return false;
-      const wide = u.prefix < candidate.prefix ? u : candidate;
-      const narrow = wide === u ? candidate : u;
-      return narrow.base >= wide.base && narrow.base < wide.base + cidrSize(wide);
-    });
+    const candidate: Cidr = { family: pool.family, network: ipFromBigInt(pool.family, base + i * step).bytes, prefixLength: mask };
+    // Two CIDRs overlap exactly when one contains the other.
+    const overlaps = used.some((u) => cidrContains(u, candidate) || cidrContains(candidate, u));
     if (!overlaps) return candidate;
   }
   return undefined;
@@ -41,8 +39,8 @@ export function nextFreeBlock(pool: Cidr, mask: number, used: readonly Cidr[]): 
 export function startPodCidrAllocator(api: LabApi, options: PodCidrOptions): () => void {
   const pools = options.clusterCidrs.map((text) => {
     const pool = parseCidr(text);
-    if (!pool) throw new Error(`invalid cluster CIDR ${text}`);
-    return pool;
+    if (!pool.ok) throw new Error(`invalid cluster CIDR ${text}`);
+    return pool.value;
   });
   const nodes = api.type('', 'nodes');
   const pending = new Set<string>();
@@ -52,7 +50,7 @@ export function startPodCidrAllocator(api: LabApi, options: PodCidrOptions): () 
   const allocate = (name: string): void => {
     const current = api.get(nodes, undefined, name);
     if (!current.ok || podCidrsOf(current.value).length > 0) return;
-    const used = api.listShared(nodes).flatMap(podCidrsOf).map((c) => parseCidr(c)).filter((c): c is Cidr => c !== undefined);
+    const used = api.listShared(nodes).flatMap(podCidrsOf).flatMap((c) => { const p = parseCidr(c); return p.ok ? [p.value] : []; });
     const blocks: string[] = [];
     for (const pool of pools) {
       const block = nextFreeBlock(pool, pool.family === 4 ? options.nodeMaskV4 ?? 24 : options.nodeMaskV6 ?? 64, used);

@@ -3,7 +3,8 @@
 import type { AdmissionHook, LabApi } from '../apiserver/api.ts';
 import type { KubeObject } from '../apiserver/resources.ts';
 import { invalid, type ApiError } from '../apiserver/status-errors.ts';
-import { cidrContains, cidrSize, formatCidr, formatIp, parseCidr, parseIp, type Cidr } from '../apiserver/ipnet.ts';
+import { cidrContains, cidrSize, formatCidr, parseCidr, type Cidr } from '../../src/net/cidr.ts';
+import { formatIp, ipFromBigInt, ipToBigInt, parseIp } from '../../src/net/ip.ts';
 
 export interface ServiceAllocatorOptions {
   /** One service CIDR per family, primary family first (e.g. ["198.18.128.0/20", "fd00:96::/112"]). */
@@ -48,8 +49,8 @@ function keepAllocated(spec: ServiceSpec, old: ServiceSpec): void {
 export function makeServiceAllocator(api: LabApi, options: ServiceAllocatorOptions): AdmissionHook {
   const cidrs = options.serviceCidrs.map((text) => {
     const parsed = parseCidr(text);
-    if (!parsed) throw new Error(`invalid service CIDR ${text}`);
-    return parsed;
+    if (!parsed.ok) throw new Error(`invalid service CIDR ${text}`);
+    return parsed.value;
   });
   const [low, high] = options.nodePortRange ?? [30000, 32767];
 
@@ -66,7 +67,7 @@ export function makeServiceAllocator(api: LabApi, options: ServiceAllocatorOptio
     const policy = spec.ipFamilyPolicy ?? (requested.length > 1 || (spec.ipFamilies?.length ?? 0) > 1 ? 'RequireDualStack' : 'SingleStack');
     if (policy === 'RequireDualStack' && cidrs.length < 2) throw new AllocationError('spec.ipFamilyPolicy', policy, 'this cluster is not configured for dual-stack services');
     let families = spec.ipFamilies?.length ? [...spec.ipFamilies]
-      : requested.length && requested[0] !== 'None' ? requested.map((ip) => (parseIp(ip)?.family === 6 ? 'IPv6' : 'IPv4'))
+      : requested.length && requested[0] !== 'None' ? requested.map((ip) => { const p = parseIp(ip); return p.ok && p.value.family === 6 ? 'IPv6' : 'IPv4'; })
         : cidrs.map(familyName);
     if (policy === 'SingleStack') families = families.slice(0, 1);
     else if (families.length === 1) families = [families[0] ?? 'IPv4', ...cidrs.map(familyName).filter((f) => f !== families[0])].slice(0, 2);
@@ -80,14 +81,16 @@ export function makeServiceAllocator(api: LabApi, options: ServiceAllocatorOptio
       if (!range) throw new AllocationError('spec.ipFamilies', family, 'not configured on this cluster');
       const wanted = requested[i];
       if (wanted) {
-        const ip = parseIp(wanted);
+        const parsed = parseIp(wanted);
+        const ip = parsed.ok ? parsed.value : undefined;
         if (!ip || !cidrContains(range, ip)) throw new AllocationError('spec.clusterIPs', requested, `failed to allocate IP ${wanted}: provided IP is not in the valid range. The range of valid IPs is ${formatCidr(range)}`);
         if (taken.has(formatIp(ip))) throw new AllocationError('spec.clusterIPs', requested, `failed to allocate IP ${wanted}: provided IP is already allocated`);
         return formatIp(ip);
       }
       const last = cidrSize(range) - (range.family === 4 ? 1n : 0n);
+      const base = ipToBigInt({ family: range.family, bytes: range.network });
       for (let offset = 1n; offset < last; offset++) {
-        const candidate = formatIp({ family: range.family, value: range.base + offset });
+        const candidate = formatIp(ipFromBigInt(range.family, base + offset));
         if (!taken.has(candidate)) { taken.add(candidate); return candidate; }
       }
       throw new AllocationError('spec.clusterIPs', requested, `range is full`);

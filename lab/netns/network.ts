@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { logger } from '../../src/observe/log.ts';
 import { execIn, ipBatch, killPids, listNetns, pidsInNetns } from './exec.ts';
 import { ensureLabDirs, labPaths, readJson, removeFile, writeJson, type LabPaths } from './state.ts';
-import { parseCidr, planTopology, type LabTopology, type TopologyOptions } from './topology.ts';
+import { ipv4Cidr, planTopology, type LabTopology, type TopologyOptions } from './topology.ts';
 
 const log = logger('lab/netns');
 
@@ -58,7 +58,7 @@ async function applyTopology(t: LabTopology): Promise<void> {
   const underlay = ['link set lo up'];
   for (const subnet of t.subnets) {
     underlay.push(`link add ${subnet.bridge} type bridge`, `link set ${subnet.bridge} up`);
-    if (subnet.gateway) underlay.push(`addr add ${subnet.gateway}/${parseCidr(subnet.cidr).bits} dev ${subnet.bridge}`);
+    if (subnet.gateway) underlay.push(`addr add ${subnet.gateway}/${ipv4Cidr(subnet.cidr).bits} dev ${subnet.bridge}`);
   }
   for (const node of t.nodes) {
     underlay.push(`link set ${node.underlayPort} master ${t.subnets[node.subnet]!.bridge}`, `link set ${node.underlayPort} up`);
@@ -68,7 +68,7 @@ async function applyTopology(t: LabTopology): Promise<void> {
 
   for (const node of t.nodes) {
     const subnet = t.subnets[node.subnet]!;
-    const lines = ['link set lo up', `addr add ${node.ip}/${parseCidr(subnet.cidr).bits} dev eth0`, 'link set eth0 up'];
+    const lines = ['link set lo up', `addr add ${node.ip}/${ipv4Cidr(subnet.cidr).bits} dev eth0`, 'link set eth0 up'];
     // nodes on different underlay subnets reach each other through the underlay namespace
     for (const other of t.subnets) if (other !== subnet && subnet.gateway) lines.push(`route add ${other.cidr} via ${subnet.gateway}`);
     for (const r of t.routes.filter((r) => r.netns === node.netns)) lines.push(`route add ${r.dst} via ${r.via}`);

@@ -1,5 +1,7 @@
 // The lab network as plain data: namespace names, underlay addresses, pod CIDRs and static routes,
 // computed from the options without touching the kernel (network.ts applies it).
+import { parseCidr } from '../../src/net/cidr.ts';
+import { formatIp, ipFromBigInt, ipToBigInt } from '../../src/net/ip.ts';
 
 export interface UnderlaySubnet {
   /** e.g. 198.51.100.0/24 */
@@ -58,27 +60,20 @@ export const DEFAULT_UNDERLAY_CIDR = '198.51.100.0/24';
 export const DEFAULT_SECOND_UNDERLAY_CIDR = '198.19.100.0/24';
 export const DEFAULT_POD_CIDR_RANGE = '198.18.0.0/16';
 
-export function ipToInt(ip: string): number {
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`bad IPv4 address ${ip}`);
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+function intToIp(n: number): string {
+  return formatIp(ipFromBigInt(4, BigInt(n)));
 }
 
-export function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-export function parseCidr(cidr: string): { base: number; bits: number } {
-  const [ip, len] = cidr.split('/');
-  const bits = Number(len);
-  if (ip === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) throw new Error(`bad CIDR ${cidr}`);
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return { base: (ipToInt(ip) & mask) >>> 0, bits };
+/** The IPv4 network of `cidr` as a number, and its prefix length (the lab's underlay and pod ranges are IPv4). */
+export function ipv4Cidr(cidr: string): { base: number; bits: number } {
+  const parsed = parseCidr(cidr);
+  if (!parsed.ok || parsed.value.family !== 4) throw new Error(`bad IPv4 CIDR ${cidr}`);
+  return { base: Number(ipToBigInt({ family: 4, bytes: parsed.value.network })), bits: parsed.value.prefixLength };
 }
 
 /** Host number `host` inside `cidr`, checked to fit (no network or broadcast address). */
 export function hostInCidr(cidr: string, host: number): string {
-  const { base, bits } = parseCidr(cidr);
+  const { base, bits } = ipv4Cidr(cidr);
   const size = 2 ** (32 - bits);
   if (host < 1 || host >= size - 1) throw new Error(`host ${host} does not fit in ${cidr}`);
   return intToIp(base + host);
@@ -86,7 +81,7 @@ export function hostInCidr(cidr: string, host: number): string {
 
 /** The `index`-th /24 of `range` (e.g. 198.18.0.0/16, 3 -> 198.18.3.0/24). */
 export function nthSlash24(range: string, index: number): string {
-  const { base, bits } = parseCidr(range);
+  const { base, bits } = ipv4Cidr(range);
   if (bits > 24 || index >= 2 ** (24 - bits)) throw new Error(`no /24 number ${index} in ${range}`);
   return `${intToIp(base + index * 256)}/24`;
 }

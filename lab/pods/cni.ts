@@ -4,7 +4,7 @@
 // ADD runs the chain in order and caches the final result; DEL runs it in reverse; CHECK needs cniVersion >= 0.4.0.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Result } from '../../src/kube/result.ts';
+import type { Result } from '../../src/result.ts';
 import { readJson, removeFile, writeJson } from '../netns/state.ts';
 import { run } from '../netns/exec.ts';
 

@@ -1,7 +1,7 @@
 // Runs a host command for the VM build steps and reports its outcome as a value (never throws).
 import { spawn } from 'node:child_process';
+import type { Result } from '../../src/result.ts';
 
-export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
 
 export interface CommandOutcome {
   code: number | null; // null: killed by a signal, or never started (see spawnError)

@@ -4,7 +4,7 @@ import { REPO_ROOT } from './repo-root.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Result } from './exec.ts';
+import type { Result } from '../../src/result.ts';
 import { modulesDir, vmCacheDir, type KernelBuild } from './kernel.ts';
 
 /** Loaded first by /init: the 9p transport, and crc32c_generic because busybox modprobe ignores the softdep

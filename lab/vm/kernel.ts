@@ -4,7 +4,8 @@ import { REPO_ROOT } from './repo-root.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logger } from '../../src/observe/log.ts';
-import { runChecked, runCommand, type Result } from './exec.ts';
+import type { Result } from '../../src/result.ts';
+import { runChecked, runCommand } from './exec.ts';
 
 const log = logger('lab-vm');
 

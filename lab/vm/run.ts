@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Result } from './exec.ts';
+import type { Result } from '../../src/result.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { prepareKernel } from './kernel.ts';
 

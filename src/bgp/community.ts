@@ -1,8 +1,8 @@
 // BGP standard communities (RFC 1997): parsing the forms users write ('a:b', uint32, well-known names) and
 // formatting a 32-bit value back as 'a:b'. The accepted forms are the ones kube-router's
 // node.bgp.communities annotation documents, which are also the ones gobgp's policy engine parses.
+import type { Result } from '../result.ts';
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** Well-known community names (IANA registry) and their values, as gobgp names them. */
 const WELL_KNOWN: ReadonlyMap<string, number> = new Map([
@@ -26,7 +26,7 @@ const UINT16_MAX = 0xffff;
 const UINT32_MAX = 0xffffffff;
 
 /** Parses '65000:100', '4259840100' or 'no-export' (case-insensitive, '_' allowed for '-') into its 32-bit value. */
-export function parseCommunity(text: string): Parsed<number> {
+export function parseCommunity(text: string): Result<number> {
   const trimmed = text.trim();
   if (/^\d+$/.test(trimmed)) {
     const n = Number(trimmed);
@@ -50,7 +50,7 @@ export function formatCommunity(value: number): string {
 }
 
 /** Parses every community, failing on the first bad one. */
-export function parseCommunities(texts: readonly string[]): Parsed<number[]> {
+export function parseCommunities(texts: readonly string[]): Result<number[]> {
   const values: number[] = [];
   for (const text of texts) {
     const parsed = parseCommunity(text);

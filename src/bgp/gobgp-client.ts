@@ -14,7 +14,7 @@ import {
 } from './gobgp-policy-messages.ts';
 import { watchGobgp, type WatchRetry } from './gobgp-watch.ts';
 import { SecretScrubber } from './gobgpd-log.ts';
-import type { Parsed } from './community.ts';
+import type { Result } from '../result.ts';
 
 const log = logger('bgp');
 
@@ -31,7 +31,7 @@ export interface GobgpSpeakerOptions {
   watchRetry?: WatchRetry;
 }
 
-function invalid<T>(operation: string, parsed: Parsed<T>): BgpResult<T> {
+function invalid<T>(operation: string, parsed: Result<T>): BgpResult<T> {
   return parsed.ok ? parsed : { ok: false, error: new BgpError(operation, INVALID_ARGUMENT, 'INVALID_ARGUMENT', parsed.error) };
 }
 
@@ -40,7 +40,7 @@ function done(result: BgpResult<unknown>): BgpResult<void> {
 }
 
 /** Connects (lazily: grpc dials on first call) to a gobgpd API. Fails only if the protos cannot be loaded. */
-export function connectGobgp(opts: GobgpSpeakerOptions): { ok: true; value: GobgpSpeaker } | { ok: false; error: string } {
+export function connectGobgp(opts: GobgpSpeakerOptions): Result<GobgpSpeaker> {
   const scrubber = opts.scrubber ?? new SecretScrubber();
   const raw = createGobgpRawClient({ target: opts.target, ...(opts.protoDir ? { protoDir: opts.protoDir } : {}), scrub: (s) => scrubber.scrub(s) });
   if (!raw.ok) return raw;

@@ -1,12 +1,14 @@
 // Pure translation between our speaker types (global config, peers, paths) and gobgp v3 API JSON messages.
-import { isIPv4, isIPv6 } from 'node:net';
+import { parseCidrWithIp } from '../net/cidr.ts';
+import { familyName, formatIp, isIp, parseIp } from '../net/ip.ts';
 import type {
   AddressFamily, BestPathEvent, GlobalConfig, GracefulRestartConfig, Path, PeerConfig, PeerStateEvent, PeerStatus, SessionState,
 } from './speaker.ts';
 import {
   ANY_PREFIX, type ApiAny, type ApiFamily, type ApiGlobal, type ApiGracefulRestart, type ApiPath, type ApiPeer, type ApiSessionState,
 } from './gobgp-api-types.ts';
-import { formatCommunity, parseCommunities, type Parsed } from './community.ts';
+import { formatCommunity, parseCommunities } from './community.ts';
+import type { Result } from '../result.ts';
 
 export const IPV4_UNICAST: ApiFamily = { afi: 'AFI_IP', safi: 'SAFI_UNICAST' };
 export const IPV6_UNICAST: ApiFamily = { afi: 'AFI_IP6', safi: 'SAFI_UNICAST' };
@@ -15,22 +17,19 @@ export function familyToApi(family: AddressFamily): ApiFamily {
   return family === 'ipv4' ? IPV4_UNICAST : IPV6_UNICAST;
 }
 
-export interface Cidr {
+/** A prefix as gobgp's API takes it: the address text (as written, host bits kept) and the length apart. */
+export interface ApiPrefixParts {
   address: string;
   length: number;
   family: AddressFamily;
 }
 
-/** Parses 'address/len' for either family. */
-export function parseCidr(text: string): Parsed<Cidr> {
-  const slash = text.indexOf('/');
-  const address = slash < 0 ? '' : text.slice(0, slash);
-  const lenText = slash < 0 ? '' : text.slice(slash + 1);
-  const family: AddressFamily | undefined = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
-  if (!family || !/^\d{1,3}$/.test(lenText)) return { ok: false, error: `invalid CIDR ${JSON.stringify(text)}` };
-  const length = Number(lenText);
-  if (length > (family === 'ipv4' ? 32 : 128)) return { ok: false, error: `invalid prefix length in ${text}` };
-  return { ok: true, value: { address: address.toLowerCase(), length, family } };
+/** Splits 'address/len' (src/net's CIDR rules) into the parts gobgp's messages carry. */
+export function prefixParts(text: string): Result<ApiPrefixParts> {
+  const parsed = parseCidrWithIp(text);
+  if (!parsed.ok) return parsed;
+  const { ip, cidr } = parsed.value;
+  return { ok: true, value: { address: formatIp(ip), length: cidr.prefixLength, family: familyName(cidr.family) } };
 }
 
 function gracefulRestartToApi(gr: GracefulRestartConfig): ApiGracefulRestart {
@@ -52,8 +51,8 @@ export function globalToApi(global: GlobalConfig): ApiGlobal {
   };
 }
 
-export function peerToApi(peer: PeerConfig): Parsed<ApiPeer> {
-  if (!isIPv4(peer.neighborAddress) && !isIPv6(peer.neighborAddress)) {
+export function peerToApi(peer: PeerConfig): Result<ApiPeer> {
+  if (!isIp(peer.neighborAddress)) {
     return { ok: false, error: `invalid neighbor address ${JSON.stringify(peer.neighborAddress)}` };
   }
   if (peer.families.length === 0) return { ok: false, error: `peer ${peer.neighborAddress} has no address family` };
@@ -131,11 +130,12 @@ export function peerStateEventFromApi(peer: ApiPeer): PeerStateEvent {
 
 const ORIGIN_CODE = { igp: 0, egp: 1, incomplete: 2 } as const;
 
-export function pathToApi(path: Path): Parsed<ApiPath> {
-  const cidr = parseCidr(path.prefix);
+export function pathToApi(path: Path): Result<ApiPath> {
+  const cidr = prefixParts(path.prefix);
   if (!cidr.ok) return cidr;
   if (cidr.value.family !== path.family) return { ok: false, error: `prefix ${path.prefix} is not ${path.family}` };
-  const nextHopOk = path.family === 'ipv4' ? isIPv4(path.nextHop) : isIPv6(path.nextHop);
+  const nextHop = parseIp(path.nextHop);
+  const nextHopOk = nextHop.ok && familyName(nextHop.value.family) === path.family;
   if (!nextHopOk) return { ok: false, error: `next hop ${JSON.stringify(path.nextHop)} is not ${path.family}` };
   const family = familyToApi(path.family);
   const nlri: ApiAny = { '@type': `${ANY_PREFIX}IPAddressPrefix`, prefixLen: cidr.value.length, prefix: cidr.value.address };

@@ -1,6 +1,6 @@
 // Pure translation of our routing-policy vocabulary (defined sets, policies, global assignments) to and from gobgp
 // v3 API JSON, plus the element diff that turns "replace this set" into gobgp's add/remove-elements calls.
-import { isIPv4, isIPv6 } from 'node:net';
+import { formatIp, parseIp } from '../net/ip.ts';
 import type {
   DefinedSet, DefinedSetKind, Policy, PolicyAssignment, PolicyDirection, PrefixMatch, RouteAction, SetMatch, Statement,
 } from './speaker.ts';
@@ -8,8 +8,9 @@ import type {
   ApiActions, ApiConditions, ApiDefinedSet, ApiDefinedType, ApiMatchSet, ApiPolicy, ApiPolicyAssignment, ApiPrefix, ApiRouteAction,
   ApiStatement,
 } from './gobgp-api-types.ts';
-import { formatCommunity, parseCommunities, type Parsed } from './community.ts';
-import { parseCidr } from './gobgp-messages.ts';
+import { formatCommunity, parseCommunities } from './community.ts';
+import type { Result } from '../result.ts';
+import { prefixParts } from './gobgp-messages.ts';
 
 /** The assignment name gobgp uses for the global RIB. */
 export const GLOBAL_ASSIGNMENT = 'global';
@@ -20,8 +21,8 @@ export function definedTypeToApi(kind: DefinedSetKind): ApiDefinedType {
   return DEFINED_TYPE[kind];
 }
 
-function prefixToApi(match: PrefixMatch): Parsed<ApiPrefix> {
-  const cidr = parseCidr(match.prefix);
+function prefixToApi(match: PrefixMatch): Result<ApiPrefix> {
+  const cidr = prefixParts(match.prefix);
   if (!cidr.ok) return cidr;
   const min = match.maskLengthMin ?? cidr.value.length;
   const max = match.maskLengthMax ?? cidr.value.length;
@@ -31,14 +32,14 @@ function prefixToApi(match: PrefixMatch): Parsed<ApiPrefix> {
 }
 
 /** gobgp neighbor sets hold CIDRs; a bare address becomes a host prefix. */
-function neighborToApi(neighbor: string): Parsed<string> {
-  if (isIPv4(neighbor)) return { ok: true, value: `${neighbor}/32` };
-  if (isIPv6(neighbor)) return { ok: true, value: `${neighbor.toLowerCase()}/128` };
-  const cidr = parseCidr(neighbor);
+function neighborToApi(neighbor: string): Result<string> {
+  const ip = parseIp(neighbor);
+  if (ip.ok) return { ok: true, value: `${formatIp(ip.value)}/${ip.value.family === 4 ? 32 : 128}` };
+  const cidr = prefixParts(neighbor);
   return cidr.ok ? { ok: true, value: `${cidr.value.address}/${cidr.value.length}` } : cidr;
 }
 
-export function definedSetToApi(set: DefinedSet): Parsed<ApiDefinedSet> {
+export function definedSetToApi(set: DefinedSet): Result<ApiDefinedSet> {
   if (set.name === '') return { ok: false, error: 'defined set without a name' };
   switch (set.kind) {
     case 'prefix': {
@@ -116,7 +117,7 @@ function matchSet(ref: { name: string; match?: SetMatch }): ApiMatchSet {
   return { type: MATCH_TO_API[ref.match ?? 'any'], name: ref.name };
 }
 
-function statementToApi(statement: Statement): Parsed<ApiStatement> {
+function statementToApi(statement: Statement): Result<ApiStatement> {
   const conditions: ApiConditions = {};
   const c = statement.conditions;
   if (c.prefixSet) conditions.prefixSet = matchSet(c.prefixSet);
@@ -134,7 +135,7 @@ function statementToApi(statement: Statement): Parsed<ApiStatement> {
   return { ok: true, value: { name: statement.name, conditions, actions } };
 }
 
-export function policyToApi(policy: Policy): Parsed<ApiPolicy> {
+export function policyToApi(policy: Policy): Result<ApiPolicy> {
   const statements: ApiStatement[] = [];
   for (const statement of policy.statements) {
     const s = statementToApi(statement);

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { Result } from '../result.ts';
 import { BgpError, type BgpResult } from './speaker.ts';
 
 export const DEFAULT_GOBGP_PROTO_DIR = '/usr/share/gocode/src/github.com/osrg/gobgp/api';
@@ -19,7 +20,7 @@ type ServiceConstructor = new (target: string, credentials: grpc.ChannelCredenti
 const loaded = new Map<string, ServiceConstructor>();
 
 /** Loads (once per directory) the apipb.GobgpApi client constructor. */
-export function loadGobgpService(dir: string = gobgpProtoDir()): { ok: true; value: ServiceConstructor } | { ok: false; error: string } {
+export function loadGobgpService(dir: string = gobgpProtoDir()): Result<ServiceConstructor> {
   const cached = loaded.get(dir);
   if (cached) return { ok: true, value: cached };
   const missing = PROTO_FILES.filter((f) => !existsSync(join(dir, f)));
@@ -67,7 +68,7 @@ export interface RawClientOptions {
   scrub?: (s: string) => string;
 }
 
-export function createGobgpRawClient(opts: RawClientOptions): { ok: true; value: GobgpRawClient } | { ok: false; error: string } {
+export function createGobgpRawClient(opts: RawClientOptions): Result<GobgpRawClient> {
   const service = loadGobgpService(opts.protoDir);
   if (!service.ok) return service;
   const scrub = opts.scrub ?? ((s: string) => s);

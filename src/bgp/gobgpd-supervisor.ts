@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isIPv6 } from 'node:net';
+import { parseIp } from '../net/ip.ts';
+import type { Result } from '../result.ts';
 import { logger, v } from '../observe/log.ts';
 import { createGobgpRawClient, type GobgpRawClient } from './gobgp-proto.ts';
 import { LineSplitter, parseGobgpdLogLine, SecretScrubber } from './gobgpd-log.ts';
@@ -46,13 +47,14 @@ export interface GobgpdStatus {
   lastError: string | undefined;
 }
 
-type Started = { ok: true; value: undefined } | { ok: false; error: string };
+type Started = Result<undefined>;
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
 const MAX_UNIX_PATH = 107;
 
 function hostPort(address: string, port: number): string {
-  return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+  const ip = parseIp(address);
+  return ip.ok && ip.value.family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** gobgpd's --api-hosts value: our private unix socket, plus the admin listeners upstream would open. */

@@ -4,6 +4,7 @@
 // the subset needed to express upstream kube-router's model: prefix sets for pod CIDRs / service VIPs / default
 // route / custom import-reject, neighbor sets for iBGP / external / all peers, export statements that accept with
 // optional community add, AS-path prepend and next-hop self, and an import policy that rejects by prefix set.
+import type { Result } from '../result.ts';
 
 export type AddressFamily = 'ipv4' | 'ipv6';
 
@@ -22,7 +23,7 @@ export class BgpError extends Error {
   }
 }
 
-export type BgpResult<T> = { ok: true; value: T } | { ok: false; error: BgpError };
+export type BgpResult<T> = Result<T, BgpError>;
 
 export interface GracefulRestartConfig {
   restartTimeSec: number;

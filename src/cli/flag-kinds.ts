@@ -3,8 +3,8 @@
 import { formatGoDuration, parseGoDuration } from './go-duration.ts';
 import { parseGoBool } from '../config/go-values.ts';
 import { parseGoUint, readCsvRecord } from './go-values.ts';
-import { canonicalIp } from './ip.ts';
-import { fail, ok, type Result } from './result.ts';
+import { canonicalIp } from '../net/ip.ts';
+import { err, ok, type Result } from '../result.ts';
 
 export type FlagKind = 'bool' | 'string' | 'duration' | 'uint' | 'uint8' | 'uint16' | 'uint32' | 'strings' | 'uints' | 'ipSlice';
 
@@ -46,7 +46,7 @@ function parseUintList(text: string): Result<number[]> {
   const values: number[] = [];
   for (const element of text.split(',')) {
     const parsed = parseGoUint(element, 64, false);
-    if (!parsed.ok) return fail(`element "${element}" is ${parsed.error}`);
+    if (!parsed.ok) return err(`element "${element}" is ${parsed.error}`);
     values.push(parsed.value);
   }
   return ok(values);
@@ -58,7 +58,7 @@ function parseIpList(text: string): Result<string[]> {
   const addresses: string[] = [];
   for (const element of record.value) {
     const parsed = canonicalIp(element.trim());
-    if (!parsed.ok) return fail(`element "${element}" is ${parsed.error}`);
+    if (!parsed.ok) return err(`element "${element}" is ${parsed.error}`);
     addresses.push(parsed.value);
   }
   return ok(addresses);

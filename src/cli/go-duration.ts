@@ -1,6 +1,6 @@
 // Go time.Duration text: parsing the syntax pflag accepts (`90s`, `1h2m3.5s`, `300ms`, `0`) and printing the
 // canonical form Go prints (`1m30s`, `5m0s`, `1h0m0s`, `0s`), so flag values and help defaults read like upstream's.
-import { fail, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '../result.ts';
 
 const NS_PER_UNIT: ReadonlyMap<string, bigint> = new Map([
   ['ns', 1n],
@@ -30,7 +30,7 @@ export function parseGoDurationNs(text: string): Result<bigint> {
     rest = rest.slice(1);
   }
   if (rest === '0') return ok(0n);
-  if (rest === '') return fail('not a duration (examples: 90s, 5m0s, 1h30m, 300ms)');
+  if (rest === '') return err('not a duration (examples: 90s, 5m0s, 1h30m, 300ms)');
   let total = 0n;
   while (rest !== '') {
     let i = 0;
@@ -44,17 +44,17 @@ export function parseGoDurationNs(text: string): Result<bigint> {
       while (isDigit(rest[i])) i++;
       fraction = rest.slice(start, i);
     }
-    if (whole === '' && fraction === '') return fail('not a duration (examples: 90s, 5m0s, 1h30m, 300ms)');
+    if (whole === '' && fraction === '') return err('not a duration (examples: 90s, 5m0s, 1h30m, 300ms)');
     const unitStart = i;
     while (i < rest.length && rest[i] !== '.' && !isDigit(rest[i])) i++;
     const unitText = rest.slice(unitStart, i);
-    if (unitText === '') return fail('missing unit (use ns, us, ms, s, m or h, e.g. 90s)');
+    if (unitText === '') return err('missing unit (use ns, us, ms, s, m or h, e.g. 90s)');
     const unit = NS_PER_UNIT.get(unitText);
-    if (unit === undefined) return fail(`unknown unit "${unitText}" (use ns, us, ms, s, m or h)`);
+    if (unit === undefined) return err(`unknown unit "${unitText}" (use ns, us, ms, s, m or h)`);
     let part = BigInt(whole === '' ? '0' : whole) * unit;
     if (hasPoint && fraction !== '') part += (BigInt(fraction) * unit) / 10n ** BigInt(fraction.length);
     total += part;
-    if (total > MAX_NS + (negative ? 1n : 0n)) return fail('duration out of range');
+    if (total > MAX_NS + (negative ? 1n : 0n)) return err('duration out of range');
     rest = rest.slice(i);
   }
   return ok(negative ? -total : total);

@@ -1,7 +1,7 @@
 // Text-to-value conversions with the exact syntax Go's strconv and encoding packages accept, because pflag
 // feeds flag values through them: unsigned integers (strconv.ParseUint, base 0 for scalar flags and base 10
 // inside lists) and CSV lists (encoding/csv). Booleans and base64 are in src/config/go-values.ts.
-import { fail, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '../result.ts';
 
 const DIGITS: Record<number, RegExp> = { 2: /^[01]$/, 8: /^[0-7]$/, 10: /^[0-9]$/, 16: /^[0-9a-fA-F]$/ };
 
@@ -52,11 +52,11 @@ function digitsWithBase(text: string, baseZero: boolean): { digits: string; base
  */
 export function parseGoUint(text: string, bits: 8 | 16 | 32 | 64, baseZero: boolean): Result<number> {
   const parsed = digitsWithBase(text, baseZero);
-  if (parsed === undefined) return fail('not an unsigned integer');
+  if (parsed === undefined) return err('not an unsigned integer');
   let value = 0n;
   for (const ch of parsed.digits) value = value * BigInt(parsed.base) + BigInt(parseInt(ch, parsed.base));
   const max = (1n << BigInt(bits)) - 1n;
-  if (value > max) return fail(`out of range (0-${max})`);
+  if (value > max) return err(`out of range (0-${max})`);
   return ok(Number(value));
 }
 
@@ -70,7 +70,7 @@ export function readCsvRecord(text: string): Result<string[]> {
     if (text[i] === '"') {
       i++;
       for (;;) {
-        if (i >= text.length) return fail('unterminated quoted field in comma-separated list');
+        if (i >= text.length) return err('unterminated quoted field in comma-separated list');
         const ch = text[i] as string;
         if (ch === '"') {
           if (text[i + 1] === '"') {
@@ -85,11 +85,11 @@ export function readCsvRecord(text: string): Result<string[]> {
         i++;
       }
       if (i < text.length && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') {
-        return fail('extraneous character after quoted field in comma-separated list');
+        return err('extraneous character after quoted field in comma-separated list');
       }
     } else {
       while (i < text.length && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') {
-        if (text[i] === '"') return fail('bare " in unquoted field of comma-separated list (quote the whole field)');
+        if (text[i] === '"') return err('bare " in unquoted field of comma-separated list (quote the whole field)');
         field += text[i];
         i++;
       }

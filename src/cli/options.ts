@@ -3,7 +3,7 @@ import type { EnvironmentSettings, Options } from '../config/options.ts';
 import type { LogFormat } from '../observe/log.ts';
 import { DEFAULT_CLUSTER_ASN } from './asn.ts';
 import type { FlagValue } from './flag-kinds.ts';
-import { parseCidr } from './ip.ts';
+import { canonicalCidr } from '../net/cidr.ts';
 import type { ParsedFlags } from './pflag.ts';
 import { parsePortRange } from './value-checks.ts';
 
@@ -33,8 +33,8 @@ function reader(values: Map<string, FlagValue>) {
 
 function canonicalCidrs(cidrs: string[]): string[] {
   return cidrs.map((cidr) => {
-    const parsed = parseCidr(cidr);
-    return parsed.ok ? parsed.value.cidr : cidr;
+    const parsed = canonicalCidr(cidr);
+    return parsed.ok ? parsed.value : cidr;
   });
 }
 

@@ -4,7 +4,7 @@
 // list flags append across repeats, the first use replacing the default. Errors are one line, as values.
 import { isListKind, parseValue, type FlagValue } from './flag-kinds.ts';
 import type { AnyFlagSpec } from './flag-specs.ts';
-import { fail, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '../result.ts';
 
 export interface ParsedFlags {
   /** Every flag's value: the user's, or the default. */
@@ -44,7 +44,7 @@ class FlagSet {
     const parsed = parseValue(spec.kind, text);
     if (!parsed.ok) {
       const shown = spec.secret === true ? '' : ` "${text}"`;
-      return fail(`invalid value${shown} for --${spec.name}: ${parsed.error}`);
+      return err(`invalid value${shown} for --${spec.name}: ${parsed.error}`);
     }
     const previousText = this.parsed.givenText.get(spec.name);
     if (isListKind(spec.kind) && previousText !== undefined) {
@@ -91,11 +91,11 @@ export function parseFlags(argv: readonly string[], specs: readonly AnyFlagSpec[
 // Returns the name of a boolean flag that was given without "=", so a following "false" can be explained.
 function parseLong(arg: string, rest: string[], flags: FlagSet): Result<string | undefined> {
   const body = arg.slice(2);
-  if (body === '' || body.startsWith('-') || body.startsWith('=')) return fail(`bad flag syntax: ${arg}`);
+  if (body === '' || body.startsWith('-') || body.startsWith('=')) return err(`bad flag syntax: ${arg}`);
   const equals = body.indexOf('=');
   const name = equals < 0 ? body : body.slice(0, equals);
   const spec = flags.long(name);
-  if (spec === undefined) return fail(`unknown flag: --${name}`);
+  if (spec === undefined) return err(`unknown flag: --${name}`);
   if (equals >= 0) {
     const set = flags.set(spec, body.slice(equals + 1));
     return set.ok ? ok(undefined) : set;
@@ -104,7 +104,7 @@ function parseLong(arg: string, rest: string[], flags: FlagSet): Result<string |
     const set = flags.set(spec, 'true');
     return set.ok ? ok(spec.name) : set;
   }
-  if (rest.length === 0) return fail(`flag needs an argument: --${name}`);
+  if (rest.length === 0) return err(`flag needs an argument: --${name}`);
   const set = flags.set(spec, rest.shift() as string);
   return set.ok ? ok(undefined) : set;
 }
@@ -115,7 +115,7 @@ function parseShorts(arg: string, rest: string[], flags: FlagSet): Result<string
   while (letters.length > 0) {
     const letter = letters[0] as string;
     const spec = flags.short(letter);
-    if (spec === undefined) return fail(`unknown shorthand flag: '${letter}' in ${arg}`);
+    if (spec === undefined) return err(`unknown shorthand flag: '${letter}' in ${arg}`);
     let value: string;
     lastBoolean = undefined;
     if (letters.length > 2 && letters[1] === '=') {
@@ -132,7 +132,7 @@ function parseShorts(arg: string, rest: string[], flags: FlagSet): Result<string
       value = rest.shift() as string;
       letters = '';
     } else {
-      return fail(`flag needs an argument: '${letter}' in ${arg}`);
+      return err(`flag needs an argument: '${letter}' in ${arg}`);
     }
     const set = flags.set(spec, value);
     if (!set.ok) return set;

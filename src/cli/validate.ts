@@ -6,7 +6,7 @@ import type { FlagValue } from './flag-kinds.ts';
 import type { AnyFlagSpec } from './flag-specs.ts';
 import { decodeStrictBase64 } from '../config/go-values.ts';
 import type { ParsedFlags } from './pflag.ts';
-import { fail, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '../result.ts';
 
 /** How the password file is read; tests pass their own. */
 export type ReadTextFile = (path: string) => string;
@@ -28,7 +28,7 @@ export function checkEachValue(parsed: ParsedFlags, specs: readonly AnyFlagSpec[
     if (problem === undefined) continue;
     const text = parsed.givenText.get(spec.name) ?? spec.defaultText;
     const shown = spec.secret === true ? '' : ` "${text}"`;
-    return fail(`invalid value${shown} for --${spec.name}: ${problem}`);
+    return err(`invalid value${shown} for --${spec.name}: ${problem}`);
   }
   return ok(undefined);
 }
@@ -45,7 +45,7 @@ function decodePasswords(entries: string[], flag: string): Result<string[]> {
       continue;
     }
     const password = decodeStrictBase64(entry);
-    if (!password.ok) return fail(`invalid value for --${flag}: entry ${index + 1} is not valid base64`);
+    if (!password.ok) return err(`invalid value for --${flag}: entry ${index + 1} is not valid base64`);
     decoded.push(password.value);
   }
   return ok(decoded);
@@ -62,7 +62,7 @@ export function resolvePeerPasswords(parsed: ParsedFlags, readFile: ReadTextFile
     content = readFile(path);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return fail(`invalid value "${path}" for --peer-router-passwords-file: cannot read it (${reason})`);
+    return err(`invalid value "${path}" for --peer-router-passwords-file: cannot read it (${reason})`);
   }
   // Same form as the flag: comma-separated base64 entries; a trailing newline is not an entry of its own.
   return decodePasswords(content.replace(/\r?\n$/, '').split(','), 'peer-router-passwords-file');
@@ -72,29 +72,29 @@ export function resolvePeerPasswords(parsed: ParsedFlags, readFile: ReadTextFile
 export function checkFlagCombinations(parsed: ParsedFlags, passwordCount: number): Result<void> {
   const value = (name: string): FlagValue => parsed.values.get(name) as FlagValue;
   if (value('enable-ipv4') === false && value('enable-ipv6') === false) {
-    return fail('invalid value "false" for --enable-ipv4: --enable-ipv6 is false too; at least one IP family must be enabled');
+    return err('invalid value "false" for --enable-ipv4: --enable-ipv6 is false too; at least one IP family must be enabled');
   }
   const runsSomething = value('run-router') === true || value('run-firewall') === true || value('run-service-proxy') === true;
   if (!runsSomething && value('cleanup-config') !== true) {
-    return fail('nothing to do: --run-router, --run-firewall and --run-service-proxy are all false (--run-loadbalancer alone is not enough)');
+    return err('nothing to do: --run-router, --run-firewall and --run-service-proxy are all false (--run-loadbalancer alone is not enough)');
   }
   const ipCount = (value('peer-router-ips') as string[]).length;
   const asnCount = (value('peer-router-asns') as number[]).length;
   const portCount = (value('peer-router-ports') as number[]).length;
   if (asnCount !== ipCount) {
-    return fail(`--peer-router-asns has ${plural(asnCount, 'value')} but --peer-router-ips has ${plural(ipCount, 'value')}: give one ASN per peer IP`);
+    return err(`--peer-router-asns has ${plural(asnCount, 'value')} but --peer-router-ips has ${plural(ipCount, 'value')}: give one ASN per peer IP`);
   }
   if (portCount !== 0 && portCount !== ipCount) {
-    return fail(`--peer-router-ports has ${plural(portCount, 'value')} but --peer-router-ips has ${plural(ipCount, 'value')}: give no ports or one per peer IP`);
+    return err(`--peer-router-ports has ${plural(portCount, 'value')} but --peer-router-ips has ${plural(ipCount, 'value')}: give no ports or one per peer IP`);
   }
   if (passwordCount !== 0 && passwordCount !== ipCount) {
     const source = (value('peer-router-passwords') as string[]).length > 0 ? '--peer-router-passwords' : '--peer-router-passwords-file';
-    return fail(`${source} has ${plural(passwordCount, 'entry', 'entries')} but --peer-router-ips has ${plural(ipCount, 'value')}: give no passwords or one per peer IP (blank entries allowed)`);
+    return err(`${source} has ${plural(passwordCount, 'entry', 'entries')} but --peer-router-ips has ${plural(ipCount, 'value')}: give no passwords or one per peer IP (blank entries allowed)`);
   }
   const healthPort = value('health-port');
   const sameAddress = value('health-addr') === '' || value('metrics-addr') === '' || value('health-addr') === value('metrics-addr');
   if (healthPort !== 0 && healthPort === value('metrics-port') && sameAddress) {
-    return fail(`invalid value "${String(healthPort)}" for --metrics-port: --health-port uses the same port`);
+    return err(`invalid value "${String(healthPort)}" for --metrics-port: --health-port uses the same port`);
   }
   return ok(undefined);
 }

@@ -3,7 +3,8 @@
 import type { PortRange } from '../config/options.ts';
 import { isPrivateAsn, reservedAsnReason } from './asn.ts';
 import { decodeStrictBase64 } from '../config/go-values.ts';
-import { parseCidr, parseIp } from './ip.ts';
+import { parseCidr } from '../net/cidr.ts';
+import { parseIp } from '../net/ip.ts';
 
 export type Check<T> = (value: T) => string | undefined;
 
@@ -44,7 +45,7 @@ export const peerPorts: Check<number[]> = (ports) => {
 export const cidrList: Check<string[]> = (cidrs) => {
   for (const cidr of cidrs) {
     const parsed = parseCidr(cidr);
-    if (!parsed.ok) return `"${cidr}" is ${parsed.error}`;
+    if (!parsed.ok) return parsed.error;
   }
   return undefined;
 };

@@ -1,6 +1,6 @@
 // Go's strconv.ParseBool and base64.StdEncoding decoding, shared by the flag parser (src/cli) and the
 // controllers, which parse kube-router.io/* annotations with the same functions upstream uses.
-import { err, ok, type Result } from '../kube/result.ts';
+import { err, ok, type Result } from '../result.ts';
 
 const TRUE_WORDS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE_WORDS = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);

@@ -1,6 +1,6 @@
 // The door to the kernel's IPVS table for the service proxy: the `Ipvs` interface (also implemented in memory by
 // test/helpers/fake-ipvs.ts) and its implementation over a generic-netlink socket, optionally in another netns.
-import { type Result, err, ok } from '../kube/result.ts';
+import { type Result, err, ok } from '../result.ts';
 import { NetlinkError, errnoName, type NetlinkMessage } from './netlink/codec.ts';
 import { openGenl, resolveFamily } from './netlink/genl.ts';
 import {

@@ -3,7 +3,7 @@
 import { Agent, request } from 'undici';
 import type { Status } from 'kubernetes-types/meta/v1.js';
 import type { ClientConfig } from './kubeconfig.ts';
-import { type Result, ok, err } from './result.ts';
+import { type Result, ok, err } from '../result.ts';
 
 export interface ApiError {
   /** HTTP status, or 0 when no response arrived (connection refused/reset, timeout, aborted). */

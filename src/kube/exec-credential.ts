@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import { logger } from '../observe/log.ts';
-import { err, ok, type Result } from './result.ts';
+import { err, ok, type Result } from '../result.ts';
 import type { BearerToken } from './token.ts';
 
 const log = logger('kubeconfig');

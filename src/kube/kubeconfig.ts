@@ -3,7 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { type Result, ok, err } from './result.ts';
+import { type Result, ok, err } from '../result.ts';
 import { ExecBearerToken, parseExecConfig, runExecPlugin } from './exec-credential.ts';
 import { type BearerToken, FileBearerToken, StaticBearerToken } from './token.ts';
 

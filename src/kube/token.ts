@@ -1,7 +1,7 @@
 // Bearer tokens for the API server: a fixed one from a kubeconfig, or one read from a file that the
 // kubelet rotates (projected service-account tokens), re-read when the file changes or after a 401.
 import { readFileSync, statSync } from 'node:fs';
-import { type Result, ok, err } from './result.ts';
+import { type Result, ok, err } from '../result.ts';
 
 export interface BearerToken {
   /** The token to send now. */

@@ -3,13 +3,20 @@
 // persistence-engine names, range and family checks, newest-first destinations, and batches that carry on after a
 // refused change. Not modelled: which addresses are local (the kernel lets a local link-local address be a
 // destination) and the sync daemon (which forbids mixed-family destinations).
-import { err, ok } from '../../src/kube/result.ts';
+import { err, ok } from '../../src/result.ts';
 import {
   EEXIST, EINVAL, ENOENT, ERANGE, ESRCH, IPVS_SCHEDNAME_MAXLEN, IPVS_SVC_F_HASHED, ipvsError, isFwmarkKey, serviceKeyOf, serviceKeyString,
   type Ipvs, type IpvsApplyResult, type IpvsDestination, type IpvsDestinationKey, type IpvsDestinationSpec, type IpvsInfo,
   type IpvsOp, type IpvsResult, type IpvsService, type IpvsServiceKey, type IpvsServiceSpec, type IpvsStats, type IpvsTimeouts,
 } from '../../src/kernel/ipvs.ts';
-import { bytesToIp, ipFamily, ipToBytes } from '../../src/kernel/netlink/ip.ts';
+import { familyOf } from '../../src/net/cidr.ts';
+import { bytesToIp, ipToBytes, type IpFamily } from '../../src/net/ip.ts';
+
+function ipFamily(address: string): IpFamily {
+  const family = familyOf(address);
+  if (!family) throw new TypeError(`not an IP address: ${address}`);
+  return family;
+}
 
 /** The scheduler modules of Debian's 6.1 kernel, and its one persistence engine. */
 export const KERNEL_6_1_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh'];

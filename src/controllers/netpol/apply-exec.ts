@@ -3,7 +3,7 @@
 // hands out the netlink socket in that same namespace for the changes made without a tool.
 import { spawn } from 'node:child_process';
 import { NETLINK_NETFILTER, NetlinkSocket } from '../../kernel/netlink/socket.ts';
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 
 export interface NetpolExec {
   /** Runs a command; ok(stdout) on exit status 0, else an error naming the command, status and stderr. */

@@ -4,7 +4,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 import { ipsetMemberMessage, type IpsetMemberChange } from '../../kernel/netlink/ipset.ts';
 import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';

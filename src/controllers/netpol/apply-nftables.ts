@@ -1,7 +1,7 @@
 // The nftables backend's door to the kernel: reads back only our tables (kube-router-filter-ipv4/-ipv6) and
 // applies a whole sync as ONE `nft -f` transaction, so the old ruleset is replaced atomically with no window
 // in which base chains are empty or missing.
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 import { batchBegin, batchEnd, setElementMessage, type SetElementChange } from '../../kernel/netlink/nftables.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { secondsSince, type NetpolExec } from './apply-exec.ts';

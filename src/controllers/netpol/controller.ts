@@ -4,7 +4,7 @@
 // policy whose part of the ruleset the kernel refuses, so one such object never stalls the node.
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
-import type { Result } from '../../kube/result.ts';
+import type { Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
 import type { ChangeRef, Controller, SyncOutcome } from '../runtime.ts';
@@ -37,6 +37,8 @@ export interface NetpolControllerDeps {
   reject(policy: NetworkPolicy, rejection: PolicyRejection): void;
   /** Reports a pod whose rules the kernel refused; it is isolated and allowed nothing (log + Event + metric). */
   rejectPod?(pod: Pod, message: string): void;
+  /** Reports ipBlock CIDRs of an accepted policy that had host bits set and were normalised (a warning log line). */
+  normalized?(policy: NetworkPolicy, cidrs: string[]): void;
 }
 
 /** A quarantined object, kept until it changes (`version`) or goes. */
@@ -70,6 +72,8 @@ export class NetpolController implements Controller {
   private readonly reported = new Map<string, string>();
   /** Objects the kernel refused, by `Kind/key`; they fail closed until they change. */
   private readonly quarantined = new Map<string, QuarantineEntry>();
+  /** Host-bit normalisations reported per policy key, with the policy version they were reported for. */
+  private readonly reportedNormalized = new Map<string, string>();
   lastSync: LastSync | null = null;
 
   readonly housekeeping?: { periodMs: number; run(): Promise<'ok' | 'resync'> };
@@ -110,6 +114,7 @@ export class NetpolController implements Controller {
     this.finish('full', r.value, start, planSeconds);
     this.reportRejections(null);
     this.reportQuarantinedPods();
+    this.reportNormalized(null);
     await this.removeDisabledFamilies(state);
     if (!this.otherRemoved && this.deps.removeOtherBackend) {
       const removed = await this.deps.removeOtherBackend();
@@ -226,6 +231,7 @@ export class NetpolController implements Controller {
       }
       this.finish('incremental', r.value, start, planSeconds, delta);
       this.reportRejections(delta.policies);
+      this.reportNormalized(delta.policies);
       return {};
     } catch (error) {
       // Planning is pure and total; anything thrown is a bug. Keep the loop alive and retry these keys.
@@ -269,6 +275,25 @@ export class NetpolController implements Controller {
       if (this.reported.get(key) === version) continue;
       this.reported.set(key, version);
       this.deps.reject(policy, rejection);
+    }
+  }
+
+  /** Reports each policy's host-bit normalisations once per version, like reportRejections. */
+  private reportNormalized(only: ReadonlySet<string> | null): void {
+    if (!this.state || !this.deps.normalized) return;
+    const normalized = this.state.normalizedCidrs();
+    const keys = only ?? new Set([...normalized.keys(), ...this.reportedNormalized.keys()]);
+    for (const key of keys) {
+      const cidrs = normalized.get(key);
+      const policy = this.deps.source.policy(key);
+      if (!cidrs || !policy) {
+        this.reportedNormalized.delete(key);
+        continue;
+      }
+      const version = `${policy.metadata?.uid ?? ''}/${policy.metadata?.generation ?? JSON.stringify(policy.spec ?? {})}/${cidrs.join(';')}`;
+      if (this.reportedNormalized.get(key) === version) continue;
+      this.reportedNormalized.set(key, version);
+      this.deps.normalized(policy, cidrs);
     }
   }
 }

@@ -4,8 +4,8 @@
 import type { Node } from 'kubernetes-types/core/v1.js';
 import type { RunningController } from '../runtime.ts';
 import type { Options } from '../../config/options.ts';
-import { nodePodCIDRs } from '../../kube/node-identity.ts';
-import { err, ok, type Result } from '../../kube/result.ts';
+import { LastGoodPodCidrs } from '../../kube/pod-cidrs.ts';
+import { err, ok, type Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { rejectObject, type ControllerContext } from '../context.ts';
 import { netpolExec, type NetpolExec } from './apply-exec.ts';
@@ -44,16 +44,25 @@ export function cacheSource(ctx: ControllerContext, config: NetpolConfig): Netpo
   const namespaces = ctx.cache.store('namespaces');
   const policies = ctx.cache.store('networkpolicies');
   let warnedCidrs = false;
+  const podCidrs = new LastGoodPodCidrs();
+  const reported = new Set<string>();
   return {
     view(): Result<ClusterView> {
       const node = ctx.currentNode();
       let podCIDRs: string[] = [];
       if (node) {
-        const cidrs = nodePodCIDRs(node);
-        if (cidrs.ok) podCIDRs = [...cidrs.value.ipv4, ...cidrs.value.ipv6];
-        else if (config.defaultDeny && !warnedCidrs) {
+        const found = podCidrs.resolve(node);
+        podCIDRs = found.cidrs;
+        // A bad annotation is skipped (last good value, else spec) and reported once per distinct problem.
+        for (const r of found.rejected) {
+          if (reported.has(r.message)) continue;
+          reported.add(r.message);
+          rejectObject(ctx, 'netpol', { ...node, apiVersion: 'v1', kind: 'Node' }, r.source.startsWith('annotation') ? 'BadPodCidrAnnotation' : 'BadPodCidr',
+            `${r.message}; default-deny covers ${podCIDRs.join(',') || 'no pod CIDR'}`);
+        }
+        if (podCIDRs.length === 0 && config.defaultDeny && !warnedCidrs) {
           warnedCidrs = true;
-          log.warn({ err: cidrs.error }, '--netpol-default-deny: this node has no pod CIDR; unprogrammed pods are not rejected');
+          log.warn({ node: node.metadata?.name }, '--netpol-default-deny: this node has no pod CIDR; unprogrammed pods are not rejected');
         }
       }
       if (!ctx.node.name) return err('node name unknown');
@@ -116,6 +125,9 @@ export async function createNetpolController(ctx: ControllerContext): Promise<Ru
     syncPeriodMs: ctx.options.iptablesSyncPeriodMs,
     reject: (policy, r) => rejectObject(ctx, 'netpol', { ...policy, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }, 'InvalidNetworkPolicy', `${r.field}: ${r.message}`),
     rejectPod: (pod, message) => rejectObject(ctx, 'netpol', { ...pod, apiVersion: 'v1', kind: 'Pod' }, 'NetworkPolicyNotProgrammable', message),
+    // The API server accepts these, so they are not rejections: a warning names what was meant by them.
+    normalized: (policy, cidrs) => log.warn({ policy: `${policy.metadata?.namespace ?? ''}/${policy.metadata?.name ?? ''}`, cidrs },
+      'ipBlock CIDR with host bits set: using the network it is in'),
   });
   return {
     controller,

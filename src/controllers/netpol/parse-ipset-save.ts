@@ -1,6 +1,7 @@
 // Parses `ipset save` output into the sets this controller owns (type, family, members with nomatch),
 // skipping every set it does not own.
-import { canonicalIp, netMemberText, parseCidr } from './addresses.ts';
+import { canonicalIp } from '../../net/ip.ts';
+import { netMemberText, parseNetMember } from './addresses.ts';
 import { isOwnedSet, type Family, type SetMember, type SetSpec } from './model.ts';
 
 export interface ObservedSet extends SetSpec {
@@ -9,8 +10,11 @@ export interface ObservedSet extends SetSpec {
 }
 
 function memberOf(type: SetSpec['type'], text: string): string | undefined {
-  if (type === 'hash:ip') return canonicalIp(text);
-  const c = parseCidr(text);
+  if (type === 'hash:ip') {
+    const ip = canonicalIp(text);
+    return ip.ok ? ip.value : undefined;
+  }
+  const c = parseNetMember(text);
   return c.ok ? netMemberText(c.value) : undefined;
 }
 

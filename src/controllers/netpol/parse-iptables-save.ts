@@ -1,6 +1,7 @@
 // Parses `iptables-save -t filter` output into what the diff needs: our chains with their rules as structured
 // data, and the rules in INPUT/FORWARD/OUTPUT that jump to our chains. Everything else is ignored.
-import { formatCidr, parseCidr } from './addresses.ts';
+import { formatCidr } from '../../net/cidr.ts';
+import { parseNetMember } from './addresses.ts';
 import { isOwnedChain, type BuiltinChain, type Rule, type RuleMatch } from './model.ts';
 
 export interface ObservedBuiltinJump {
@@ -44,7 +45,7 @@ export function tokenize(line: string): string[] {
 
 const cidrText = (t: string | undefined): string | undefined => {
   if (t === undefined) return undefined;
-  const p = parseCidr(t);
+  const p = parseNetMember(t);
   return p.ok ? formatCidr(p.value) : undefined;
 };
 

@@ -1,6 +1,7 @@
 // The fixed chains (COMMON, DEFAULT, TAIL), a local pod's firewall chain, and the top-level KUBE-ROUTER-*
 // chains with their INPUT whitelist head: the parts of the ruleset that do not come from one policy.
-import { familyOf, parseCidr, formatCidr } from './addresses.ts';
+import { canonicalCidr, parseCidr } from '../../net/cidr.ts';
+import { cidrFamilyName } from './addresses.ts';
 import {
   CHAIN_COMMON, CHAIN_DEFAULT, CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, CHAIN_TAIL, MARK_ALLOWED, MARK_PASSED,
   type BuiltinJump, type ChainSpec, type Family, type PodFirewall, type Rule,
@@ -35,9 +36,12 @@ export function defaultChain(): ChainSpec {
 }
 
 function cidrsOf(family: Family, cidrs: readonly string[]): string[] {
-  return cidrs.filter((c) => familyOf(c) === family).map((c) => {
+  return cidrs.filter((c) => {
     const p = parseCidr(c);
-    return p.ok ? formatCidr(p.value) : c;
+    return p.ok && cidrFamilyName(p.value) === family;
+  }).map((c) => {
+    const p = canonicalCidr(c);
+    return p.ok ? p.value : c;
   });
 }
 

@@ -1,6 +1,6 @@
 // Plans one NetworkPolicy for one node: its per-direction policy chains (structured rules that set the
 // "allowed" mark) and the ipsets those rules match on, plus the predicates deciding set membership.
-import { hostPrefixLen, netMemberText } from './addresses.ts';
+import { cidrFamilyName, hostPrefixLen, netMemberText } from './addresses.ts';
 import {
   MARK_ALLOWED, type ChainSpec, type Family, type PolicyChainInfo, type Rule, type RuleMatch, type SetMatch, type SetSpec,
 } from './model.ts';
@@ -134,7 +134,7 @@ function directionPlan(prepared: PreparedView, policy: NormalizedPolicy, family:
         peerVariants.push({ set: setName, dir: peerDir });
       }
       rule.peers.forEach((peer, j) => {
-        if (peer.kind !== 'ipBlock' || peer.blocks[0]?.family !== family) return;
+        if (peer.kind !== 'ipBlock' || peer.blocks[0] === undefined || cidrFamilyName(peer.blocks[0]) !== family) return;
         const setName = ipBlockSetName(namespace, name, family, dir, i, j);
         const members = [
           ...peer.blocks.map((b) => ({ entry: netMemberText(b) })),

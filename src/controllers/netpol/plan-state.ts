@@ -15,6 +15,8 @@ import type { Labels } from './selectors.ts';
 
 export interface PolicyEntry {
   rejection: PolicyRejection | null;
+  /** ipBlock CIDRs with host bits set, as NormalizedPolicy.normalizedCidrs. */
+  normalizedCidrs: string[];
   families: Partial<Record<Family, PolicyFamilyPlan>>;
   /** Local pods the policy selects (sorted keys). */
   localTargets: string[];
@@ -140,7 +142,7 @@ export class PlanState {
     const families: PolicyEntry['families'] = {};
     for (const f of this.families) families[f] = planPolicyFamily(prepared, policy, f);
     const localTargets = prepared.podsIn(policy.namespace).filter((p) => p.local && isTarget(policy, p)).map((p) => p.key);
-    return { rejection: policy.rejection ?? null, families, localTargets };
+    return { rejection: policy.rejection ?? null, normalizedCidrs: policy.normalizedCidrs, families, localTargets };
   }
 
   /** Re-plans the named policies and pods against a newer view of the same config and node. */
@@ -256,6 +258,13 @@ export class PlanState {
   rejections(): Map<string, PolicyRejection> {
     const out = new Map<string, PolicyRejection>();
     for (const [key, e] of this.policies) if (e.rejection) out.set(key, e.rejection);
+    return out;
+  }
+
+  /** Policies with ipBlock CIDRs that had host bits set, and those CIDRs. */
+  normalizedCidrs(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [key, e] of this.policies) if (e.normalizedCidrs.length > 0) out.set(key, e.normalizedCidrs);
     return out;
   }
 }

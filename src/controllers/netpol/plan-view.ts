@@ -2,7 +2,7 @@
 // questions asked of it: which pods take part in policy, which are local, their IPs, labels and ports.
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
-import { canonicalIp, familyOf } from './addresses.ts';
+import { familyName, parseIp, formatIp } from '../../net/ip.ts';
 import type { Family, L4Protocol } from './model.ts';
 import type { Labels } from './selectors.ts';
 
@@ -43,6 +43,12 @@ export interface PolicyPod {
 export const podKeyOf = (p: Pod): string => `${p.metadata?.namespace ?? 'default'}/${p.metadata?.name ?? ''}`;
 export const namedPortKey = (name: string, protocol: L4Protocol): string => `${name}/${protocol}`;
 
+function sameIp(a: string, b: string): boolean {
+  const x = parseIp(a);
+  const y = parseIp(b);
+  return x.ok && y.ok && formatIp(x.value) === formatIp(y.value);
+}
+
 /** The pod as the planner sees it, or null when it takes no part in policy. */
 export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string[]): PolicyPod | null {
   if (pod.spec?.hostNetwork) return null;
@@ -52,16 +58,18 @@ export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string
   const ips: Record<Family, string[]> = { ipv4: [], ipv6: [] };
   for (const r of raw) {
     if (!r) continue;
-    const ip = canonicalIp(r);
-    const fam = ip === undefined ? undefined : familyOf(ip);
-    if (ip !== undefined && fam !== undefined && !ips[fam].includes(ip)) ips[fam].push(ip);
+    const parsed = parseIp(r);
+    if (!parsed.ok) continue;
+    const ip = formatIp(parsed.value);
+    const fam = familyName(parsed.value.family);
+    if (!ips[fam].includes(ip)) ips[fam].push(ip);
   }
   if (ips.ipv4.length === 0 && ips.ipv6.length === 0) return null;
   ips.ipv4.sort();
   ips.ipv6.sort();
   const hostIP = pod.status?.hostIP;
   const local = (pod.spec?.nodeName !== undefined && pod.spec.nodeName === nodeName) ||
-    (hostIP !== undefined && nodeIPs.some((n) => canonicalIp(n) === canonicalIp(hostIP)));
+    (hostIP !== undefined && nodeIPs.some((n) => sameIp(n, hostIP)));
   const namedPorts = new Map<string, number>();
   for (const c of [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])]) {
     for (const port of c.ports ?? []) {

@@ -1,9 +1,10 @@
 // Turns a networking.k8s.io/v1 NetworkPolicy into a validated, normalised form the planner works on:
 // policyTypes defaulted as the API server does, selectors compiled, CIDRs parsed, ports checked.
 import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from 'kubernetes-types/networking/v1.js';
-import { cidrContains, parseCidr, splitZeroPrefix, type Cidr } from './addresses.ts';
+import { cidrContains, formatCidr, parseCidrWithIp, type Cidr } from '../../net/cidr.ts';
+import { splitZeroPrefix } from './addresses.ts';
 import type { L4Protocol, PolicyRejection } from './model.ts';
-import { compileSelector, MATCH_ALL, type CompiledSelector, type FieldError } from './selectors.ts';
+import { compileSelector, MATCH_ALL, type Compiled, type CompiledSelector, type FieldError } from './selectors.ts';
 
 export type Direction = 'ingress' | 'egress';
 
@@ -35,6 +36,11 @@ export interface NormalizedPolicy {
   egress: NormalizedRule[] | null;
   /** Set when the policy was rejected: it then selects and isolates, but allows nothing. */
   rejection?: PolicyRejection;
+  /**
+   * ipBlock CIDRs written with host bits set ("10.0.0.1/8"), one line each. The API server accepts them and so
+   * do we, as the network they are in; the controller logs them once per policy version.
+   */
+  normalizedCidrs: string[];
 }
 
 export const policyKeyOf = (p: NetworkPolicy): string => `${p.metadata?.namespace ?? 'default'}/${p.metadata?.name ?? ''}`;
@@ -43,32 +49,33 @@ class Rejected extends Error {
   constructor(readonly fieldError: FieldError) { super(fieldError.message); }
 }
 
-function need<T>(r: { ok: true; value: T } | { ok: false; error: FieldError }): T {
+function need<T>(r: Compiled<T>): T {
   if (!r.ok) throw new Rejected(r.error);
   return r.value;
 }
 
-function parseCidrAt(text: unknown, field: string): Cidr {
-  const p = typeof text === 'string' ? parseCidr(text) : { ok: false as const, error: 'missing CIDR' };
+function parseCidrAt(text: unknown, field: string, normalized: string[]): Cidr {
+  const p = typeof text === 'string' ? parseCidrWithIp(text) : { ok: false as const, error: 'missing CIDR' };
   if (!p.ok) throw new Rejected({ field, message: p.error });
-  return p.value;
+  if (p.value.hostBitsSet) normalized.push(`${field}: "${String(text)}" has host bits set; used as ${formatCidr(p.value.cidr)}`);
+  return p.value.cidr;
 }
 
-function normalizePeer(peer: NetworkPolicyPeer, field: string): NormalizedPeer {
+function normalizePeer(peer: NetworkPolicyPeer, field: string, normalized: string[]): NormalizedPeer {
   if (peer.ipBlock) {
     if (peer.podSelector || peer.namespaceSelector) {
       throw new Rejected({ field, message: 'ipBlock cannot be combined with podSelector or namespaceSelector' });
     }
-    const cidr = parseCidrAt(peer.ipBlock.cidr, `${field}.ipBlock.cidr`);
+    const cidr = parseCidrAt(peer.ipBlock.cidr, `${field}.ipBlock.cidr`, normalized);
     const except = (peer.ipBlock.except ?? []).map((e, j) => {
-      const c = parseCidrAt(e, `${field}.ipBlock.except[${j}]`);
-      if (!cidrContains(cidr, c) || c.prefix <= cidr.prefix) {
+      const c = parseCidrAt(e, `${field}.ipBlock.except[${j}]`, normalized);
+      if (!cidrContains(cidr, c) || c.prefixLength <= cidr.prefixLength) {
         throw new Rejected({ field: `${field}.ipBlock.except[${j}]`, message: `except ${e} is not strictly inside ${String(peer.ipBlock?.cidr)}` });
       }
       return c;
     });
     // An except inside another except adds nothing and would overlap in an nft interval set.
-    const kept = except.filter((c, i) => !except.some((o, k) => k !== i && cidrContains(o, c) && (o.prefix < c.prefix || k < i)));
+    const kept = except.filter((c, i) => !except.some((o, k) => k !== i && cidrContains(o, c) && (o.prefixLength < c.prefixLength || k < i)));
     return { kind: 'ipBlock', blocks: splitZeroPrefix(cidr), except: kept };
   }
   if (!peer.podSelector && !peer.namespaceSelector) {
@@ -109,9 +116,11 @@ function normalizePort(port: NetworkPolicyPort, field: string): NormalizedPort {
   return { protocol, kind: 'range', from, to };
 }
 
-function normalizeRules(rules: { peers?: NetworkPolicyPeer[]; ports?: NetworkPolicyPort[] }[], field: string, peerField: string): NormalizedRule[] {
+function normalizeRules(
+  rules: { peers?: NetworkPolicyPeer[]; ports?: NetworkPolicyPort[] }[], field: string, peerField: string, normalized: string[],
+): NormalizedRule[] {
   return rules.map((rule, i) => ({
-    peers: rule.peers && rule.peers.length > 0 ? rule.peers.map((p, j) => normalizePeer(p, `${field}[${i}].${peerField}[${j}]`)) : null,
+    peers: rule.peers && rule.peers.length > 0 ? rule.peers.map((p, j) => normalizePeer(p, `${field}[${i}].${peerField}[${j}]`, normalized)) : null,
     ports: rule.ports && rule.ports.length > 0 ? rule.ports.map((p, j) => normalizePort(p, `${field}[${i}].ports[${j}]`)) : null,
   }));
 }
@@ -133,13 +142,14 @@ export function normalizePolicy(p: NetworkPolicy): NormalizedPolicy {
   const key = `${namespace}/${name}`;
   let podSelector: CompiledSelector | null = null;
   let dirs = { ingress: true, egress: true };
+  const normalizedCidrs: string[] = [];
   try {
     podSelector = need(compileSelector(p.spec?.podSelector ?? {}, 'spec.podSelector'));
     dirs = directionsOf(p);
     return {
-      key, namespace, name, podSelector,
-      ingress: dirs.ingress ? normalizeRules((p.spec?.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports })), 'spec.ingress', 'from') : null,
-      egress: dirs.egress ? normalizeRules((p.spec?.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports })), 'spec.egress', 'to') : null,
+      key, namespace, name, podSelector, normalizedCidrs,
+      ingress: dirs.ingress ? normalizeRules((p.spec?.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports })), 'spec.ingress', 'from', normalizedCidrs) : null,
+      egress: dirs.egress ? normalizeRules((p.spec?.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports })), 'spec.egress', 'to', normalizedCidrs) : null,
     };
   } catch (e) {
     if (!(e instanceof Rejected)) throw e;
@@ -149,6 +159,7 @@ export function normalizePolicy(p: NetworkPolicy): NormalizedPolicy {
       ingress: dirs.ingress ? [] : null,
       egress: dirs.egress ? [] : null,
       rejection: { policy: key, field: e.fieldError.field, message: e.fieldError.message },
+      normalizedCidrs: [],
     };
   }
 }

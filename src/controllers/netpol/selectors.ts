@@ -1,6 +1,7 @@
 // Kubernetes label selectors (matchLabels + matchExpressions) compiled into matchers, with validation that
 // returns errors as values so one bad policy is rejected without affecting the others.
 import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
+import type { Result } from '../../result.ts';
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -18,7 +19,7 @@ export interface FieldError {
   message: string;
 }
 
-export type Compiled<T> = { ok: true; value: T } | { ok: false; error: FieldError };
+export type Compiled<T> = Result<T, FieldError>;
 
 // Label keys: optional DNS-subdomain prefix "/" then a name of up to 63 characters.
 const NAME_RE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;

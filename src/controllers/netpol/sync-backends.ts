@@ -1,7 +1,7 @@
 // The two ways a planned state reaches the kernel. iptables: diff against an observation (the kernel on a
 // full sync, the cache of the last apply on an incremental one) and apply only the difference. The nftables
 // one is in sync-nft.ts.
-import { ok, type Result } from '../../kube/result.ts';
+import { ok, type Result } from '../../result.ts';
 import type { IptablesApplier, ApplyReport } from './apply-iptables.ts';
 import { diffFamily, type FamilyChanges } from './diff.ts';
 

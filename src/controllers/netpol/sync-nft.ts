@@ -2,7 +2,7 @@
 // transaction of set, element and chain operations; on a full sync our tables are listed, compared with the
 // state (sets by element, rules by fingerprint comment) and replaced in one transaction if they differ at all.
 import { NFPROTO_IPV4, NFPROTO_IPV6, type SetElementChange } from '../../kernel/netlink/nftables.ts';
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { secondsSince } from './apply-exec.ts';
 import type { NftApplier } from './apply-nftables.ts';

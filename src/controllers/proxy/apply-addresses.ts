@@ -7,7 +7,8 @@ import {
 } from '../../kernel/netlink/rtnetlink.ts';
 import { NetlinkError } from '../../kernel/netlink/codec.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
-import { familyOfAddress, type Family } from './model.ts';
+import { familyOf } from '../../net/cidr.ts';
+import type { Family } from './model.ts';
 
 export const DUMMY_LINK = 'kube-dummy-if';
 
@@ -16,7 +17,7 @@ const EEXIST = 17;
 const EADDRNOTAVAIL = 99;
 
 const errnoOf = (e: unknown): number | undefined => (e instanceof NetlinkError ? e.errno : undefined);
-const hostPrefix = (address: string) => `${address}/${familyOfAddress(address) === 'ipv6' ? 128 : 32}`;
+const hostPrefix = (address: string) => `${address}/${familyOf(address) === 6 ? 128 : 32}`;
 
 export class AddressApplier {
   private link: Link | undefined;
@@ -92,11 +93,11 @@ export class AddressApplier {
   private async pinSources(link: Link, addresses: readonly string[]): Promise<void> {
     const node = this.nodeAddresses();
     const routes = addresses.flatMap((address) => {
-      const family = familyOfAddress(address);
-      const src = node[family];
-      if (!src) return [];
+      const family = familyOf(address);
+      const src = family && node[family === 6 ? 'ipv6' : 'ipv4'];
+      if (!family || !src) return [];
       return [routeWithDefaults({
-        family: family === 'ipv6' ? 6 : 4, dst: hostPrefix(address), oif: link.index, table: RT_TABLE_LOCAL,
+        family, dst: hostPrefix(address), oif: link.index, table: RT_TABLE_LOCAL,
         protocol: RTPROT_KERNEL, scope: RT_SCOPE_HOST, type: RTN_LOCAL, src,
       })];
     });

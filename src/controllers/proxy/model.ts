@@ -1,9 +1,10 @@
 // The desired state of the service proxy as plain data: what each Service needs on this node (virtual services
 // with their destinations, addresses on the dummy link, hairpin rules, firewall entries), independent of the
 // dataplane that realises it (IPVS today; nftables can consume the same plan).
+import type { FamilyName } from '../../net/ip.ts';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
-export type Family = 'ipv4' | 'ipv6';
+export type Family = FamilyName;
 export type Scheduler = 'rr' | 'lc' | 'dh' | 'sh' | 'mh';
 /** IPVS scheduler flags kube-router exposes (upstream: only for mh). flag-1 = fallback, flag-2 = port. */
 export type SchedulerFlag = 'flag-1' | 'flag-2' | 'flag-3';
@@ -70,10 +71,6 @@ export interface ServicePlan {
 
 export function virtualServiceKey(protocol: Protocol, address: string, port: number): string {
   return address.includes(':') ? `${protocol}/[${address}]:${port}` : `${protocol}/${address}:${port}`;
-}
-
-export function familyOfAddress(address: string): Family {
-  return address.includes(':') ? 'ipv6' : 'ipv4';
 }
 
 /** Orders destinations so that plans compare equal whatever order the slices listed them in. */

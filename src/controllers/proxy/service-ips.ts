@@ -1,7 +1,8 @@
 // The proxy's configuration and the checks on addresses users put in Services: canonical forms, and upstream's
 // strict validation of externalIPs and load-balancer IPs (inside the allowed range, never inside a cluster-IP
 // range; with no range configured every such IP is refused).
-import { parseIp, formatIp, parseCidr } from '../../cli/ip.ts';
+import { cidrContains, parseCidr, type Cidr } from '../../net/cidr.ts';
+import { familyName, formatIp, parseIp } from '../../net/ip.ts';
 import type { Family } from './model.ts';
 
 export interface ProxyConfig {
@@ -24,27 +25,24 @@ export interface Address {
 /** A valid IP in canonical text form, or undefined. */
 export function canonicalAddress(text: string): Address | undefined {
   const parsed = parseIp(text);
-  if (!parsed.ok) return undefined;
-  return { family: parsed.value.family === 4 ? 'ipv4' : 'ipv6', text: formatIp(parsed.value) };
+  return parsed.ok ? { family: familyName(parsed.value.family), text: formatIp(parsed.value) } : undefined;
+}
+
+const parsedRanges = new Map<readonly string[], Cidr[]>();
+
+/** The ranges of a flag, parsed once per list (the lists are the configuration's, fixed for the run). */
+function rangesOf(texts: readonly string[]): Cidr[] {
+  let parsed = parsedRanges.get(texts);
+  if (!parsed) {
+    parsed = texts.flatMap((t) => { const c = parseCidr(t); return c.ok ? [c.value] : []; });
+    parsedRanges.set(texts, parsed);
+  }
+  return parsed;
 }
 
 function inRanges(ip: string, ranges: readonly string[]): boolean {
   const parsed = parseIp(ip);
-  if (!parsed.ok) return false;
-  for (const range of ranges) {
-    const cidr = parseCidr(range);
-    if (!cidr.ok || cidr.value.family !== parsed.value.family) continue;
-    const base = parseIp(cidr.value.cidr.slice(0, cidr.value.cidr.indexOf('/')));
-    if (!base.ok) continue;
-    let bits = cidr.value.prefixLength;
-    let match = true;
-    for (let i = 0; bits > 0 && match; i++, bits -= 8) {
-      const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-      match = (((parsed.value.bytes[i] ?? 0) ^ (base.value.bytes[i] ?? 0)) & mask) === 0;
-    }
-    if (match) return true;
-  }
-  return false;
+  return parsed.ok && rangesOf(ranges).some((r) => cidrContains(r, parsed.value));
 }
 
 /**

@@ -1,12 +1,12 @@
 // Parsing of the kube-router.io/* Node annotations the routes controller reads (ASN, route reflector, external
 // peers, communities, AS-path prepend, custom import rejects, BGP listen addresses): pure, errors are values.
-import { isIP } from 'node:net';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { parse as parseYaml } from 'yaml';
 import { formatCommunity, parseCommunities } from '../../bgp/community.ts';
 import { decodeStrictBase64 } from '../../config/go-values.ts';
-import { err, ok, type Result } from '../../kube/result.ts';
-import { cidrFamily } from '../../kube/node-identity.ts';
+import { isCidr } from '../../net/cidr.ts';
+import { isIp, parseIp } from '../../net/ip.ts';
+import { err, ok, type Result } from '../../result.ts';
 
 export const ANNOTATION = {
   nodeAsn: 'kube-router.io/node.asn',
@@ -69,7 +69,7 @@ export function nodeAsn(node: Node): Result<number | undefined> {
 export function parseClusterId(text: string): Result<string> {
   const trimmed = text.trim();
   if (/^\d{1,10}$/.test(trimmed) && Number(trimmed) <= 0xffffffff) return ok(trimmed);
-  if (isIP(trimmed) === 4) return ok(trimmed);
+  if (parseIp(trimmed).ok && !trimmed.includes(':')) return ok(trimmed);
   return err(`"${text}" is not a route-reflector cluster id (uint32 or IPv4 address)`);
 }
 
@@ -87,14 +87,14 @@ function parseYamlPeer(entry: unknown, index: number): Result<AnnotatedPeer> {
   if (typeof entry !== 'object' || entry === null) return err(`${where}: not a mapping`);
   const e = entry as Record<string, unknown>;
   const ip = typeof e['remoteip'] === 'string' ? e['remoteip'].trim() : '';
-  if (isIP(ip) === 0) return err(`${where}: remoteip is required and must be an IP address`);
+  if (!isIp(ip)) return err(`${where}: remoteip is required and must be an IP address`);
   if (e['remoteasn'] === undefined) return err(`${where}: remoteasn is required`);
   const asn = parseAsn(String(e['remoteasn']));
   if (!asn.ok) return err(`${where}: remoteasn: ${asn.error}`);
   const peer: AnnotatedPeer = { ip, asn: asn.value };
   if (e['localip'] !== undefined) {
     const localIp = String(e['localip']).trim();
-    if (isIP(localIp) === 0) return err(`${where}: localip "${localIp}" is not an IP address`);
+    if (!isIp(localIp)) return err(`${where}: localip "${localIp}" is not an IP address`);
     peer.localIp = localIp;
   }
   if (e['password'] !== undefined) {
@@ -127,7 +127,7 @@ function parseCsvPeers(a: Record<string, string>): Result<AnnotatedPeer[]> {
   for (const r of [passwords, localIps, ports]) if (!r.ok) return r;
   const peers: AnnotatedPeer[] = [];
   for (const [i, ip] of ips.entries()) {
-    if (isIP(ip) === 0) return err(`annotation ${ANNOTATION.peerIps}: "${ip}" is not an IP address`);
+    if (!isIp(ip)) return err(`annotation ${ANNOTATION.peerIps}: "${ip}" is not an IP address`);
     const asn = parseAsn(asns[i] ?? '');
     if (!asn.ok) return err(`annotation ${ANNOTATION.peerAsns}: ${asn.error}`);
     const peer: AnnotatedPeer = { ip, asn: asn.value };
@@ -139,7 +139,7 @@ function parseCsvPeers(a: Record<string, string>): Result<AnnotatedPeer[]> {
     }
     const localIp = localIps.ok ? localIps.value?.[i] : undefined;
     if (localIp !== undefined) {
-      if (isIP(localIp) === 0) return err(`annotation ${ANNOTATION.peerLocalIps}: "${localIp}" is not an IP address`);
+      if (!isIp(localIp)) return err(`annotation ${ANNOTATION.peerLocalIps}: "${localIp}" is not an IP address`);
       peer.localIp = localIp;
     }
     const port = ports.ok ? ports.value?.[i] : undefined;
@@ -205,7 +205,7 @@ export function nodeCustomImportRejects(node: Node): Result<string[]> {
   const text = annotations(node)[ANNOTATION.customImportReject];
   if (text === undefined) return ok([]);
   const cidrs = csv(text);
-  const bad = cidrs.find((c) => cidrFamily(c) === 0);
+  const bad = cidrs.find((c) => !isCidr(c));
   return bad === undefined ? ok(cidrs) : err(`annotation ${ANNOTATION.customImportReject}: "${bad}" is not a CIDR`);
 }
 
@@ -214,6 +214,6 @@ export function nodeBgpLocalAddresses(node: Node): Result<string[] | undefined> 
   const text = annotations(node)[ANNOTATION.bgpLocalAddresses];
   if (text === undefined) return ok(undefined);
   const ips = csv(text);
-  const bad = ips.find((ip) => isIP(ip) === 0);
+  const bad = ips.find((ip) => !isIp(ip));
   return bad === undefined ? ok(ips) : err(`annotation ${ANNOTATION.bgpLocalAddresses}: "${bad}" is not an IP address`);
 }

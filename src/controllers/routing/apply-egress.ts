@@ -3,7 +3,7 @@
 // names only our sets, and the nat POSTROUTING MASQUERADE rule that uses them (removed when egress is disabled).
 import { createHash } from 'node:crypto';
 import type { CommandRunner } from './apply-exec.ts';
-import { familyOf } from './model.ts';
+import { familyOf } from '../../net/cidr.ts';
 
 export const POD_SUBNETS_SET = 'kube-router-pod-subnets';
 export const NODE_IPS_SET = 'kube-router-node-ips';
@@ -34,13 +34,12 @@ export function egressTmpSetNames(families: Array<4 | 6>): string[] {
 export function renderEgressIpsets(sets: EgressSets, families: Array<4 | 6>, leftoverTmpSets: string[] = []): string {
   const lines: string[] = leftoverTmpSets.map((name) => `destroy ${name}`);
   for (const family of families) {
-    const fam = family === 4 ? 'ipv4' : 'ipv6';
     const inet = family === 4 ? 'inet' : 'inet6';
     for (const [base, type, members] of [[POD_SUBNETS_SET, 'hash:net', sets.podSubnets], [NODE_IPS_SET, 'hash:ip', sets.nodeIps]] as const) {
       const name = setName(base, family);
       const tmp = tmpName(name);
       lines.push(`create ${tmp} ${type} family ${inet} hashsize 1024 maxelem 65536 timeout 0 -exist`, `flush ${tmp}`);
-      for (const member of [...new Set(members.filter((m) => familyOf(m) === fam))].sort()) lines.push(`add ${tmp} ${member}`);
+      for (const member of [...new Set(members.filter((m) => familyOf(m) === family))].sort()) lines.push(`add ${tmp} ${member}`);
       lines.push(`create ${name} ${type} family ${inet} hashsize 1024 maxelem 65536 timeout 0 -exist`, `swap ${tmp} ${name}`, `destroy ${tmp}`);
     }
   }

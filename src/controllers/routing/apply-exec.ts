@@ -1,7 +1,7 @@
 // Runs the userspace tools the routes controller's apply layers drive (iptables, ipset, sysctl), optionally inside
 // a network namespace (`ip netns exec`), returning results as values.
 import { spawn } from 'node:child_process';
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 
 export interface CommandRunner {
   /** Runs a command; ok(stdout) on exit status 0, else an error with the status and stderr. */

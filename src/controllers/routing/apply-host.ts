@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createBridge, getLink, listAddresses, setLinkMtu, setLinkUp, type Link } from '../../kernel/netlink/rtnetlink.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 import type { CommandRunner } from './apply-exec.ts';
 import { BRIDGE_NAME, planCniConf } from './plan-cni.ts';
 

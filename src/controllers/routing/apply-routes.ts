@@ -12,7 +12,7 @@ import { metrics } from '../../observe/metrics.ts';
 import { logger } from '../../observe/log.ts';
 import type { OverlayApplier } from './overlay-apply.ts';
 import { planOverlay, type OverlayNode, type OverlayPlan } from './overlay-plan.ts';
-import { cidrContains } from './plan-paths.ts';
+import { cidrTextContainsIp } from '../../net/cidr.ts';
 
 const log = logger('routing');
 const RT_SCOPE_HOST = 254;
@@ -36,7 +36,7 @@ interface LearnedPath {
 
 /** The kernel route for a learned path, or undefined when the next hop is not on a local subnet (upstream installs nothing). */
 export function routeForPath(prefix: string, nextHop: string, localSubnets: readonly string[]): Route | undefined {
-  if (!localSubnets.some((subnet) => cidrContains(subnet, nextHop))) return undefined;
+  if (!localSubnets.some((subnet) => cidrTextContainsIp(subnet, nextHop))) return undefined;
   return routeWithDefaults({ dst: prefix, gateway: nextHop, table: RT_TABLE_MAIN, protocol: ROUTE_PROTOCOL_KUBE_ROUTER });
 }
 

@@ -5,6 +5,8 @@ import type { Node, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { BgpSpeaker, GlobalConfig } from '../../bgp/speaker.ts';
 import { INDEX, SERVICE_NAME_LABEL } from '../../kube/cluster-cache.ts';
+import { LastGoodPodCidrs } from '../../kube/pod-cidrs.ts';
+import type { Result } from '../../result.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { logger } from '../../observe/log.ts';
@@ -18,7 +20,7 @@ import type { RoutingConfig } from './config.ts';
 import { egressSets, syncEgress, syncHost } from './host-setup.ts';
 import { LastGoodSettings } from './last-good.ts';
 import { enabledFamilies, type LocalBgp, type Problem } from './model.ts';
-import { isIgnoredSlice, nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from './plan-paths.ts';
+import { isIgnoredSlice, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from './plan-paths.ts';
 import { planLocalBgp, planPeers, type PeerPlan } from './plan-peers.ts';
 import { planPolicies } from './plan-policies.ts';
 
@@ -55,6 +57,8 @@ export class RoutesController implements Controller {
   private nodeIpSet: Set<string> | null = null;
   private egressAppliedFor = '';
   private lock: Promise<unknown> = Promise.resolve();
+  /** Every node's last usable pod CIDRs: an annotation turning bad keeps them instead of withdrawing the route. */
+  private readonly podCidrs = new LastGoodPodCidrs();
 
   constructor(private readonly deps: RoutingDeps) {
     this.syncPeriodMs = deps.config.routesSyncPeriodMs;
@@ -83,22 +87,42 @@ export class RoutesController implements Controller {
     }
   }
 
+  /**
+   * This node's pod CIDRs. A source that is set but unusable (a bad annotation) is reported on the Node and
+   * skipped: the last good value is kept, else the next source (spec.podCIDRs) applies.
+   */
+  private ownPodCidrs(self: Node): string[] {
+    const found = this.podCidrs.resolve(self);
+    const using = found.cidrs.length === 0 ? 'no pod CIDR is advertised'
+      : `using ${found.cidrs.join(',')} (${found.keptLastGood ? 'its last good value' : found.source ?? ''})`;
+    this.report(found.rejected.map((r) => ({
+      subject: self, reason: r.source.startsWith('annotation') ? 'BadPodCidrAnnotation' : 'BadPodCidr', message: `${r.message}; ${using}`,
+    })));
+    if (found.cidrs.length === 0 && found.rejected.length === 0) {
+      this.report([{ subject: self, reason: 'NoPodCidr', message: `node ${self.metadata?.name ?? '?'} has no pod CIDR (spec.podCIDR(s) or a kube-router.io/pod-cidr(s) annotation)` }]);
+    }
+    return found.cidrs;
+  }
+
   /** The injector's overlay needs this node's tunnel end addresses and pod CIDRs (the `from <pod CIDR>` rules). */
   private updateOverlayNode(self: Node, local: LocalBgp): void {
-    const podCidrs = nodePodCidrs(self);
     this.deps.injector.setOverlayNode({
       ...(local.ipv4 ? { ipv4: local.ipv4 } : {}),
       ...(local.ipv6 ? { ipv6: local.ipv6 } : {}),
-      podCidrs: podCidrs.ok ? podCidrs.value : [],
+      podCidrs: this.ownPodCidrs(self),
     });
   }
 
   private hostInputs(self: Node, local: LocalBgp): string {
-    return JSON.stringify([nodePodCidrs(self), local.primaryIp]);
+    return JSON.stringify([this.ownPodCidrs(self), local.primaryIp]);
+  }
+
+  private egressSets(): ReturnType<typeof egressSets> {
+    return egressSets(this.nodes(), (node) => this.podCidrs.resolve(node).cidrs);
   }
 
   private egressInputs(): string {
-    return JSON.stringify(egressSets(this.nodes()));
+    return JSON.stringify(this.egressSets());
   }
 
   private selfNode(): Node {
@@ -183,14 +207,13 @@ export class RoutesController implements Controller {
       this.report(this.peerPlan.problems);
     }
     const peerPlan = this.peerPlan;
-    const podCidrs = nodePodCidrs(self);
-    if (!podCidrs.ok) rejectObject(this.deps.ctx, CONTROLLER_NAME, self, 'NoPodCidr', podCidrs.error);
+    const podCidrs = this.ownPodCidrs(self);
     const vips = unionVips(this.vipsByService);
     const problems: Problem[] = [];
     const pathPrepend = this.lastGood.settle(self, ANNOTATION.pathPrependAs, nodePathPrepend(self), undefined, 'BadPathPrependAnnotation', problems);
     const policy = planPolicies({
       families: enabledFamilies(config),
-      podCidrs: podCidrs.ok ? podCidrs.value : [],
+      podCidrs,
       vips,
       ibgpPeers: [...peerPlan.peers.values()].filter((p) => p.kind === 'internal').map((p) => p.config.neighborAddress),
       externalPeers: [...peerPlan.peers.values()].filter((p) => p.kind === 'external').map((p) => p.config.neighborAddress),
@@ -207,7 +230,7 @@ export class RoutesController implements Controller {
     errors.push(...await this.bgp.applyPeers(new Map([...peerPlan.peers].map(([a, p]) => [a, p.config]))));
     metrics.bgpInternalPeersSyncTime.observe(Number(process.hrtime.bigint() - peerStarted) / 1e9);
     const paths: OriginatedPath[] = [
-      ...planPodCidrPaths(podCidrs.ok ? podCidrs.value : [], local).map((p) => ({ ...p, kind: 'pod-route' as const })),
+      ...planPodCidrPaths(podCidrs, local).map((p) => ({ ...p, kind: 'pod-route' as const })),
       ...planVipPaths(vips, local).map((p) => ({ ...p, kind: 'vip' as const })),
     ];
     errors.push(...await this.bgp.applyPaths(paths));
@@ -229,8 +252,8 @@ export class RoutesController implements Controller {
       this.reported.clear();
       const self = this.selfNode();
       const local = this.localBgp(self);
-      const errors = await syncHost(sock, runner, config, self, local);
-      errors.push(...await syncEgress(runner, config, this.nodes()));
+      const errors = await syncHost(sock, runner, config, self, local, this.ownPodCidrs(self));
+      errors.push(...await syncEgress(runner, config, this.egressSets()));
       if (errors.length === 0) {
         this.hostAppliedFor = this.hostInputs(self, local);
         this.egressAppliedFor = this.egressInputs();
@@ -259,6 +282,7 @@ export class RoutesController implements Controller {
         if (change.kind === 'Node') {
           nodesChanged = true;
           if (change.key === ctx.node.name) selfChanged = true;
+          if (!ctx.cache.store('nodes').get(change.key)) this.podCidrs.forget(change.key);
           // Node status churns (heartbeats); services depend only on the set of node addresses.
           const before = this.nodeIpSet;
           this.nodeIpSet = null;
@@ -282,13 +306,13 @@ export class RoutesController implements Controller {
       // Node objects change often (status); the host setup and egress sets are redone only when their inputs moved.
       const hostInputs = this.hostInputs(self, local);
       if (selfChanged && hostInputs !== this.hostAppliedFor) {
-        const hostErrors = await syncHost(sock, runner, config, self, local);
+        const hostErrors = await syncHost(sock, runner, config, self, local, this.ownPodCidrs(self));
         if (hostErrors.length === 0) this.hostAppliedFor = hostInputs;
         errors.push(...hostErrors);
       }
       const egressInputs = nodesChanged ? this.egressInputs() : this.egressAppliedFor;
       if (egressInputs !== this.egressAppliedFor) {
-        const egressErrors = await syncEgress(runner, config, this.nodes());
+        const egressErrors = await syncEgress(runner, config, this.egressSets());
         if (egressErrors.length === 0) this.egressAppliedFor = egressInputs;
         errors.push(...egressErrors);
       }

@@ -8,7 +8,6 @@ import { applyEgressRule, syncEgressIpsets, type EgressSets } from './apply-egre
 import { applyCniConf, applyForwardingSysctls, ensureBridge, ensureForwardRules, interfaceWithAddress } from './apply-host.ts';
 import type { RoutingConfig } from './config.ts';
 import type { LocalBgp } from './model.ts';
-import { nodePodCidrs } from './plan-paths.ts';
 
 export type HostOptions = Pick<RoutingConfig, 'enableCni' | 'cniConfFile' | 'autoMtu' | 'enablePodEgress' | 'enableIpv4' | 'enableIpv6'>;
 
@@ -16,13 +15,12 @@ export function ipFamilies(options: Pick<RoutingConfig, 'enableIpv4' | 'enableIp
   return [...(options.enableIpv4 ? [4 as const] : []), ...(options.enableIpv6 ? [6 as const] : [])];
 }
 
-/** Every node's pod CIDRs and IPs, for the egress ipsets (nodes with bad pod CIDR annotations contribute their IPs only). */
-export function egressSets(nodes: readonly Node[]): EgressSets {
+/** Every node's pod CIDRs (as `podCidrsOf` decides them) and IPs, for the egress ipsets. */
+export function egressSets(nodes: readonly Node[], podCidrsOf: (node: Node) => readonly string[]): EgressSets {
   const podSubnets: string[] = [];
   const nodeIps: string[] = [];
   for (const node of nodes) {
-    const cidrs = nodePodCidrs(node);
-    if (cidrs.ok) podSubnets.push(...cidrs.value);
+    podSubnets.push(...podCidrsOf(node));
     for (const a of node.status?.addresses ?? []) if (a.type === 'InternalIP' || a.type === 'ExternalIP') nodeIps.push(a.address);
     for (const family of [4, 6] as const) {
       const ip = bestNodeIP(node, family);
@@ -32,7 +30,10 @@ export function egressSets(nodes: readonly Node[]): EgressSets {
   return { podSubnets, nodeIps };
 }
 
-export async function syncHost(sock: NetlinkSocket, runner: CommandRunner, options: HostOptions, self: Node, local: LocalBgp): Promise<string[]> {
+/** `podCidrs`: this node's pod CIDRs (empty: none usable, the CNI file is then left alone and an error returned). */
+export async function syncHost(
+  sock: NetlinkSocket, runner: CommandRunner, options: HostOptions, self: Node, local: LocalBgp, podCidrs: readonly string[],
+): Promise<string[]> {
   const errors: string[] = [];
   const families = ipFamilies(options);
   const nodeLink = await interfaceWithAddress(sock, local.primaryIp);
@@ -44,10 +45,9 @@ export async function syncHost(sock: NetlinkSocket, runner: CommandRunner, optio
     const bridge = await ensureBridge(sock, mtu);
     if (!bridge.ok) errors.push(bridge.error);
     else if (mtu !== undefined) mtu = bridge.value ?? mtu;
-    const cidrs = nodePodCidrs(self);
-    if (!cidrs.ok) errors.push(cidrs.error);
+    if (podCidrs.length === 0) errors.push(`node ${self.metadata?.name ?? '?'} has no usable pod CIDR`);
     else {
-      const written = await applyCniConf(options.cniConfFile, cidrs.value, options.autoMtu ? mtu : undefined);
+      const written = await applyCniConf(options.cniConfFile, [...podCidrs], options.autoMtu ? mtu : undefined);
       if (!written.ok) errors.push(written.error);
     }
   }
@@ -56,10 +56,10 @@ export async function syncHost(sock: NetlinkSocket, runner: CommandRunner, optio
   return errors;
 }
 
-export async function syncEgress(runner: CommandRunner, options: HostOptions, nodes: readonly Node[]): Promise<string[]> {
+export async function syncEgress(runner: CommandRunner, options: HostOptions, sets: EgressSets): Promise<string[]> {
   const families = ipFamilies(options);
   const errors: string[] = [];
-  if (options.enablePodEgress) errors.push(...await syncEgressIpsets(runner, egressSets(nodes), families));
+  if (options.enablePodEgress) errors.push(...await syncEgressIpsets(runner, sets, families));
   errors.push(...await applyEgressRule(runner, options.enablePodEgress, families));
   return errors;
 }

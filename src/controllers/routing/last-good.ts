@@ -2,7 +2,7 @@
 // such as the external peers): a setting that turns invalid keeps that value, or the default if it never had a
 // valid one, and the bad value becomes a Problem on its Node. Plain in-memory data, no I/O.
 import type { Node } from 'kubernetes-types/core/v1.js';
-import type { Result } from '../../kube/result.ts';
+import type { Result } from '../../result.ts';
 import type { Problem } from './model.ts';
 
 export class LastGoodSettings {

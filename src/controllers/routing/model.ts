@@ -1,6 +1,5 @@
 // Plain data shared by the routes controller's planners and apply layers: this node's BGP identity, the problems a
 // planner reports about individual objects, and the families in play.
-import { isIP } from 'node:net';
 import type { AddressFamily } from '../../bgp/speaker.ts';
 import type { EventSubject } from '../../observe/events.ts';
 
@@ -25,11 +24,6 @@ export interface LocalBgp {
   rrServerClusterId?: string;
   /** Set when this node is a route-reflector client (kube-router.io/rr.client). */
   rrClientClusterId?: string;
-}
-
-export function familyOf(ip: string): AddressFamily | undefined {
-  const v = isIP(ip.split('/')[0] ?? '');
-  return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : undefined;
 }
 
 /** The families the options enable. */

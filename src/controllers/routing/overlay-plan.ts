@@ -2,8 +2,7 @@
 // --overlay-encap, --overlay-encap-port), with upstream's tunnel names, the table-77 routes and `from <pod CIDR>
 // lookup 77` rules that go with them, and the diff of observed tunnels and fou ports against that plan.
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
-import { cidrContains } from './plan-paths.ts';
+import { cidrTextContainsIp, familyOf } from '../../net/cidr.ts';
 
 /** The policy-routing table upstream names `kube-router` in rt_tables. */
 export const OVERLAY_TABLE = 77;
@@ -84,20 +83,15 @@ export function isOwnedTunnel(name: string, kind: string | undefined): boolean {
   return (kind === 'ipip' || kind === 'ip6tnl') && TUNNEL_NAME_PATTERN.test(name);
 }
 
-function familyOfIp(ip: string): Family | undefined {
-  const v = isIP(ip);
-  return v === 4 ? 4 : v === 6 ? 6 : undefined;
-}
-
 /** Whether a next hop is reached through a tunnel: overlay on and (full mode, or outside every local subnet). */
 export function needsTunnel(nextHop: string, localSubnets: readonly string[], options: OverlayOptions): boolean {
   if (!options.enabled) return false;
   if (options.type === 'full') return true;
-  return !localSubnets.some((subnet) => cidrContains(subnet, nextHop));
+  return !localSubnets.some((subnet) => cidrTextContainsIp(subnet, nextHop));
 }
 
 export function hostPrefix(ip: string): string {
-  return `${ip}/${familyOfIp(ip) === 6 ? 128 : 32}`;
+  return `${ip}/${familyOf(ip) === 6 ? 128 : 32}`;
 }
 
 /**
@@ -110,7 +104,7 @@ export function planOverlay(
   const plan: OverlayPlan = { tunnels: new Map(), tunnelOfPrefix: new Map(), rules: [], fouPorts: [] };
   if (!options.enabled || !node) return plan;
   for (const [prefix, nextHop] of learned) {
-    const family = familyOfIp(nextHop);
+    const family = familyOf(nextHop);
     const local = family === 4 ? node.ipv4 : family === 6 ? node.ipv6 : undefined;
     if (!family || !local || nextHop === local) continue;
     if (!needsTunnel(nextHop, localSubnets, options)) continue;
@@ -121,7 +115,7 @@ export function planOverlay(
     plan.tunnelOfPrefix.set(prefix, name);
   }
   for (const cidr of node.podCidrs) {
-    const family = familyOfIp(cidr.split('/')[0] ?? '');
+    const family = familyOf(cidr);
     if (family) plan.rules.push({ family, src: cidr });
   }
   // The fou port is the receiving end too: it exists whenever fou is the encap, tunnels or not.

@@ -1,7 +1,7 @@
 // Pure planning of the CNI bridge configuration kube-router maintains: patch an existing .conf/.conflist (bridge
 // plugin: legacy ipam.subnet moved into ipam.ranges, missing pod CIDRs added as their own ranges, mtu set) or
 // produce upstream's default when there is none. Returns the new file text, or undefined when nothing changes.
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 
 export const BRIDGE_NAME = 'kube-bridge';
 

@@ -2,14 +2,12 @@
 // VIP selection, per service, so a broken or endpoint-less service only ever affects itself).
 import type { Node, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { isIP } from 'node:net';
 import type { Path } from '../../bgp/speaker.ts';
 import { parseGoBool } from '../../config/go-values.ts';
-import { cidrFamily, POD_CIDR_ANNOTATION, POD_CIDRS_ANNOTATION } from '../../kube/node-identity.ts';
-import { err, ok, type Result } from '../../kube/result.ts';
-import { parseCidr, ipToBytes } from '../../kernel/netlink/ip.ts';
+import { cidrTextContainsIp, familyOf } from '../../net/cidr.ts';
+import { familyName, isIp } from '../../net/ip.ts';
 import type { RoutingConfig } from './config.ts';
-import { familyOf, type LocalBgp, type Problem } from './model.ts';
+import type { LocalBgp, Problem } from './model.ts';
 
 export const SERVICE_ANNOTATION = {
   advertiseClusterIp: 'kube-router.io/service.advertise.clusterip',
@@ -32,22 +30,9 @@ export type VipOptions = Pick<RoutingConfig,
   'advertiseClusterIp' | 'advertiseExternalIp' | 'advertiseLoadBalancerIp' | 'serviceClusterIpRanges' | 'serviceExternalIpRanges' |
   'loadBalancerIpRanges' | 'strictExternalIpValidation'>;
 
-/** This node's pod CIDRs: pod-cidrs annotation, else pod-cidr annotation, else spec.podCIDRs, else spec.podCIDR. */
-export function nodePodCidrs(node: Node): Result<string[]> {
-  const a = node.metadata?.annotations ?? {};
-  const name = node.metadata?.name ?? '?';
-  let cidrs: string[];
-  if (a[POD_CIDRS_ANNOTATION] !== undefined) cidrs = a[POD_CIDRS_ANNOTATION].split(',').map((c) => c.trim()).filter((c) => c !== '');
-  else if (a[POD_CIDR_ANNOTATION] !== undefined) cidrs = [a[POD_CIDR_ANNOTATION].trim()];
-  else if (node.spec?.podCIDRs?.length) cidrs = [...node.spec.podCIDRs];
-  else if (node.spec?.podCIDR) cidrs = [node.spec.podCIDR];
-  else return err(`node ${name} has no pod CIDR (spec.podCIDR(s) or ${POD_CIDRS_ANNOTATION})`);
-  const bad = cidrs.find((c) => cidrFamily(c) === 0);
-  return bad === undefined ? ok(cidrs) : err(`node ${name}: pod CIDR "${bad}" is not a CIDR`);
-}
-
 function nextHopFor(prefix: string, local: LocalBgp): string | undefined {
-  return familyOf(prefix) === 'ipv4' ? local.ipv4 : local.ipv6;
+  const family = familyOf(prefix);
+  return family === 4 ? local.ipv4 : family === 6 ? local.ipv6 : undefined;
 }
 
 /** Pod CIDR paths with the best node IP of each family as next hop; families without a node IP are left out. */
@@ -56,7 +41,7 @@ export function planPodCidrPaths(podCidrs: string[], local: LocalBgp): Path[] {
   for (const prefix of podCidrs) {
     const nextHop = nextHopFor(prefix, local);
     const family = familyOf(prefix);
-    if (nextHop && family) paths.push({ prefix, nextHop, family, origin: 'igp' });
+    if (nextHop && family) paths.push({ prefix, nextHop, family: familyName(family), origin: 'igp' });
   }
   return paths;
 }
@@ -67,33 +52,17 @@ export function planVipPaths(vips: Iterable<string>, local: LocalBgp): Path[] {
   for (const vip of vips) {
     const family = familyOf(vip);
     const nextHop = nextHopFor(vip, local);
-    if (family && nextHop) paths.push({ prefix: `${vip}/${family === 'ipv4' ? 32 : 128}`, nextHop, family, origin: 'igp' });
+    if (family && nextHop) paths.push({ prefix: `${vip}/${family === 4 ? 32 : 128}`, nextHop, family: familyName(family), origin: 'igp' });
   }
   return paths;
 }
 
-export function cidrContains(cidr: string, ip: string): boolean {
-  try {
-    const net = parseCidr(cidr);
-    const addr = ipToBytes(ip);
-    if (addr.length !== net.address.length) return false;
-    const full = Math.floor(net.prefixLen / 8);
-    if (!addr.subarray(0, full).equals(net.address.subarray(0, full))) return false;
-    const rest = net.prefixLen % 8;
-    if (rest === 0) return true;
-    const mask = (0xff << (8 - rest)) & 0xff;
-    return ((addr[full] ?? 0) & mask) === ((net.address[full] ?? 0) & mask);
-  } catch {
-    return false;
-  }
-}
-
 /** svcip validation: strict mode wants the IP inside an allowed range and outside every cluster-IP range. */
 function allowedVip(ip: string, ranges: string[], options: VipOptions): boolean {
-  if (isIP(ip) === 0) return false;
+  if (!isIp(ip)) return false;
   if (!options.strictExternalIpValidation) return true;
-  if (options.serviceClusterIpRanges.some((r) => cidrContains(r, ip))) return false;
-  return ranges.some((r) => cidrContains(r, ip));
+  if (options.serviceClusterIpRanges.some((r) => cidrTextContainsIp(r, ip))) return false;
+  return ranges.some((r) => cidrTextContainsIp(r, ip));
 }
 
 export interface ServiceVipPlan {
@@ -138,7 +107,7 @@ export function planServiceVips(svc: Service, slices: EndpointSlice[], nodeName:
   const vips = new Set<string>();
   if (advertiseCluster && !(internalLocal && !local)) {
     const clusterIps = svc.spec?.clusterIPs?.length ? svc.spec.clusterIPs : svc.spec?.clusterIP ? [svc.spec.clusterIP] : [];
-    for (const ip of clusterIps) if (ip !== 'None' && isIP(ip) !== 0) vips.add(ip);
+    for (const ip of clusterIps) if (ip !== 'None' && isIp(ip)) vips.add(ip);
   }
   const externalGate = !(externalLocal && !local);
   if (advertiseExternal && externalGate) {

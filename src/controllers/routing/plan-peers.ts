@@ -4,11 +4,12 @@
 import type { Node } from 'kubernetes-types/core/v1.js';
 import type { AddressFamily, PeerConfig } from '../../bgp/speaker.ts';
 import { bestNodeIP, primaryNodeIP } from '../../kube/node-identity.ts';
-import { err, ok, type Result } from '../../kube/result.ts';
+import { err, ok, type Result } from '../../result.ts';
 import { ANNOTATION, nodeAsn, nodeBgpLocalAddresses, nodeExternalPeers, routeReflectorId, type AnnotatedPeer } from './annotations.ts';
+import { familyOf } from '../../net/cidr.ts';
 import type { RoutingConfig } from './config.ts';
 import type { LastGoodSettings } from './last-good.ts';
-import { enabledFamilies, familyOf, type LocalBgp, type Problem } from './model.ts';
+import { enabledFamilies, type LocalBgp, type Problem } from './model.ts';
 
 export type PeerOptions = Pick<RoutingConfig,
   'clusterAsn' | 'nodesFullMesh' | 'enableIbgp' | 'bgpPort' | 'routerId' | 'bgpGracefulRestart' | 'bgpGracefulRestartTimeMs' |

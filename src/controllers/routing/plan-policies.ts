@@ -3,7 +3,8 @@
 // communities and next-hop self; VIPs, default routes and custom prefixes are never imported. Default export
 // reject, default import accept. Sets that would be empty are left out together with the statements using them.
 import type { AddressFamily, DefinedSet, Policy, Statement, StatementActions } from '../../bgp/speaker.ts';
-import { familyOf } from './model.ts';
+import { familyOf } from '../../net/cidr.ts';
+import { familyName } from '../../net/ip.ts';
 
 export const POLICY_NAMES = {
   podCidrs: 'podcidrdefinedset',
@@ -46,11 +47,11 @@ export function setName(base: string, family: AddressFamily): string {
 }
 
 function ofFamily(items: Iterable<string>, family: AddressFamily): string[] {
-  return [...new Set([...items].filter((i) => familyOf(i) === family))].sort();
+  return [...new Set([...items].filter((i) => { const f = familyOf(i); return f !== undefined && familyName(f) === family; }))].sort();
 }
 
 function hostPrefix(ip: string): string {
-  return ip.includes('/') ? ip : `${ip}/${familyOf(ip) === 'ipv4' ? 32 : 128}`;
+  return ip.includes('/') ? ip : `${ip}/${familyOf(ip) === 4 ? 32 : 128}`;
 }
 
 export function planPolicies(input: PolicyInput): PolicyPlan {

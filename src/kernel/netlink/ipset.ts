@@ -2,7 +2,7 @@
 // existing hash:ip sets, one message per address, without the `ipset` binary's process start and its per-call
 // listing of the set's header. Set creation, swaps and destruction stay with `ipset restore`.
 import { attr, attrNested, attrString, attrU8, zeroed } from './codec.ts';
-import { ipToBytes } from './ip.ts';
+import { ipToBytes } from '../../net/ip.ts';
 import type { RequestMessage } from './socket.ts';
 
 const NFNL_SUBSYS_IPSET = 6;

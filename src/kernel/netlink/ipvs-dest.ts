@@ -10,7 +10,8 @@ import {
   IPVS_TUNNEL_TYPE_IPIP,
 } from './ipvs-const.ts';
 import { decodeStatsPair, type IpvsStats } from './ipvs-stats.ts';
-import { afToFamily, bytesToIp, familyToAf, ipToBytes, type IpFamily } from './ip.ts';
+import { afToFamily, familyToAf } from './address-family.ts';
+import { bytesToIp, ipToBytes, type IpFamily } from '../../net/ip.ts';
 
 /** How packets reach the real server: NAT (ipvsadm -m), IPIP/GUE/GRE tunnel (-i), direct routing (-g). */
 export type IpvsForward = 'masq' | 'local' | 'tunnel' | 'route' | 'bypass';

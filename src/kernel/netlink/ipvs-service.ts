@@ -9,7 +9,8 @@ import {
   IPVS_SVC_ATTR_TIMEOUT, IPVS_SVC_F_HASHED,
 } from './ipvs-const.ts';
 import { decodeStatsPair, type IpvsStats } from './ipvs-stats.ts';
-import { afToFamily, bytesToIp, familyToAf, ipToBytes, type IpFamily } from './ip.ts';
+import { afToFamily, familyToAf } from './address-family.ts';
+import { bytesToIp, ipToBytes, type IpFamily } from '../../net/ip.ts';
 
 export type IpvsProtocol = 'tcp' | 'udp' | 'sctp';
 

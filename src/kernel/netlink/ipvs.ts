@@ -15,7 +15,7 @@ import {
   type IpvsDestinationSpec,
 } from './ipvs-dest.ts';
 import { decodeServiceNest, encodeServiceKey, writeServiceKey, writeServiceSpec, type IpvsService, type IpvsServiceKey, type IpvsServiceSpec } from './ipvs-service.ts';
-import type { IpFamily } from './ip.ts';
+import type { IpFamily } from '../../net/ip.ts';
 import type { RequestMessage } from './socket.ts';
 
 export * from './ipvs-const.ts';

@@ -2,7 +2,7 @@
 // of existing plain (non-interval) address sets, as one nfnetlink batch the kernel commits whole or not at
 // all. Everything else about our tables (sets, chains, rules) is written with `nft -f`.
 import { attr, attrNested, attrString, NLM_F_CREATE, zeroed } from './codec.ts';
-import { ipToBytes } from './ip.ts';
+import { ipToBytes } from '../../net/ip.ts';
 import type { RequestMessage } from './socket.ts';
 
 const NFNL_SUBSYS_NFTABLES = 10;

@@ -1,7 +1,9 @@
 // Interface addresses over rtnetlink: the Address model, ifaddrmsg + IFA_* encoding/decoding, dumps,
 // and add/delete of IPv4 and IPv6 addresses.
 import { NLM_F_CREATE, NLM_F_EXCL, attr, attrU32, zeroed, parseAttrs, readString, readU32, type NetlinkMessage } from './codec.ts';
-import { afToFamily, bytesToIp, familyToAf, formatCidr, parseCidr, type IpFamily } from './ip.ts';
+import { bytesToIp, type IpFamily } from '../../net/ip.ts';
+import { bytesToCidr, cidrToBytes } from '../../net/cidr.ts';
+import { afToFamily, familyToAf } from './address-family.ts';
 import { RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR, RT_SCOPE_UNIVERSE } from './rtnl-const.ts';
 import type { NetlinkSocket } from './socket.ts';
 
@@ -53,7 +55,7 @@ export function decodeAddress(msg: NetlinkMessage): Address | undefined {
   const out: Address = {
     family,
     ifindex: p.readUInt32LE(4),
-    address: formatCidr(own, prefixLen),
+    address: bytesToCidr(own, prefixLen),
     scope: p.readUInt8(3),
     flags: readU32(a.get(IFA_FLAGS)) ?? p.readUInt8(2),
   };
@@ -64,10 +66,10 @@ export function decodeAddress(msg: NetlinkMessage): Address | undefined {
 }
 
 function encodeAddress(spec: AddressSpec): Buffer {
-  const cidr = parseCidr(spec.address);
+  const cidr = cidrToBytes(spec.address);
   const header = zeroed(IFADDRMSG_LEN);
   header.writeUInt8(familyToAf(cidr.family), 0);
-  header.writeUInt8(cidr.prefixLen, 1);
+  header.writeUInt8(cidr.prefixLength, 1);
   header.writeUInt8((spec.flags ?? 0) & 0xff, 2);
   header.writeUInt8(spec.scope ?? RT_SCOPE_UNIVERSE, 3);
   header.writeUInt32LE(spec.ifindex, 4);

@@ -1,7 +1,9 @@
 // Routes over rtnetlink: the Route model, rtmsg + RTA_* encoding/decoding, dumps across all tables
 // with table/protocol filters, and batched add/replace/delete.
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, zeroed, attr, attrU32, parseAttrs, readU32, type NetlinkMessage } from './codec.ts';
-import { afToFamily, bytesToIp, familyToAf, formatCidr, ipFamily, ipToBytes, parseCidr, type IpFamily } from './ip.ts';
+import { bytesToIp, ipToBytes, type IpFamily } from '../../net/ip.ts';
+import { bytesToCidr, cidrToBytes, familyOf } from '../../net/cidr.ts';
+import { afToFamily, familyToAf } from './address-family.ts';
 import {
   ROUTE_PROTOCOL_KUBE_ROUTER, RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE, RTN_UNICAST, RT_SCOPE_LINK,
   RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RT_TABLE_UNSPEC,
@@ -46,7 +48,8 @@ export interface RouteFilter {
  * scope iproute2 would choose (link for an IPv4 route without a gateway, universe otherwise).
  */
 export function routeWithDefaults(spec: Partial<Route> & { dst: string }): Route {
-  const family = ipFamily(spec.dst.split('/')[0] ?? '');
+  const family = familyOf(spec.dst);
+  if (family === undefined) throw new TypeError(`not a CIDR: ${spec.dst}`);
   const scope = spec.scope ?? (family === 4 && spec.gateway === undefined ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
   return { table: RT_TABLE_MAIN, protocol: ROUTE_PROTOCOL_KUBE_ROUTER, type: RTN_UNICAST, ...spec, family, scope };
 }
@@ -55,18 +58,18 @@ export type RouteOp = 'add' | 'replace' | 'delete';
 
 /** The RTM_NEWROUTE/RTM_DELROUTE request for one route (NLM_F_REQUEST|NLM_F_ACK are added on send). */
 export function encodeRoute(route: Route, op: RouteOp): RequestMessage {
-  const dst = parseCidr(route.dst);
+  const dst = cidrToBytes(route.dst);
   if (dst.family !== route.family) throw new TypeError(`route ${route.dst} is not IPv${route.family}`);
   const header = zeroed(RTMSG_LEN);
   header.writeUInt8(familyToAf(route.family), 0);
-  header.writeUInt8(dst.prefixLen, 1);
+  header.writeUInt8(dst.prefixLength, 1);
   header.writeUInt8(route.table < 256 ? route.table : RT_TABLE_UNSPEC, 4);
   header.writeUInt8(route.protocol, 5);
   // NOWHERE on delete means "any scope", as iproute2 sends; protocol and type still narrow the match.
   header.writeUInt8(op === 'delete' ? RT_SCOPE_NOWHERE : route.scope, 6);
   header.writeUInt8(route.type, 7);
   const attrs = [attrU32(RTA_TABLE, route.table)];
-  if (dst.prefixLen > 0) attrs.push(attr(RTA_DST, dst.address));
+  if (dst.prefixLength > 0) attrs.push(attr(RTA_DST, dst.address));
   if (route.gateway !== undefined) attrs.push(attr(RTA_GATEWAY, ipToBytes(route.gateway)));
   if (route.oif !== undefined) attrs.push(attrU32(RTA_OIF, route.oif));
   if (route.src !== undefined) attrs.push(attr(RTA_PREFSRC, ipToBytes(route.src)));
@@ -85,7 +88,7 @@ export function decodeRoute(msg: NetlinkMessage): Route | undefined {
   const dstBytes = a.get(RTA_DST) ?? zeroed(family === 4 ? 4 : 16);
   const route: Route = {
     family,
-    dst: formatCidr(dstBytes, p.readUInt8(1)),
+    dst: bytesToCidr(dstBytes, p.readUInt8(1)),
     table: readU32(a.get(RTA_TABLE)) ?? p.readUInt8(4),
     protocol: p.readUInt8(5),
     scope: p.readUInt8(6),

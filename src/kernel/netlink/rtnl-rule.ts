@@ -1,7 +1,9 @@
 // Policy routing rules over rtnetlink ("from 198.51.100.0/24 lookup 77"): the Rule model, fib_rule_hdr +
 // FRA_* encoding/decoding, dump, add and delete, IPv4 and IPv6.
 import { NLM_F_CREATE, NLM_F_EXCL, zeroed, attr, attrString, attrU32, attrU8, parseAttrs, readString, readU32, readU8, type NetlinkMessage } from './codec.ts';
-import { afToFamily, familyToAf, formatCidr, ipFamily, parseCidr, type IpFamily } from './ip.ts';
+import type { IpFamily } from '../../net/ip.ts';
+import { bytesToCidr, cidrToBytes, familyOf } from '../../net/cidr.ts';
+import { afToFamily, familyToAf } from './address-family.ts';
 import { RTM_DELRULE, RTM_GETRULE, RTM_NEWRULE, RT_TABLE_UNSPEC } from './rtnl-const.ts';
 import type { NetlinkSocket } from './socket.ts';
 
@@ -46,17 +48,18 @@ export interface Rule {
 /** A Rule from its selector and table, defaulting the family from src/dst and the action to lookup. */
 export function ruleWithDefaults(spec: Partial<Rule> & { table: number }): Rule {
   const prefix = spec.src ?? spec.dst;
-  const family = spec.family ?? (prefix ? ipFamily(prefix.split('/')[0] ?? '') : 4);
+  const family = spec.family ?? (prefix ? familyOf(prefix) : 4);
+  if (family === undefined) throw new TypeError(`not a CIDR: ${prefix}`);
   return { action: FR_ACT_TO_TBL, ...spec, family };
 }
 
 export function encodeRule(rule: Rule): Buffer {
-  const src = rule.src === undefined ? undefined : parseCidr(rule.src);
-  const dst = rule.dst === undefined ? undefined : parseCidr(rule.dst);
+  const src = rule.src === undefined ? undefined : cidrToBytes(rule.src);
+  const dst = rule.dst === undefined ? undefined : cidrToBytes(rule.dst);
   const header = zeroed(FIB_RULE_HDR_LEN);
   header.writeUInt8(familyToAf(rule.family), 0);
-  header.writeUInt8(dst?.prefixLen ?? 0, 1);
-  header.writeUInt8(src?.prefixLen ?? 0, 2);
+  header.writeUInt8(dst?.prefixLength ?? 0, 1);
+  header.writeUInt8(src?.prefixLength ?? 0, 2);
   header.writeUInt8(rule.table < 256 ? rule.table : RT_TABLE_UNSPEC, 4);
   header.writeUInt8(rule.action, 7);
   header.writeUInt32LE(rule.invert ? FIB_RULE_INVERT : 0, 8);
@@ -82,9 +85,9 @@ export function decodeRule(msg: NetlinkMessage): Rule | undefined {
   // The kernel leaves FRA_PRIORITY out for priority 0 (the 'local' rule).
   rule.priority = readU32(a.get(FRA_PRIORITY)) ?? 0;
   const src = a.get(FRA_SRC);
-  if (src) rule.src = formatCidr(src, p.readUInt8(2));
+  if (src) rule.src = bytesToCidr(src, p.readUInt8(2));
   const dst = a.get(FRA_DST);
-  if (dst) rule.dst = formatCidr(dst, p.readUInt8(1));
+  if (dst) rule.dst = bytesToCidr(dst, p.readUInt8(1));
   const iif = a.get(FRA_IIFNAME);
   if (iif) rule.iifname = readString(iif);
   const oif = a.get(FRA_OIFNAME);

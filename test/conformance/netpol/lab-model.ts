@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startCluster, type RunningCluster } from '../../../lab/cluster/cluster.ts';
 import type { KubeObject } from '../../../lab/apiserver/resources.ts';
 import type { LabApi } from '../../../lab/apiserver/api.ts';
+import type { Result } from '../../../src/result.ts';
 import { findPod } from '../../../lab/pods/runtime.ts';
 import {
   MODEL_PODS, NAMESPACES, SERVED_PORTS, namespaceLabels, nodeIndexOf, podKey, podLabels, portName, type PodRef, type Protocol,
@@ -188,7 +189,7 @@ export class LabModel {
     return this.api.type(group, plural);
   }
 
-  private must<T>(r: { ok: true; value: T } | { ok: false; error: { message: string } }): T {
+  private must<T>(r: Result<T, { message: string }>): T {
     if (!r.ok) throw new Error(`lab API: ${r.error.message}`);
     return r.value;
   }

@@ -12,7 +12,7 @@ import { TestNetns, haveCommand, isRoot } from '../../helpers/netns.ts';
 import { config, ns, pod, policy } from '../../unit/netpol/fixtures.ts';
 import { FakeCluster } from '../../unit/netpol/fake-cluster.ts';
 import { netpolExec, type NetpolExec } from '../../../src/controllers/netpol/apply-exec.ts';
-import { err } from '../../../src/kube/result.ts';
+import { err } from '../../../src/result.ts';
 import { newController, type Backend } from './controller-harness.ts';
 
 const skip = !isRoot || !haveCommand('socat') || !haveCommand('ipset') || !haveCommand('nft') || !haveCommand('unshare')

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  bestPathFromApi, globalToApi, parseCidr, pathToApi, peerFromApi, peerStateEventFromApi, peerToApi,
+  bestPathFromApi, globalToApi, prefixParts, pathToApi, peerFromApi, peerStateEventFromApi, peerToApi,
 } from '../../../src/bgp/gobgp-messages.ts';
 import type { ApiFamily, ApiPath, ApiPeer } from '../../../src/bgp/gobgp-api-types.ts';
 
@@ -126,10 +126,11 @@ describe('path messages', () => {
   }
 
   it('parses CIDRs of both families', () => {
-    assert.deepEqual(parseCidr('0.0.0.0/0'), { ok: true, value: { address: '0.0.0.0', length: 0, family: 'ipv4' } });
-    assert.deepEqual(parseCidr('::/0'), { ok: true, value: { address: '::', length: 0, family: 'ipv6' } });
-    assert.equal(parseCidr('::/129').ok, false);
-    assert.equal(parseCidr('198.18.1.0/x').ok, false);
+    assert.deepEqual(prefixParts('0.0.0.0/0'), { ok: true, value: { address: '0.0.0.0', length: 0, family: 'ipv4' } });
+    assert.deepEqual(prefixParts('::/0'), { ok: true, value: { address: '::', length: 0, family: 'ipv6' } });
+    assert.deepEqual(prefixParts('2001:DB8:0:0::/64'), { ok: true, value: { address: '2001:db8::', length: 64, family: 'ipv6' } });
+    assert.equal(prefixParts('::/129').ok, false);
+    assert.equal(prefixParts('198.18.1.0/x').ok, false);
   });
 });
 

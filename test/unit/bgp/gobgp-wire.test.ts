@@ -8,7 +8,7 @@ import { gobgpProtoDir, loadGobgpService } from '../../../src/bgp/gobgp-proto.ts
 import { globalToApi, pathToApi, peerToApi } from '../../../src/bgp/gobgp-messages.ts';
 import { definedSetToApi, globalAssignmentToApi, policyToApi } from '../../../src/bgp/gobgp-policy-messages.ts';
 import { WATCH_REQUEST } from '../../../src/bgp/gobgp-watch.ts';
-import type { Parsed } from '../../../src/bgp/community.ts';
+import type { Result } from '../../../src/result.ts';
 
 const skip = existsSync(join(gobgpProtoDir(), 'gobgp.proto')) ? false : 'gobgp protos not installed (golang-github-osrg-gobgp-dev)';
 
@@ -17,7 +17,7 @@ interface MethodDefinition {
   requestDeserialize(bytes: Buffer): unknown;
 }
 
-function value<T>(parsed: Parsed<T>): T {
+function value<T>(parsed: Result<T>): T {
   if (!parsed.ok) throw new Error(parsed.error);
   return parsed.value;
 }

@@ -5,7 +5,7 @@ import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { NetpolExec } from '../../../src/controllers/netpol/apply-exec.ts';
 import type { NetpolSource } from '../../../src/controllers/netpol/controller.ts';
 import type { ClusterView, NetpolConfig } from '../../../src/controllers/netpol/plan-view.ts';
-import { ok, type Result } from '../../../src/kube/result.ts';
+import { ok, type Result } from '../../../src/result.ts';
 import { objectKey } from '../../../src/kube/cache.ts';
 
 export class FakeCluster implements NetpolSource {

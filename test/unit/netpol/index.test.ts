@@ -9,7 +9,7 @@ import { IptablesSync } from '../../../src/controllers/netpol/sync-backends.ts';
 import { NftSync } from '../../../src/controllers/netpol/sync-nft.ts';
 import { ClusterCache } from '../../../src/kube/cluster-cache.ts';
 import type { KubeClient } from '../../../src/kube/client.ts';
-import { ok } from '../../../src/kube/result.ts';
+import { ok } from '../../../src/result.ts';
 import { pod, policy, ns } from './fixtures.ts';
 import { recordingExec } from './fake-cluster.ts';
 

@@ -1,6 +1,8 @@
 // A tiny packet simulator over a planned ruleset: walks the structured chains and ipsets the way netfilter
 // would (first match, jumps, returns, xmark, ipset most-specific nomatch), so tests can assert verdicts.
-import { cidrHas, familyOf, parseCidr } from '../../../src/controllers/netpol/addresses.ts';
+import { parseNetMember } from '../../../src/controllers/netpol/addresses.ts';
+import { cidrContains, cidrTextContainsIp, familyOf, isCidr } from '../../../src/net/cidr.ts';
+import { familyName, parseIp } from '../../../src/net/ip.ts';
 import type {
   BuiltinChain, ChainSpec, DesiredState, Family, FamilyState, Rule, SetSpec,
 } from '../../../src/controllers/netpol/model.ts';
@@ -25,9 +27,10 @@ function setHas(set: SetSpec | undefined, ip: string): boolean {
   if (set.type === 'hash:ip') return set.members.some((m) => m.entry === ip);
   let best: { prefix: number; nomatch: boolean } | null = null;
   for (const m of set.members) {
-    const c = parseCidr(m.entry);
-    if (!c.ok || !cidrHas(c.value, ip)) continue;
-    if (!best || c.value.prefix > best.prefix) best = { prefix: c.value.prefix, nomatch: m.nomatch === true };
+    const c = parseNetMember(m.entry);
+    const address = parseIp(ip);
+    if (!c.ok || !address.ok || !cidrContains(c.value, address.value)) continue;
+    if (!best || c.value.prefixLength > best.prefix) best = { prefix: c.value.prefixLength, nomatch: m.nomatch === true };
   }
   return best !== null && !best.nomatch;
 }
@@ -43,9 +46,8 @@ class Walker {
   }
 
   private addrMatches(cidr: string, ip: string): boolean {
-    const c = parseCidr(cidr);
-    if (!c.ok) throw new Error(`bad cidr in rule: ${cidr}`);
-    return cidrHas(c.value, ip);
+    if (!isCidr(cidr)) throw new Error(`bad cidr in rule: ${cidr}`);
+    return cidrTextContainsIp(cidr, ip);
   }
 
   matches(rule: Rule): boolean {
@@ -114,7 +116,8 @@ export interface SimNode {
  * and the receiver's node (FORWARD, or INPUT when a node receives). Pods are found from the view's pods.
  */
 export function deliver(base: Omit<ClusterView, 'nodeName' | 'nodeIPs'>, nodes: SimNode[], pkt: Packet): Verdict {
-  const family: Family = familyOf(pkt.src) ?? 'ipv4';
+  const srcFamily = familyOf(pkt.src);
+  const family: Family = srcFamily === undefined ? 'ipv4' : familyName(srcFamily);
   const hostOfPod = (ip: string): string | undefined => base.pods.find((p) =>
     !p.spec?.hostNetwork && [p.status?.podIP, ...(p.status?.podIPs ?? []).map((x) => x.ip)].includes(ip))?.spec?.nodeName;
   const nodeOfAddr = (ip: string): SimNode | undefined => nodes.find((n) => n.ips.includes(ip));

@@ -6,9 +6,11 @@ import { planCniConf } from '../../../src/controllers/routing/plan-cni.ts';
 import { egressTmpSetNames, masqueradeRule, renderEgressIpsets } from '../../../src/controllers/routing/apply-egress.ts';
 import { routeForPath } from '../../../src/controllers/routing/apply-routes.ts';
 import { egressSets } from '../../../src/controllers/routing/host-setup.ts';
+import { nodePodCidrs } from '../../../src/kube/pod-cidrs.ts';
+import type { Result } from '../../../src/result.ts';
 import { node } from './fixtures.ts';
 
-function value<T>(r: { ok: true; value: T } | { ok: false; error: string }): T {
+function value<T>(r: Result<T>): T {
   if (!r.ok) throw new Error(r.error);
   return r.value;
 }
@@ -48,9 +50,10 @@ describe('planCniConf', () => {
 });
 
 describe('egress', () => {
-  it('egress sets hold every node\'s pod CIDRs and IPs', () => {
-    const sets = egressSets([node('a', ['198.51.100.11'], {}, ['198.18.1.0/24']), node('b', ['198.51.100.12'], { 'kube-router.io/pod-cidr': 'bad' })]);
-    assert.deepEqual(sets.podSubnets, ['198.18.1.0/24']);
+  it('egress sets hold every node\'s pod CIDRs (a bad annotation falls back to the spec) and IPs', () => {
+    const nodes = [node('a', ['198.51.100.11'], {}, ['198.18.1.0/24']), node('b', ['198.51.100.12'], { 'kube-router.io/pod-cidr': 'bad' }, ['198.18.2.0/24'])];
+    const sets = egressSets(nodes, (n) => nodePodCidrs(n).cidrs);
+    assert.deepEqual(sets.podSubnets, ['198.18.1.0/24', '198.18.2.0/24']);
     assert.deepEqual([...new Set(sets.nodeIps)].sort(), ['198.51.100.11', '198.51.100.12']);
   });
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Node } from 'kubernetes-types/core/v1.js';
-import { err, ok } from '../../../src/kube/result.ts';
+import { err, ok } from '../../../src/result.ts';
 import { ANNOTATION, nodeCommunities } from '../../../src/controllers/routing/annotations.ts';
 import { LastGoodSettings } from '../../../src/controllers/routing/last-good.ts';
 import type { Problem } from '../../../src/controllers/routing/model.ts';

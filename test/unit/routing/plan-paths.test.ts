@@ -1,9 +1,9 @@
-// Path planning: pod CIDRs (annotations over spec) with the best node IP as next hop, and per-service VIP
+// Path planning: pod CIDRs with the best node IP as next hop, and per-service VIP
 // selection: flags and annotations, traffic policy Local, LB ipMode/skiplbips, strict validation, shared VIPs,
 // and a broken or endpoint-less service affecting only itself.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isIgnoredSlice, nodePodCidrs, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from '../../../src/controllers/routing/plan-paths.ts';
+import { isIgnoredSlice, planPodCidrPaths, planServiceVips, planVipPaths, unionVips } from '../../../src/controllers/routing/plan-paths.ts';
 import type { LocalBgp } from '../../../src/controllers/routing/model.ts';
 import { configFromFlags, node, service, slice } from './fixtures.ts';
 
@@ -17,15 +17,6 @@ function vips(svc: ReturnType<typeof service>, slices = [slice(svc.metadata!.nam
 }
 
 describe('pod CIDR paths', () => {
-  it('pod-cidrs annotation over pod-cidr annotation over spec', () => {
-    assert.deepEqual(nodePodCidrs(node('n', [], {}, ['198.18.1.0/24'])), { ok: true, value: ['198.18.1.0/24'] });
-    assert.deepEqual(nodePodCidrs(node('n', [], { 'kube-router.io/pod-cidr': '198.18.9.0/24' }, ['198.18.1.0/24'])), { ok: true, value: ['198.18.9.0/24'] });
-    assert.deepEqual(nodePodCidrs(node('n', [], { 'kube-router.io/pod-cidr': '198.18.9.0/24', 'kube-router.io/pod-cidrs': '198.18.7.0/24,2001:db8:7::/64' })),
-      { ok: true, value: ['198.18.7.0/24', '2001:db8:7::/64'] });
-    assert.equal(nodePodCidrs(node('n', [], { 'kube-router.io/pod-cidr': 'nope' })).ok, false);
-    assert.equal(nodePodCidrs(node('n', [])).ok, false);
-  });
-
   it('next hop is the best node IP of the prefix family; a family without a node IP is left out', () => {
     const paths = planPodCidrPaths(['198.18.1.0/24', '2001:db8:1::/64'], LOCAL);
     assert.deepEqual(paths.map((p) => [p.prefix, p.nextHop, p.family]), [['198.18.1.0/24', '198.51.100.11', 'ipv4'], ['2001:db8:1::/64', '2001:db8::11', 'ipv6']]);

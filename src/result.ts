@@ -1,4 +1,5 @@
-// The error-as-value shape used at the edges of the Kubernetes layer (files, the API, annotations).
+// The one value-or-error type used at every edge (flags, files, the API, annotations, kernel tools, gobgpd):
+// a parser or call returns its problem as a value instead of throwing; exceptions are left for bugs.
 export type Result<T, E = string> = { ok: true; value: T } | { ok: false; error: E };
 
 export function ok<T>(value: T): { ok: true; value: T } {
