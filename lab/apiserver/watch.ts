@@ -111,8 +111,14 @@ export function serveWatch(api: LabApi, settings: WatchSettings, res: ServerResp
 
   function deliver(event: StoreEvent): void {
     if (!open || event.resource !== resource) return;
-    const wire = translateEvent(watch.filter, event);
-    if (wire) send(wire, present(wire === 'DELETED' && event.type !== 'DELETED' ? { ...event.object } : event.object));
+    try {
+      const wire = translateEvent(watch.filter, event);
+      if (wire) send(wire, present(wire === 'DELETED' && event.type !== 'DELETED' ? { ...event.object } : event.object));
+    } catch (error) {
+      // an event this watch cannot render: end it (its client resumes) rather than skip the event silently
+      log.warn({ err: error, resource }, 'watch event could not be sent; ending the watch');
+      finish('destroy');
+    }
   }
 
   // the client may have gone (or been dropped as too slow) while the initial events were written
