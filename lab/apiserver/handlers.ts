@@ -14,7 +14,10 @@ export interface ResourceTarget { type: ResourceType; namespace?: string; name?:
 
 /** Maps /api/v1/... and /apis/<group>/<version>/... onto a resource type, namespace, name and subresource. */
 export function parseResourcePath(path: string): ResourceTarget | undefined {
-  const segments = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  const segments: string[] = [];
+  for (const raw of path.split('/').filter((s) => s !== '')) {
+    try { segments.push(decodeURIComponent(raw)); } catch { return undefined; }  // a malformed %-escape names nothing
+  }
   let group: string, version: string, rest: string[];
   if (segments[0] === 'api' && segments[1] === 'v1') [group, version, rest] = ['', 'v1', segments.slice(2)];
   else if (segments[0] === 'apis' && segments.length >= 4) [group, version, rest] = [segments[1] ?? '', segments[2] ?? '', segments.slice(3)];
@@ -32,7 +35,14 @@ export function parseResourcePath(path: string): ResourceTarget | undefined {
 
 export interface HandlerContext { api: LabApi; watch: WatchSettings; serverAddress: string }
 
+/** The request's URL, or undefined when its target cannot be parsed (answered 400, never thrown). */
+export function requestUrl(req: IncomingMessage): URL | undefined {
+  try { return new URL(req.url ?? '/', 'http://lab'); } catch { return undefined; }
+}
+
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  // the client went away (e.g. mid-list): there is no one to answer
+  if (res.destroyed || res.writableEnded) return;
   const text = JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
@@ -199,7 +209,8 @@ async function handleResource(ctx: HandlerContext, req: IncomingMessage, res: Se
 }
 
 export async function handleRequest(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://lab');
+  const url = requestUrl(req);
+  if (!url) { sendError(res, badRequest(`malformed request URL ${JSON.stringify(req.url)}`)); return; }
   const path = url.pathname.replace(/\/+$/, '') || '/';
   if (req.method === 'GET') {
     const doc = discovery(path, ctx);

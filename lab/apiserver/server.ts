@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { LabApi } from './api.ts';
-import { handleRequest, sendError } from './handlers.ts';
+import { handleRequest, requestUrl, sendError } from './handlers.ts';
 import { unauthorized } from './status-errors.ts';
 import { makeClientCertificate, makeServerCertificates, writeKubeconfig } from './tls.ts';
 import { DEFAULT_SERVICE_CIDRS, startLabControllers, type LabControllerOptions } from '../controllers/index.ts';
@@ -34,6 +34,8 @@ export interface LabApiServerOptions {
   eventWindow?: number;
   /** Interval of BOOKMARK events on watches that allow them. Default 10 s. */
   bookmarkIntervalMs?: number;
+  /** Unsent bytes a watch may pile up (its client not reading) before it is dropped as too slow. Default 64 MiB. */
+  maxWatchBufferBytes?: number;
   /** Remove gracefully deleted pods when their grace period ends even without a kubelet. Default true. */
   expireGracefulDeletes?: boolean;
   /** Address other nodes reach the API on: publishes default/kubernetes (ClusterIP .1) with an EndpointSlice to it. */
@@ -68,7 +70,7 @@ const OPEN_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
 function authorized(req: IncomingMessage, token: string | undefined, clientCerts: boolean): boolean {
   if (!token && !clientCerts) return true;
-  if (req.method === 'GET' && OPEN_PATHS.has(new URL(req.url ?? '/', 'http://lab').pathname)) return true;
+  if (req.method === 'GET' && OPEN_PATHS.has(requestUrl(req)?.pathname ?? '')) return true;
   if (clientCerts && (req.socket as TLSSocket).authorized === true) return true;
   if (!token) return false;
   const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
@@ -89,10 +91,14 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
     : await makeServerCertificates(join(options.stateDir, 'pki'), [...listens.map((l) => l.host), ...(options.extraSans ?? [])]);
   const clientCert = certs && options.clientCertAuth ? await makeClientCertificate(join(options.stateDir, 'pki')) : undefined;
   const firstHost = listens[0]?.host ?? '127.0.0.1';
-  const context = { api: store, watch: { bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000 }, serverAddress: '' };
+  const context = { api: store, watch: {
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxBufferedBytes: options.maxWatchBufferBytes ?? 64 * 1024 * 1024,
+  }, serverAddress: '' };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (!authorized(req, token, clientCert !== undefined)) { sendError(res, unauthorized()); return; }
     handleRequest(context, req, res).catch((error: unknown) => {
+      // a client that aborts mid-request (e.g. while sending its body) is not a server failure
+      if (res.destroyed || req.socket.destroyed) { log.debug({ err: error, url: req.url }, 'client went away mid-request'); return; }
       log.error({ err: error, url: req.url }, 'request failed');
       if (!res.headersSent) sendError(res, { code: 500, reason: 'InternalError', message: String(error) });
       else res.destroy();

@@ -3,6 +3,9 @@
 // synchronous subscribers (watch streams and the in-process control loops).
 import type { KubeObject } from './resources.ts';
 import { objectKey } from './resources.ts';
+import { logger } from '../../src/observe/log.ts';
+
+const log = logger('lab-apiserver');
 
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -80,6 +83,9 @@ export class ObjectStore {
     return this.history.filter((e) => e.rv > fromRv);
   }
 
+  /** How many subscribers are registered (watch streams end theirs when they end). */
+  get subscriberCount(): number { return this.listeners.size; }
+
   subscribe(listener: StoreListener): () => void {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };
@@ -91,6 +97,16 @@ export class ObjectStore {
       const dropped = this.history.shift();
       if (dropped) this.compactedRv = dropped.rv;
     }
-    for (const listener of [...this.listeners]) listener(event);
+    for (const listener of [...this.listeners]) {
+      // one removed by an earlier listener of this same event is gone already
+      if (!this.listeners.has(listener)) continue;
+      // The write is already stored: a subscriber that throws must neither fail the request that made the
+      // change nor keep the event from the subscribers after it (a watch stream, a control loop).
+      try {
+        listener(event);
+      } catch (error) {
+        log.error({ err: error, resource: event.resource, type: event.type }, 'store subscriber failed on an event');
+      }
+    }
   }
 }

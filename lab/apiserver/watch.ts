@@ -7,6 +7,9 @@ import { storageKey, type KubeObject, type ResourceType } from './resources.ts';
 import { filterMatches, type ObjectFilter } from './selectors.ts';
 import { gone, statusBody } from './status-errors.ts';
 import { toTable } from './table.ts';
+import { logger } from '../../src/observe/log.ts';
+
+const log = logger('lab-apiserver');
 
 export interface WatchRequest {
   type: ResourceType;
@@ -19,7 +22,11 @@ export interface WatchRequest {
   includeObject: string;
 }
 
-export interface WatchSettings { bookmarkIntervalMs: number }
+export interface WatchSettings {
+  bookmarkIntervalMs: number;
+  /** Bytes a watch response may hold unsent before its client counts as too slow and the watch is dropped. */
+  maxBufferedBytes: number;
+}
 
 type WireType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -34,22 +41,65 @@ export function translateEvent(filter: ObjectFilter, event: StoreEvent): WireTyp
   return undefined;
 }
 
+/**
+ * Streams one watch. The stream is unsubscribed from the store the moment it ends, whatever ends it (timeout,
+ * the client going away, a write error, a client too slow to keep up): nothing is ever written to a response
+ * that has ended, and a failing write ends only this stream, never the store change that caused it.
+ */
 export function serveWatch(api: LabApi, settings: WatchSettings, res: ServerResponse, watch: WatchRequest): void {
   const resource = storageKey(watch.type);
   const present = (object: KubeObject): KubeObject | Record<string, unknown> => {
     const copy = { ...object, apiVersion: watch.type.group ? `${watch.type.group}/${watch.type.version}` : 'v1', kind: watch.type.kind };
     return watch.asTable ? toTable(watch.type.kind, [copy], { resourceVersion: object.metadata.resourceVersion }, watch.includeObject) : copy;
   };
+  let open = true;
+  let unsubscribe: (() => void) | undefined;
+  let bookmarks: NodeJS.Timeout | undefined;
+  let timeout: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    if (!open) return;
+    open = false;
+    unsubscribe?.();
+    clearInterval(bookmarks);
+    clearTimeout(timeout);
+  };
+  /** Ends the stream: cleanly when the response can still be ended, else by dropping the connection. */
+  const finish = (how: 'end' | 'destroy'): void => {
+    stop();
+    if (res.destroyed || res.writableEnded) return;
+    if (how === 'end') res.end();
+    else res.destroy();
+  };
+  const send = (type: string, object: unknown): void => {
+    if (!open || res.destroyed || res.writableEnded) { stop(); return; }
+    try {
+      res.write(JSON.stringify({ type, object }) + '\n');
+    } catch (error) {
+      log.warn({ err: error, resource }, 'watch write failed; ending the watch');
+      finish('destroy');
+      return;
+    }
+    // A client that does not read would make the server buffer every later event: as upstream, a watcher that
+    // cannot keep up is dropped (its client re-lists or resumes from its last resourceVersion). Checked on live
+    // events only: the initial burst of a large list is written at once, whatever the client's pace.
+    if (unsubscribe && res.writableLength > settings.maxBufferedBytes) {
+      log.warn({ resource, buffered: res.writableLength }, 'watch client too slow; dropping the watch');
+      finish('destroy');
+    }
+  };
+  // the response ends or fails: no later event may reach it (its 'error' must not become an uncaught exception)
+  res.on('close', stop);
+  res.on('finish', stop);
+  res.on('error', (error) => { log.debug({ err: error, resource }, 'watch response failed'); stop(); });
+
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
   res.flushHeaders();
-  const send = (type: string, object: unknown): void => { res.write(JSON.stringify({ type, object }) + '\n'); };
-
   const fromRv = watch.resourceVersion && watch.resourceVersion !== '0' ? Number(watch.resourceVersion) : undefined;
   if (fromRv !== undefined) {
     const backlog = Number.isFinite(fromRv) ? api.objects.eventsSince(fromRv) : undefined;
     if (!backlog) {
       send('ERROR', statusBody(gone(`too old resource version: ${watch.resourceVersion} (${api.objects.oldestResumableRv})`)));
-      res.end();
+      finish('end');
       return;
     }
     for (const event of backlog) deliver(event);
@@ -60,22 +110,25 @@ export function serveWatch(api: LabApi, settings: WatchSettings, res: ServerResp
   }
 
   function deliver(event: StoreEvent): void {
-    if (event.resource !== resource) return;
-    const wire = translateEvent(watch.filter, event);
-    if (wire) send(wire, present(wire === 'DELETED' && event.type !== 'DELETED' ? { ...event.object } : event.object));
+    if (!open || event.resource !== resource) return;
+    try {
+      const wire = translateEvent(watch.filter, event);
+      if (wire) send(wire, present(wire === 'DELETED' && event.type !== 'DELETED' ? { ...event.object } : event.object));
+    } catch (error) {
+      // an event this watch cannot render: end it (its client resumes) rather than skip the event silently
+      log.warn({ err: error, resource }, 'watch event could not be sent; ending the watch');
+      finish('destroy');
+    }
   }
 
-  const unsubscribe = api.subscribe(deliver);
-  const bookmarks = watch.allowBookmarks ? setInterval(() => {
-    send('BOOKMARK', { kind: watch.type.kind, apiVersion: watch.type.group ? `${watch.type.group}/${watch.type.version}` : 'v1',
-      metadata: { resourceVersion: String(api.objects.resourceVersion) } });
-  }, settings.bookmarkIntervalMs) : undefined;
-  const timeout = setTimeout(() => res.end(), watch.timeoutSeconds * 1000);
-  const finish = (): void => {
-    unsubscribe();
-    if (bookmarks) clearInterval(bookmarks);
-    clearTimeout(timeout);
-  };
-  // the response closes when the timeout ends it, the client goes away or the server stops
-  res.on('close', finish);
+  // the client may have gone (or been dropped as too slow) while the initial events were written
+  if (!open || res.destroyed) { stop(); return; }
+  unsubscribe = api.subscribe(deliver);
+  if (watch.allowBookmarks) {
+    bookmarks = setInterval(() => {
+      send('BOOKMARK', { kind: watch.type.kind, apiVersion: watch.type.group ? `${watch.type.group}/${watch.type.version}` : 'v1',
+        metadata: { resourceVersion: String(api.objects.resourceVersion) } });
+    }, settings.bookmarkIntervalMs);
+  }
+  timeout = setTimeout(() => finish('end'), watch.timeoutSeconds * 1000);
 }

@@ -5,7 +5,7 @@ import { resolveNamespace } from '../pods/runtime.ts';
 import { probe, type ProbeProtocol } from '../probe/probe.ts';
 import { parseTimeout, runProbeBatchStream } from '../probe/stream.ts';
 import { healthStatus } from '../cluster/kube-router.ts';
-import { healthPortOf } from '../cluster/layout.ts';
+import { exitDescription, healthPortOf } from '../cluster/layout.ts';
 import { labApiClient } from './api-client.ts';
 import { UsageError, type FoundLab } from './lab-ref.ts';
 
@@ -32,7 +32,7 @@ export async function status(lab: FoundLab): Promise<string> {
     let router = 'not run';
     if (o.kubeRouter) {
       const proc = lab.record.processes.find((p) => p.role === 'kube-router' && p.node === name);
-      if (proc?.exitedAt) router = `exited (code ${String(proc.exitCode)})`;
+      if (proc?.exitedAt) router = exitDescription(proc);
       else {
         const code = await healthStatus(name, port);
         router = code === undefined ? 'no answer on /healthz' : code === 200 ? 'healthy' : `/healthz ${code}`;

@@ -7,6 +7,7 @@ import { isAlive, killPids, listNetns, pidsWithCommandLine } from '../netns/exec
 import { readNetwork } from '../netns/network.ts';
 import { teardownLab } from '../pods/runtime.ts';
 import { nodeCommand } from '../cluster/launch.ts';
+import { routesPodCidrs } from '../cluster/pod-routes.ts';
 import { clusterPaths, DEFAULT_PREFIX, DEFAULT_STATE_DIR, readClusterRecord, type ClusterOptions, type ClusterRecord } from '../cluster/layout.ts';
 import { supervisorAlive, UsageError } from './lab-ref.ts';
 
@@ -56,7 +57,8 @@ export function upSummary(record: ClusterRecord): string {
   const o = record.options;
   const seconds = ((Date.parse(record.readyAt ?? record.startedAt) - Date.parse(record.startedAt)) / 1000).toFixed(1);
   const lines = [
-    `lab "${o.prefix}" is up (${seconds} s): ${record.nodes.length} nodes, ${o.kubeRouter ? 'kube-router healthy on each' : 'no kube-router'}${o.staticRoutes ? ', static pod routes' : ''}`,
+    `lab "${o.prefix}" is up (${seconds} s): ${record.nodes.length} nodes, ${o.kubeRouter ? 'kube-router healthy on each' : 'no kube-router'}`
+      + `${o.kubeRouter && routesPodCidrs(o.kubeRouterArgs) ? ', BGP pod routes between all nodes' : ''}${o.staticRoutes ? ', static pod routes' : ''}`,
     ...record.nodes.map((n) => `  ${n.name.padEnd(12)} ${n.ip.padEnd(16)} pod CIDR ${n.podCidr ?? '?'}`),
     `API server  ${record.apiUrl ?? '?'}   state ${clusterPaths(o.stateDir).root}`,
     `kubeconfig  ${record.kubeconfig ?? '?'}`,

@@ -16,12 +16,15 @@ import { startRoundRobinScheduler } from '../kubelet/scheduler.ts';
 import { AgentWarmer } from '../kubelet/warm.ts';
 import { startNamespaceForwarder, startUnixToTcpBridge } from './api-bridge.ts';
 import { healthStatus, kubeRouterLog, startKubeRouter } from './kube-router.ts';
-import { clusterPaths, ensureClusterDirs, healthPortOf, writeClusterRecord, type ClusterOptions, type ClusterRecord, type ProcessRecord } from './layout.ts';
+import { clusterPaths, ensureClusterDirs, exitDescription, healthPortOf, writeClusterRecord, type ClusterOptions, type ClusterRecord, type ProcessRecord } from './layout.ts';
+import { routesPodCidrs, waitForPodRoutes } from './pod-routes.ts';
 import { installStaticPodRoutes, registerNode, startNodeLeases, waitForPodCidrs, type ClusterNode } from './nodes.ts';
 
 const log = logger('lab-cluster');
 const WARM_AGENTS = 3;
 const HEALTH_TIMEOUT_MS = 90_000;
+/** BGP sessions retry their connects every few seconds; beyond this the mesh is broken, not slow. */
+const ROUTES_TIMEOUT_MS = 45_000;
 
 export interface RunningCluster {
   record: ClusterRecord;
@@ -135,6 +138,12 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
       }
       save();
       await waitHealthy(nodes, healthPortOf(options.kubeRouterArgs), record);
+      // healthy is not routed yet: the iBGP sessions and the routes they carry follow a few seconds later
+      if (routesPodCidrs(options.kubeRouterArgs)) {
+        await waitForPodRoutes(nodes, podCidrs, {
+          timeoutMs: ROUTES_TIMEOUT_MS, checkAlive: () => throwIfKubeRouterExited(record), logHint: kubeRouterLog(paths.logs, '<node>'),
+        });
+      }
     }
     // after kube-router's start (Node start-ups compete for the CPUs), before pods come
     await warmer.fill();
@@ -149,15 +158,18 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
   }
 }
 
+function throwIfKubeRouterExited(record: ClusterRecord): void {
+  const exited = record.processes.find((p) => p.role === 'kube-router' && p.exitedAt);
+  if (!exited) return;
+  const lastLines = existsSync(exited.log) ? readFileSync(exited.log, 'utf8').trimEnd().split('\n').slice(-3).join('\n') : '';
+  throw new Error(`kube-router on ${exited.node} ${exitDescription(exited)}; ${exited.log} ends with:\n${lastLines}`);
+}
+
 async function waitHealthy(nodes: ClusterNode[], port: number, record: ClusterRecord): Promise<void> {
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   const pending = new Set(nodes.map((n) => n.name));
   while (pending.size > 0) {
-    const exited = record.processes.find((p) => p.role === 'kube-router' && p.exitedAt);
-    if (exited) {
-      const lastLines = existsSync(exited.log) ? readFileSync(exited.log, 'utf8').trimEnd().split('\n').slice(-3).join('\n') : '';
-      throw new Error(`kube-router on ${exited.node} exited (code ${String(exited.exitCode)}, signal ${String(exited.signal)}); ${exited.log} ends with:\n${lastLines}`);
-    }
+    throwIfKubeRouterExited(record);
     if (Date.now() > deadline) throw new Error(`kube-router not healthy after ${HEALTH_TIMEOUT_MS / 1000} s on ${[...pending].join(', ')}`);
     await Promise.all(nodes.filter((n) => pending.has(n.name)).map(async (n) => {
       if ((await healthStatus(n.netns, port)) === 200) pending.delete(n.name);

@@ -34,6 +34,12 @@ export interface ProcessRecord {
   signal?: string | null;
 }
 
+/** How a recorded process ended: "exited with code 1", or "killed by SIGKILL" when a signal ended it. */
+export function exitDescription(p: Pick<ProcessRecord, 'exitCode' | 'signal'>): string {
+  if (p.signal) return `killed by ${p.signal}`;
+  return `exited with code ${p.exitCode ?? '?'}`;
+}
+
 /** lab.json: written by the supervisor, read by every other command. */
 export interface ClusterRecord {
   options: ClusterOptions;

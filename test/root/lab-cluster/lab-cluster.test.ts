@@ -3,14 +3,15 @@
 // gets it healthy in every node, and `down` leaves no namespace or process behind.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { isRoot } from '../../helpers/netns.ts';
 import { labApiClient } from '../../../lab/cli/api-client.ts';
 import { healthStatus } from '../../../lab/cluster/kube-router.ts';
-import { findPod } from '../../../lab/pods/runtime.ts';
+import { findPod, resolveNamespace } from '../../../lab/pods/runtime.ts';
+import { probeBatch } from '../../../lab/probe/probe.ts';
 import { execIn } from '../../../lab/netns/exec.ts';
 import {
   PREFIX, hasKubectl, isReady, kubectl, labCli, labNamespaces, listPods, podManifest, processesMentioning, until, type PodView,
@@ -167,26 +168,66 @@ describe('lab cluster without kube-router (static pod routes)', { skip }, () => 
 
 describe('lab cluster with kube-router', { skip }, () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'krt-lc-'));
+  let upOut = '';
+  let kubeconfig = '';
 
   after(() => {
     labCli(['down', '--state-dir', stateDir]);
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  test('up with default kube-router arguments gets kube-router healthy in every node, watching the lab API', async () => {
+  // `up` waits for the iBGP mesh: right after it returns, pods on different nodes reach each other (before, a few
+  // of these probes failed for seconds while BGP sessions came up and routes arrived).
+  test('right after up returns, every pod reaches every pod on the other nodes (BGP routes are in place)', async () => {
     const started = Date.now();
     const up = labCli(['up', '--nodes', '3', '--prefix', PREFIX, '--state-dir', stateDir]);
     process.stderr.write(`# lab-cluster timing: up with kube-router ${Date.now() - started} ms\n`);
     assert.equal(up.code, 0, `up failed: ${up.stderr}`);
-    const apiPort = new URL(/API server\s+(\S+)/.exec(up.stdout)![1]!).port;
+    upOut = up.stdout;
+    kubeconfig = labCli(['kubeconfig', '--state-dir', stateDir]).stdout.trim();
+    const names = NODES.flatMap((node, n) => [0, 1].map((i) => ({ node, name: `x-${n + 1}-${i}` })));
+    const applied = kubectl(kubeconfig, ['apply', '-f', '-'], yamlStream(names.map(({ node, name }) => podManifest(name, { node }))));
+    assert.equal(applied.code, 0, applied.stderr);
+    const pods = await until('6 Ready pods', 15_000, async () => {
+      const ready = (await listPods(kubeconfig)).filter((p) => p.metadata.name.startsWith('x-') && isReady(p) && p.status?.podIP);
+      return ready.length === names.length ? ready : undefined;
+    });
+    const pairs = pods.flatMap((from) => pods.filter((to) => to.spec.nodeName !== from.spec.nodeName).map((to) => ({ from, to })));
+    const lab = { prefix: PREFIX };
+    const results = await probeBatch(lab, pairs.map(({ from, to }) => ({
+      from: resolveNamespace(lab, `default/${from.metadata.name}`), host: to.status!.podIP!, port: 8080, timeoutMs: 1000 })));
+    const failed = results.map((r, i) => ({ r, pair: pairs[i]! })).filter(({ r, pair }) => !r.connected || r.answer !== `default/${pair.to.metadata.name}`)
+      .map(({ r, pair }) => `${pair.from.metadata.name} -> ${pair.to.metadata.name}: ${r.error ?? r.answer ?? '?'}`);
+    assert.equal(pairs.length, 24);
+    assert.deepEqual(failed, [], `${failed.length} of ${pairs.length} cross-node probes failed ${Date.now() - started} ms after up started`);
+  });
+
+  test('kube-router is healthy in every node, watching the lab API', async () => {
+    const apiPort = new URL(/API server\s+(\S+)/.exec(upOut)![1]!).port;
     for (const node of NODES) {
       assert.equal(await healthStatus(node, 20244), 200, `/healthz in ${node}`);
       // the daemon's reflectors hold their list/watch connections to the API through the node's forwarder
       const ss = await execIn(node, ['ss', '-tnpH', 'state', 'established', `( dport = :${apiPort} )`]);
       assert.match(ss.stdout, /run-kube-router|"node"/, `no API connection from kube-router in ${node}`);
     }
-    const nodes = kubectl(labCli(['kubeconfig', '--state-dir', stateDir]).stdout.trim(), ['get', 'nodes', '-o', 'jsonpath={.items[*].spec.podCIDR}']);
+    const nodes = kubectl(kubeconfig, ['get', 'nodes', '-o', 'jsonpath={.items[*].spec.podCIDR}']);
     assert.equal(nodes.stdout.split(' ').length, 3);
+  });
+
+  test('status names the signal that killed a kube-router', async () => {
+    const record = JSON.parse(readFileSync(join(stateDir, 'lab.json'), 'utf8')) as { processes: { role: string; node: string; pid: number }[] };
+    const victim = record.processes.find((p) => p.role === 'kube-router' && p.node === NODES[2]);
+    assert.ok(victim, 'no kube-router recorded for the third node');
+    // the recorded pid is `ip netns exec`, which execs node: killing it kills kube-router itself
+    process.kill(victim.pid, 'SIGKILL');
+    const line = await until('status to show the exit', 10_000, async () => {
+      const shown = labCli(['status', '--state-dir', stateDir]);
+      return shown.stdout.split('\n').find((l) => l.startsWith(NODES[2]!) && /kube-router: (exited|killed)/.test(l));
+    });
+    assert.match(line, /kube-router: killed by SIGKILL$/);
+  });
+
+  test('down leaves no namespace or process of the lab', () => {
     const down = labCli(['down', '--state-dir', stateDir]);
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(labNamespaces(), []);

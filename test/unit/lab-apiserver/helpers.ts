@@ -33,9 +33,9 @@ export class WatchReader {
   ended = false;
   private readonly abort = new AbortController();
 
-  static async open(base: string, path: string): Promise<WatchReader> {
+  static async open(base: string, path: string, headers: Record<string, string> = {}): Promise<WatchReader> {
     const reader = new WatchReader();
-    const response = await fetch(base + path, { signal: reader.abort.signal });
+    const response = await fetch(base + path, { signal: reader.abort.signal, headers });
     if (!response.body) throw new Error('no body');
     void reader.pump(response.body);
     return reader;
