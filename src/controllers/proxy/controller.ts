@@ -22,6 +22,8 @@ export interface ProxySource {
   slice(key: string): EndpointSlice | undefined;
   /** This node as the planner needs it; undefined while the Node object is not known. */
   node(): ProxyNode | undefined;
+  /** Re-reads what comes from the kernel rather than the cache (local addresses); run at each full sync. */
+  refresh?(): Promise<void>;
 }
 
 /** Where the desired state goes. Failures are keyed by virtual service key (or a dataplane part) with a reason. */
@@ -62,6 +64,7 @@ export class ProxyController implements Controller {
 
   async fullSync(): Promise<void> {
     const started = process.hrtime.bigint();
+    await this.deps.source.refresh?.();
     const node = this.requireNode();
     const state = new ProxyState();
     this.serviceOfSlice.clear();
