@@ -1,7 +1,8 @@
 // The nftables backend's sync: deltas as nf_tables element batches (membership changes) or one `nft -f`
 // transaction of set, element and chain operations; on a full sync our tables are listed, compared with the
 // state (sets by element, rules by fingerprint comment) and replaced in one transaction if they differ at all.
-import { NFPROTO_IPV4, NFPROTO_IPV6, type SetElementChange } from '../../kernel/netlink/nftables.ts';
+import type { SetElementChange } from '../../kernel/netlink/nftables.ts';
+import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../kernel/netlink/nfnetlink.ts';
 import { err, ok, type Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { secondsSince } from './apply-exec.ts';

@@ -1,8 +1,9 @@
 // ipset over NETLINK_NETFILTER, only as far as the netpol backend needs it: adding and deleting addresses in
 // existing hash:ip sets, one message per address, without the `ipset` binary's process start and its per-call
 // listing of the set's header. Set creation, swaps and destruction stay with `ipset restore`.
-import { attr, attrNested, attrString, attrU8, zeroed } from './codec.ts';
+import { attr, attrNested, attrString, attrU8 } from './codec.ts';
 import { ipToBytes } from '../../net/ip.ts';
+import { nfgenmsg, nfprotoOfLength } from './nfnetlink.ts';
 import type { RequestMessage } from './socket.ts';
 
 const NFNL_SUBSYS_IPSET = 6;
@@ -18,9 +19,6 @@ const IPSET_ATTR_IPADDR_IPV4 = 1;
 const IPSET_ATTR_IPADDR_IPV6 = 2;
 const NLA_F_NET_BYTEORDER = 0x4000;
 
-const NFPROTO_IPV4 = 2;
-const NFPROTO_IPV6 = 10;
-
 export interface IpsetMemberChange {
   set: string;
   op: 'add' | 'delete';
@@ -33,12 +31,9 @@ export interface IpsetMemberChange {
  */
 export function ipsetMemberMessage(change: IpsetMemberChange): RequestMessage {
   const bytes = ipToBytes(change.address);
-  const v4 = bytes.length === 4;
-  const header = zeroed(4);
-  header.writeUInt8(v4 ? NFPROTO_IPV4 : NFPROTO_IPV6, 0);
-  const ip = attr((v4 ? IPSET_ATTR_IPADDR_IPV4 : IPSET_ATTR_IPADDR_IPV6) | NLA_F_NET_BYTEORDER, bytes);
+  const ip = attr((bytes.length === 4 ? IPSET_ATTR_IPADDR_IPV4 : IPSET_ATTR_IPADDR_IPV6) | NLA_F_NET_BYTEORDER, bytes);
   const payload = Buffer.concat([
-    header,
+    nfgenmsg(nfprotoOfLength(bytes.length)),
     attrU8(IPSET_ATTR_PROTOCOL, IPSET_PROTOCOL),
     attrString(IPSET_ATTR_SETNAME, change.set),
     attrNested(IPSET_ATTR_DATA, [attrNested(IPSET_ATTR_IP, [ip], true)], true),

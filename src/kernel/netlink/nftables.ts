@@ -1,8 +1,9 @@
 // nf_tables over NETLINK_NETFILTER, only as far as the netpol backend needs it: adding and deleting elements
 // of existing plain (non-interval) address sets, as one nfnetlink batch the kernel commits whole or not at
 // all. Everything else about our tables (sets, chains, rules) is written with `nft -f`.
-import { attr, attrNested, attrString, NLM_F_CREATE, zeroed } from './codec.ts';
+import { attr, attrNested, attrString, NLM_F_CREATE } from './codec.ts';
 import { ipToBytes } from '../../net/ip.ts';
+import { nfgenmsg, NFPROTO_UNSPEC, type NFPROTO_IPV4, type NFPROTO_IPV6 } from './nfnetlink.ts';
 import type { RequestMessage } from './socket.ts';
 
 const NFNL_SUBSYS_NFTABLES = 10;
@@ -18,20 +19,9 @@ const NFTA_LIST_ELEM = 1;
 const NFTA_SET_ELEM_KEY = 1;
 const NFTA_DATA_VALUE = 1;
 
-export const NFPROTO_IPV4 = 2;
-export const NFPROTO_IPV6 = 10;
-
-/** struct nfgenmsg: family, version 0, resource id in network byte order. */
-function nfgenmsg(family: number, resId: number): Buffer {
-  const b = zeroed(4);
-  b.writeUInt8(family, 0);
-  b.writeUInt16BE(resId, 2);
-  return b;
-}
-
 /** The messages that open and close a batch of nf_tables changes. */
-export const batchBegin = (): RequestMessage => ({ type: NFNL_MSG_BATCH_BEGIN, flags: 0, payload: nfgenmsg(0, NFNL_SUBSYS_NFTABLES) });
-export const batchEnd = (): RequestMessage => ({ type: NFNL_MSG_BATCH_END, flags: 0, payload: nfgenmsg(0, NFNL_SUBSYS_NFTABLES) });
+export const batchBegin = (): RequestMessage => ({ type: NFNL_MSG_BATCH_BEGIN, flags: 0, payload: nfgenmsg(NFPROTO_UNSPEC, NFNL_SUBSYS_NFTABLES) });
+export const batchEnd = (): RequestMessage => ({ type: NFNL_MSG_BATCH_END, flags: 0, payload: nfgenmsg(NFPROTO_UNSPEC, NFNL_SUBSYS_NFTABLES) });
 
 export interface SetElementChange {
   family: typeof NFPROTO_IPV4 | typeof NFPROTO_IPV6;
@@ -51,7 +41,7 @@ export function setElementMessage(change: SetElementChange): RequestMessage {
   const elements = change.addresses.map((a) =>
     attrNested(NFTA_LIST_ELEM, [attrNested(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, ipToBytes(a))], true)], true));
   const payload = Buffer.concat([
-    nfgenmsg(change.family, 0),
+    nfgenmsg(change.family),
     attrString(NFTA_SET_ELEM_LIST_TABLE, change.table),
     attrString(NFTA_SET_ELEM_LIST_SET, change.set),
     attrNested(NFTA_SET_ELEM_LIST_ELEMENTS, elements, true),

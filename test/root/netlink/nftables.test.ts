@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestNetns, haveCommand, isRoot } from '../../helpers/netns.ts';
-import { batchBegin, batchEnd, NFPROTO_IPV4, NFPROTO_IPV6, setElementMessage, type SetElementChange } from '../../../src/kernel/netlink/nftables.ts';
+import { batchBegin, batchEnd, setElementMessage, type SetElementChange } from '../../../src/kernel/netlink/nftables.ts';
+import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../../src/kernel/netlink/nfnetlink.ts';
 import { NETLINK_NETFILTER, NetlinkSocket } from '../../../src/kernel/netlink/socket.ts';
 
 const skip = !isRoot || !haveCommand('nft') ? 'needs root and nft' : false;
