@@ -5,7 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { netpolExec, type NetpolExec } from '../src/controllers/netpol/apply-exec.ts';
-import { detectIptablesMode, IptablesApplier, iptablesTool } from '../src/controllers/netpol/apply-iptables.ts';
+import { detectIptablesMode } from '../src/kernel/iptables.ts';
+import { IptablesApplier, iptablesTool } from '../src/controllers/netpol/apply-iptables.ts';
 import { NftApplier } from '../src/controllers/netpol/apply-nftables.ts';
 import { NetpolController } from '../src/controllers/netpol/controller.ts';
 import { FAMILIES } from '../src/controllers/netpol/model.ts';
@@ -27,15 +28,15 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
 
 async function must(exec: NetpolExec, cmd: string, args: string[], input: string): Promise<void> {
-  const r = await exec.run(cmd, args, input);
-  if (!r.ok) throw new Error(r.error);
+  const r = await exec.run(cmd, args, { input });
+  if (!r.ok) throw new Error(r.error.message);
 }
 
 interface Row { backend: string; full: number; plan: number; applyInSync: number; raw: number; changePlan: number; changeApply: number; resync: number; p50: number; p99: number; execs: number; size: string }
 
 async function benchBackend(kind: 'iptables' | 'nftables', exec: NetpolExec): Promise<Row> {
   const mode = await detectIptablesMode(exec);
-  if (!mode.ok) throw new Error(mode.error);
+  if (!mode.ok) throw new Error(mode.error.message);
   const ipt = new IptablesApplier(exec, mode.value);
   const nft = new NftApplier(exec);
   const cluster = new BenchCluster(config);

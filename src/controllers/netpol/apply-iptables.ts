@@ -4,6 +4,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withMessage } from '../../kernel/exec.ts';
+import { firstRule, iptablesRestore, iptablesTool as toolOf, saveTable, type IptablesMode, type IptablesTarget } from '../../kernel/iptables.ts';
+import { ipsetRestore, listSetNames, saveSets } from '../../kernel/ipset.ts';
 import { err, ok, type Result } from '../../result.ts';
 import { ipsetMemberMessage, type IpsetMemberChange } from '../../kernel/netlink/ipset.ts';
 import { logger } from '../../observe/log.ts';
@@ -18,21 +21,13 @@ import { isEmptyIpsetChange, renderIpsetDestroy, renderIpsetRestore } from './re
 
 const log = logger('netpol');
 
-/** Which iptables userspace drives the filter table: the nf_tables one or the legacy (x_tables) one. */
-export type IptablesMode = 'nft' | 'legacy';
+export type { IptablesMode };
 
-/** The tool of that mode and family, e.g. `ip6tables-legacy-restore`. */
-export const iptablesTool = (mode: IptablesMode, family: Family, verb: 'save' | 'restore'): string =>
-  `${family === 'ipv4' ? 'iptables' : 'ip6tables'}-${mode}-${verb}`;
+/** The iptables tools of one family in one mode. */
+export const iptablesTarget = (mode: IptablesMode, family: Family): IptablesTarget => ({ family: family === 'ipv4' ? 4 : 6, mode });
 
-/** The mode the system's `iptables` (its alternatives link) runs in, read from `iptables -V`. */
-export async function detectIptablesMode(exec: NetpolExec): Promise<Result<IptablesMode>> {
-  const r = await exec.run('iptables', ['-V']);
-  if (!r.ok) return r;
-  if (r.value.includes('(legacy)')) return ok('legacy');
-  if (r.value.includes('(nf_tables)')) return ok('nft');
-  return err(`cannot tell the iptables mode from "${r.value.trim()}"`);
-}
+/** The tool of that mode and family, e.g. `ip6tables-legacy-restore` (tests and the bench run them directly). */
+export const iptablesTool = (mode: IptablesMode, family: Family, verb: 'save' | 'restore'): string => toolOf(iptablesTarget(mode, family), verb);
 
 export type ObservedKernel = Partial<Record<Family, ObservedFamily>>;
 
@@ -74,14 +69,12 @@ export class IptablesApplier {
    * their content from one batch of `save` commands.
    */
   async observeSets(families: readonly Family[] = FAMILIES): Promise<Result<Map<string, ObservedSet>>> {
-    const names = await this.exec.run('ipset', ['list', '-n']);
-    if (!names.ok) return names;
-    // Temporary swap sets carry no family in their name: they are looked at for every family.
-    const wanted = (n: string): boolean => n.startsWith('KUBE-TMP-') || families.includes(n.startsWith(IPV6_SET_PREFIX) ? 'ipv6' : 'ipv4');
-    const ours = names.value.split('\n').map((l) => l.trim()).filter((n) => n !== '' && isOwnedSet(n) && wanted(n));
+    const names = await listSetNames(this.exec);
+    if (!names.ok) return withMessage(names);
+    const ours = names.value.filter((n) => isOwnedSet(n) && families.includes(n.startsWith(IPV6_SET_PREFIX) ? 'ipv6' : 'ipv4'));
     if (ours.length === 0) return ok(new Map());
-    const saved = await this.exec.run('ipset', ['restore'], ours.map((n) => `save ${n}\n`).join(''));
-    return saved.ok ? ok(parseIpsetSave(saved.value)) : saved;
+    const saved = await saveSets(this.exec, ours);
+    return saved.ok ? ok(parseIpsetSave(saved.value)) : withMessage(saved);
   }
 
   /**
@@ -90,11 +83,10 @@ export class IptablesApplier {
    */
   async jumpsFirst(families: readonly Family[]): Promise<Result<boolean>> {
     for (const family of families) {
-      const tool = iptablesTool(this.mode, family, 'save').replace('-save', '');
       for (const [builtin, ours] of Object.entries(TOP_CHAIN_OF)) {
-        const r = await this.exec.run(tool, ['-w', '-t', 'filter', '-S', builtin, '1']);
-        if (!r.ok) return r;
-        if (!r.value.includes(`-j ${ours}`)) return ok(false);
+        const r = await firstRule(this.exec, iptablesTarget(this.mode, family), 'filter', builtin);
+        if (!r.ok) return withMessage(r);
+        if (!r.value?.includes(`-j ${ours}`)) return ok(false);
       }
     }
     return ok(true);
@@ -107,9 +99,9 @@ export class IptablesApplier {
     const out: ObservedKernel = {};
     for (const family of families) {
       const start = process.hrtime.bigint();
-      const saved = await this.exec.run(iptablesTool(this.mode, family, 'save'), ['-t', 'filter']);
+      const saved = await saveTable(this.exec, iptablesTarget(this.mode, family), 'filter');
       saveMetric[family].observe(secondsSince(start));
-      if (!saved.ok) return saved;
+      if (!saved.ok) return withMessage(saved);
       out[family] = { iptables: parseIptablesSave(saved.value), sets: sets.value };
     }
     return ok(out);
@@ -135,7 +127,8 @@ export class IptablesApplier {
       const text = renderIptablesRestore(c.iptables);
       report.iptablesRestore[c.family] = text;
       const start = process.hrtime.bigint();
-      const r = await this.run(iptablesTool(this.mode, c.family, 'restore'), ['-w', '--noflush'], text, report);
+      report.execs++;
+      const r = withMessage(await iptablesRestore(this.exec, iptablesTarget(this.mode, c.family), text));
       restoreMetric[c.family].observe(secondsSince(start));
       if (!r.ok) return r;
     }
@@ -153,7 +146,8 @@ export class IptablesApplier {
     }
     report.ipsetDestroy = lateDels + changes.map((c) => renderIpsetDestroy(c.ipset)).join('');
     if (report.ipsetDestroy) {
-      const r = await this.run('ipset', ['-exist', 'restore'], report.ipsetDestroy, report);
+      report.execs++;
+      const r = withMessage(await ipsetRestore(this.exec, report.ipsetDestroy));
       if (!r.ok) return r;
     }
     return ok(report);
@@ -169,7 +163,8 @@ export class IptablesApplier {
     const members = memberOps(changes);
     const viaNetlink = members !== null && (await this.applyMembers(members));
     if (viaNetlink) report.ipsetVia = 'netlink';
-    const r = viaNetlink ? ok('') : await this.run('ipset', ['-exist', 'restore'], text, report);
+    if (!viaNetlink) report.execs++;
+    const r = viaNetlink ? ok(undefined) : withMessage(await ipsetRestore(this.exec, text));
     const seconds = secondsSince(start);
     for (const t of texts) if (t.text) ipsetMetric[t.family].observe(seconds);
     return r;
@@ -220,10 +215,5 @@ export class IptablesApplier {
       log.debug({ err: e }, 'ipset netlink batch failed; using ipset restore');
       return false;
     }
-  }
-
-  private async run(cmd: string, args: string[], input: string, report: ApplyReport): Promise<Result<string>> {
-    report.execs++;
-    return this.exec.run(cmd, args, input);
   }
 }

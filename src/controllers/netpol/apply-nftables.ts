@@ -1,6 +1,8 @@
 // The nftables backend's door to the kernel: reads back only our tables (kube-router-filter-ipv4/-ipv6) and
 // applies a whole sync as ONE `nft -f` transaction, so the old ruleset is replaced atomically with no window
 // in which base chains are empty or missing.
+import { withMessage, type ExecError } from '../../kernel/exec.ts';
+import { nftApply, nftCheck, nftListTable } from '../../kernel/nft.ts';
 import { err, ok, type Result } from '../../result.ts';
 import { batchBegin, batchEnd, setElementMessage, type SetElementChange } from '../../kernel/netlink/nftables.ts';
 import { metrics } from '../../observe/metrics.ts';
@@ -45,10 +47,10 @@ export class NftApplier {
     const out = new Map<Family, string>();
     for (const f of families) {
       const start = process.hrtime.bigint();
-      const r = await this.exec.run('nft', ['-j', 'list', 'table', nftFamily(f), nftTableName(f)]);
+      const r = await nftListTable(this.exec, nftFamily(f), nftTableName(f), 'json');
       (f === 'ipv4' ? metrics.iptablesV4SaveTime : metrics.iptablesV6SaveTime).observe(secondsSince(start));
-      if (r.ok) out.set(f, r.value);
-      else if (!/No such file or directory/.test(r.error)) return r;
+      if (!r.ok) return withMessage(r);
+      if (r.value !== undefined) out.set(f, r.value);
     }
     return ok(out);
   }
@@ -56,30 +58,31 @@ export class NftApplier {
   /** Runs one transaction (all families' text concatenated). */
   async apply(transaction: string): Promise<Result<void>> {
     const start = process.hrtime.bigint();
-    const r = await this.exec.run('nft', ['-f', '-'], transaction);
+    const r = await nftApply(this.exec, transaction);
     metrics.iptablesV4RestoreTime.observe(secondsSince(start));
-    return r.ok ? ok(undefined) : r;
+    return withMessage(r);
   }
 
   /** Whether the kernel would take this transaction (`nft -c`: validated in the kernel, never committed). */
   async check(transaction: string): Promise<boolean> {
-    return (await this.exec.run('nft', ['-c', '-f', '-'], transaction)).ok;
+    return (await nftCheck(this.exec, transaction)).ok;
   }
 
   /**
    * Deletes those of our tables of these families that exist, in one transaction (backend switch, disabled
    * family, cleanup); nothing is written when none exists. Each is probed by name: nft answers fast for an
-   * absent table, while `list tables` would fetch the whole ruleset.
+   * absent table, while `list tables` would fetch the whole ruleset. The error is typed: without an nft
+   * binary (tool-not-found) no table of ours can exist.
    */
-  async removeAll(families: readonly Family[]): Promise<Result<boolean>> {
+  async removeAll(families: readonly Family[]): Promise<Result<boolean, ExecError>> {
     const present: Family[] = [];
     for (const f of families) {
-      const r = await this.exec.run('nft', ['list', 'table', nftFamily(f), nftTableName(f)]);
-      if (r.ok) present.push(f);
-      else if (!/No such file or directory/.test(r.error)) return r;
+      const r = await nftListTable(this.exec, nftFamily(f), nftTableName(f));
+      if (!r.ok) return r;
+      if (r.value !== undefined) present.push(f);
     }
     if (present.length === 0) return ok(false);
-    const r = await this.exec.run('nft', ['-f', '-'], present.map(renderNftDelete).join(''));
+    const r = await nftApply(this.exec, present.map(renderNftDelete).join(''));
     return r.ok ? ok(true) : r;
   }
 }

@@ -8,8 +8,10 @@ import { LastGoodPodCidrs } from '../../kube/pod-cidrs.ts';
 import { err, ok, type Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { rejectObject, type ControllerContext } from '../context.ts';
+import { withMessage } from '../../kernel/exec.ts';
+import { detectIptablesMode } from '../../kernel/iptables.ts';
 import { netpolExec, type NetpolExec } from './apply-exec.ts';
-import { detectIptablesMode, IptablesApplier } from './apply-iptables.ts';
+import { IptablesApplier } from './apply-iptables.ts';
 import { NftApplier } from './apply-nftables.ts';
 import { NetpolController, type NetpolSource } from './controller.ts';
 import { FAMILIES, type Family } from './model.ts';
@@ -89,7 +91,7 @@ export async function chooseBackend(exec: NetpolExec, useNftables: boolean): Pro
   const nft = new NftApplier(exec);
   const detectLegacy = async (): Promise<Result<IptablesApplier>> => {
     const mode = await detectIptablesMode(exec);
-    return mode.ok ? ok(new IptablesApplier(exec, mode.value)) : mode;
+    return mode.ok ? ok(new IptablesApplier(exec, mode.value)) : withMessage(mode);
   };
   if (useNftables) {
     return ok({
@@ -109,7 +111,7 @@ export async function chooseBackend(exec: NetpolExec, useNftables: boolean): Pro
     removeOtherBackend: async () => {
       const r = await nft.removeAll(FAMILIES);
       // No nft binary: no nft table of ours can exist.
-      return r.ok || /exited 127/.test(r.error) ? ok(null) : r;
+      return r.ok || r.error.kind === 'tool-not-found' ? ok(null) : withMessage(r);
     },
   });
 }
@@ -148,6 +150,6 @@ export async function cleanupNetpolState(): Promise<string[]> {
   }
   const nft = await new NftApplier(exec).removeAll(FAMILIES);
   // No nft binary: no nft table of ours can exist.
-  if (!nft.ok && !/exited 127/.test(nft.error)) errors.push(nft.error);
+  if (!nft.ok && nft.error.kind !== 'tool-not-found') errors.push(nft.error.message);
   return errors;
 }

@@ -1,5 +1,6 @@
 // The desired network-policy state for one node as plain data: ipsets, chains with structured rules and the
 // builtin-chain jumps, per address family. Produced by plan.ts, consumed by the renderers, the diff and tests.
+import { IPV6_SET_PREFIX } from '../../kernel/ipset.ts';
 
 export type Family = 'ipv4' | 'ipv6';
 export const FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
@@ -19,8 +20,8 @@ export const POLICY_CHAIN_PREFIX = 'KUBE-NWPLCY-';
 export const POD_CHAIN_PREFIX = 'KUBE-POD-FW-';
 export const LOCAL_PODS_SET = 'kube-router-local-pods';
 export const SET_PREFIXES = ['KUBE-SRC-', 'KUBE-DST-'] as const;
-/** Family prefix ipset needs because set names are global across families. */
-export const IPV6_SET_PREFIX = 'inet6:';
+/** Family prefix ipset needs because set names are global across families (one spelling, kernel/ipset.ts). */
+export { IPV6_SET_PREFIX };
 
 export type BuiltinChain = 'INPUT' | 'FORWARD' | 'OUTPUT';
 export const TOP_CHAIN_OF: Record<BuiltinChain, string> = {
@@ -149,8 +150,11 @@ export function isOwnedChain(name: string): boolean {
     name.startsWith(POLICY_CHAIN_PREFIX) || name.startsWith(POD_CHAIN_PREFIX);
 }
 
-/** True for ipset names this controller owns. */
+/**
+ * True for ipset names this controller owns. Swap temporaries (KUBE-TMP-*) are not among them: they belong to
+ * the shared ipset writer, which every controller uses, and go with the set they stood in for.
+ */
 export function isOwnedSet(name: string): boolean {
   const bare = name.startsWith(IPV6_SET_PREFIX) ? name.slice(IPV6_SET_PREFIX.length) : name;
-  return bare === LOCAL_PODS_SET || bare.startsWith('KUBE-SRC-') || bare.startsWith('KUBE-DST-') || bare.startsWith('KUBE-TMP-');
+  return bare === LOCAL_PODS_SET || bare.startsWith('KUBE-SRC-') || bare.startsWith('KUBE-DST-');
 }

@@ -87,11 +87,6 @@ export function localPodsSetName(family: Family): string {
   return family === 'ipv6' ? IPV6_SET_PREFIX + LOCAL_PODS_SET : LOCAL_PODS_SET;
 }
 
-/** Temporary set used to swap a set's contents atomically. */
-export function tmpSetName(real: string): string {
-  return 'KUBE-TMP-' + shortHash(real);
-}
-
 /**
  * The tools' limits on what we generate (bytes): nft keeps at most 128 bytes of a rule comment (nft 1.0 refuses
  * longer ones, failing the whole transaction); iptables' comment match holds 255 (longer ones are cut short,

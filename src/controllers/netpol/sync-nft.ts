@@ -3,6 +3,7 @@
 // state (sets by element, rules by fingerprint comment) and replaced in one transaction if they differ at all.
 import type { SetElementChange } from '../../kernel/netlink/nftables.ts';
 import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../kernel/netlink/nfnetlink.ts';
+import { withMessage } from '../../kernel/exec.ts';
 import { err, ok, type Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { secondsSince } from './apply-exec.ts';
@@ -47,8 +48,8 @@ export class NftSync implements SyncBackend {
 
   constructor(readonly applier: NftApplier) {}
 
-  removeFamilies(families: readonly Family[]): Promise<Result<unknown>> {
-    return this.applier.removeAll(families);
+  async removeFamilies(families: readonly Family[]): Promise<Result<unknown>> {
+    return withMessage(await this.applier.removeAll(families));
   }
 
   check(state: PlanState): Promise<boolean> {

@@ -4,6 +4,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { TestNetns } from '../../helpers/netns.ts';
 import { config, ns, policy, pod } from '../../unit/netpol/fixtures.ts';
 import { FakeCluster } from '../../unit/netpol/fake-cluster.ts';
+import { withMessage } from '../../../src/kernel/exec.ts';
 import { netpolExec, type NetpolExec } from '../../../src/controllers/netpol/apply-exec.ts';
 import { IptablesApplier, iptablesTool, type IptablesMode } from '../../../src/controllers/netpol/apply-iptables.ts';
 import { NftApplier } from '../../../src/controllers/netpol/apply-nftables.ts';
@@ -28,9 +29,9 @@ export function recordingNetnsExec(n: TestNetns): NetpolExec & { commands: strin
     get count() {
       return inner.count;
     },
-    run(cmd, args, input) {
+    run(cmd, args, options) {
       commands.push(`${cmd} ${args.join(' ')}`);
-      return inner.run(cmd, args, input);
+      return inner.run(cmd, args, options);
     },
   };
 }
@@ -53,7 +54,7 @@ export function newController(n: TestNetns, c: FakeCluster, b: Backend, opts: { 
   const ipt = new IptablesApplier(opts.exec ?? exec, b.mode);
   const nft = new NftApplier(opts.exec ?? exec);
   const backend = b.kind === 'iptables' ? new IptablesSync(ipt) : new NftSync(nft);
-  const removeOtherBackend = b.kind === 'iptables' ? () => nft.removeAll(FAMILIES) : () => ipt.removeAll(FAMILIES);
+  const removeOtherBackend = b.kind === 'iptables' ? async () => withMessage(await nft.removeAll(FAMILIES)) : () => ipt.removeAll(FAMILIES);
   const controller = new NetpolController({ source: c, backend, removeOtherBackend, syncPeriodMs: 60_000, reject: () => undefined,
     ...(opts.rejectPod ? { rejectPod: opts.rejectPod } : {}) });
   return { controller, exec };

@@ -13,6 +13,7 @@ import { config, ns, pod, policy } from '../../unit/netpol/fixtures.ts';
 import { FakeCluster } from '../../unit/netpol/fake-cluster.ts';
 import { netpolExec, type NetpolExec } from '../../../src/controllers/netpol/apply-exec.ts';
 import { err } from '../../../src/result.ts';
+import { exitFailure } from '../../helpers/fake-exec.ts';
 import { newController, type Backend } from './controller-harness.ts';
 
 const skip = !isRoot || !haveCommand('socat') || !haveCommand('ipset') || !haveCommand('nft') || !haveCommand('unshare')
@@ -30,10 +31,10 @@ function refusingExec(netns: string, poison: string): NetpolExec {
       return inner.count;
     },
     netns,
-    run(cmd, args, input) {
+    run(cmd, args, options) {
       const files = args.filter((a) => a.includes('kube-router-check-')).map((f) => readFileSync(f, 'utf8'));
-      if ([input ?? '', ...files].some((t) => t.includes(poison))) return Promise.resolve(err(`${cmd} exited 1: refused`));
-      return inner.run(cmd, args, input);
+      if ([options?.input ?? '', ...files].some((t) => t.includes(poison))) return Promise.resolve(err(exitFailure(cmd, args, 1, 'refused')));
+      return inner.run(cmd, args, options);
     },
   };
 }

@@ -11,7 +11,8 @@ import type { Node } from 'kubernetes-types/core/v1.js';
 import { haveCommand, isRoot, type TestNetns } from '../../helpers/netns.ts';
 import { createRoutingController, type RoutingControllerHandle } from '../../../src/controllers/routing/index.ts';
 import { netpolExec } from '../../../src/controllers/netpol/apply-exec.ts';
-import { detectIptablesMode, IptablesApplier } from '../../../src/controllers/netpol/apply-iptables.ts';
+import { IptablesApplier } from '../../../src/controllers/netpol/apply-iptables.ts';
+import { detectIptablesMode } from '../../../src/kernel/iptables.ts';
 import { NetpolController } from '../../../src/controllers/netpol/controller.ts';
 import { cacheSource, netpolConfig } from '../../../src/controllers/netpol/index.ts';
 import { IptablesSync } from '../../../src/controllers/netpol/sync-backends.ts';
@@ -89,7 +90,7 @@ describe('pod CIDR sources across the routes and network-policy controllers', { 
     const ctx = lab.context(n1, options, cache);
     const exec = netpolExec(n1.ns.name);
     const mode = await detectIptablesMode(exec);
-    assert.ok(mode.ok, mode.ok ? '' : mode.error);
+    assert.ok(mode.ok, mode.ok ? '' : mode.error.message);
     const netpol = new NetpolController({
       source: cacheSource(ctx, { ...netpolConfig(options), families: ['ipv4'], defaultDeny: true }),
       backend: new IptablesSync(new IptablesApplier(exec, mode.value)), syncPeriodMs: 60_000, reject: () => undefined,

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { NAMESPACES, PODS } from './cases.ts';
 import { config, ns, pod, policy } from './fixtures.ts';
 import { FakeCluster, recordingExec } from './fake-cluster.ts';
+import { fails } from '../../helpers/fake-exec.ts';
 import { IptablesApplier } from '../../../src/controllers/netpol/apply-iptables.ts';
 import { NetpolController } from '../../../src/controllers/netpol/controller.ts';
 import type { PolicyRejection } from '../../../src/controllers/netpol/model.ts';
@@ -179,7 +180,7 @@ test('a batch is handled with one apply, and a rejected policy is reported once 
 test('handleChanges returns failed keys instead of throwing when the kernel rejects a batch', async () => {
   const c = cluster();
   const { controller, exec } = await controllerWithFakeKernel(c);
-  exec.run = async () => ({ ok: false, error: 'ipset exited 1: boom' });
+  exec.run = async (cmd, args) => fails(cmd, args, 1, 'boom');
   const change = c.put(relabel(c.pods.get('prod/cache') as Pod, { app: 'web' }), 'Pod');
   const out = await controller.handleChanges([change]);
   assert.deepEqual([...(out.failed?.keys() ?? [])], ['prod/cache']);

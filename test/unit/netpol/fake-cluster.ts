@@ -2,7 +2,6 @@
 // kernel exec that records every command, for driving the controller without an API server or root.
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
-import type { NetpolExec } from '../../../src/controllers/netpol/apply-exec.ts';
 import type { NetpolSource } from '../../../src/controllers/netpol/controller.ts';
 import type { ClusterView, NetpolConfig } from '../../../src/controllers/netpol/plan-view.ts';
 import { ok, type Result } from '../../../src/result.ts';
@@ -49,23 +48,5 @@ export class FakeCluster implements NetpolSource {
   }
 }
 
-export interface RecordedCall {
-  cmd: string;
-  args: string[];
-  input: string;
-}
-
-/** A kernel that starts empty and accepts every write; reads return nothing of ours. */
-export function recordingExec(): NetpolExec & { calls: RecordedCall[] } {
-  const calls: RecordedCall[] = [];
-  return {
-    calls,
-    get count() {
-      return calls.length;
-    },
-    async run(cmd, args, input) {
-      calls.push({ cmd, args, input: input ?? '' });
-      return ok('');
-    },
-  };
-}
+// The recording fake exec (a kernel that starts empty and accepts every write), for the netpol tests.
+export { recordingExec, type RecordedCall } from '../../helpers/fake-exec.ts';

@@ -44,11 +44,7 @@ test('the view comes from the cache stores and the Node object: node IPs and ann
 });
 
 test('the iptables backend uses the userspace `iptables -V` reports, and the nft backend cleans iptables leftovers', async () => {
-  const exec = recordingExec();
-  exec.run = async (cmd, args, input) => {
-    exec.calls.push({ cmd, args, input: input ?? '' });
-    return ok(cmd === 'iptables' ? 'iptables v1.8.9 (legacy)\n' : '');
-  };
+  const exec = recordingExec(({ cmd }) => ok(cmd === 'iptables' ? 'iptables v1.8.9 (legacy)\n' : ''));
   const ipt = await chooseBackend(exec, false);
   assert.ok(ipt.ok);
   assert.ok(ipt.value.backend instanceof IptablesSync);

@@ -1,0 +1,162 @@
+// The one way kube-router runs a userspace tool (iptables-restore, ipset, nft, sysctl, ip), optionally inside a
+// named network namespace: stdout as a value on success, otherwise an error classified here, once, so callers
+// branch on its kind and never read the tool's error text.
+import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
+import { err, ok, type Result } from '../result.ts';
+
+/**
+ * Why a tool run failed:
+ * - tool-not-found: the binary is not installed (spawn ENOENT, exit 127 from a shell, or `ip netns exec`
+ *   saying it could not exec it);
+ * - xtables-lock: an iptables tool exited 4 (RESOURCE_PROBLEM: another process holds the xtables lock, or a
+ *   transient kernel resource problem) — worth retrying later;
+ * - object-not-found: the tool ran and said the named table, chain, rule, set or sysctl does not exist;
+ * - timeout: killed after the time allowed;
+ * - exit: any other non-zero exit status;
+ * - unexpected-output: the tool succeeded but the adapter reading its output could not make sense of it.
+ */
+export type ExecErrorKind = 'tool-not-found' | 'xtables-lock' | 'object-not-found' | 'timeout' | 'exit' | 'unexpected-output';
+
+export interface ExecError {
+  kind: ExecErrorKind;
+  /** The tool as asked for (e.g. `ipset`), never the `ip netns exec` wrapper. */
+  tool: string;
+  args: readonly string[];
+  /** Exit status, when the tool exited. */
+  status?: number;
+  stderr: string;
+  /** One line for logs: the command, what happened and the first lines of its error output. */
+  message: string;
+}
+
+export interface ExecOptions {
+  /** Written to the tool's stdin (stdin is closed either way). */
+  input?: string;
+  /** Kill the tool after this long (default DEFAULT_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
+export interface Exec {
+  /** Runs `tool args`: ok(stdout) on exit status 0, else a classified error. */
+  run(tool: string, args: readonly string[], options?: ExecOptions): Promise<Result<string, ExecError>>;
+  /** The named network namespace tools run in (undefined: the current one). */
+  readonly netns?: string;
+  /** How many processes were started so far (tests and benches assert on the work done). */
+  readonly count: number;
+}
+
+/** Long enough for a full restore of a big ruleset on a loaded node; a hung tool must not stall a controller forever. */
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+/** What a finished (or killed) process left behind. */
+export interface ProcessOutcome {
+  /** Exit status; undefined when the binary could not be started or the process was killed. */
+  status?: number;
+  spawnErrorCode?: string;
+  timedOut?: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+const XTABLES_TOOL = /^ip6?tables(-legacy|-nft)?(-restore|-save)?$/;
+
+// What each tool says (exit status 1) when the object it was asked about does not exist.
+const OBJECT_NOT_FOUND: readonly [RegExp, RegExp][] = [
+  [/^nft$/, /No such file or directory/],
+  [/^ipset$/, /does not exist/],
+  [XTABLES_TOOL, /No chain\/target\/match by that name|does a matching rule exist in that chain|Set \S+ doesn't exist/],
+  [/^sysctl$/, /cannot stat .*: No such file or directory/],
+];
+
+function firstLines(text: string): string {
+  return text.trim().split('\n').slice(0, 5).join('; ');
+}
+
+/**
+ * Classifies a failed run. `viaNetns`: the tool was started through `ip netns exec`, which reports a missing
+ * binary on stderr instead of failing the spawn.
+ */
+export function classifyFailure(tool: string, args: readonly string[], outcome: ProcessOutcome, viaNetns = false): ExecError {
+  const name = basename(tool);
+  const command = [tool, ...args].join(' ');
+  const detail = firstLines(outcome.stderr) || firstLines(outcome.stdout);
+  const base = { tool, args, stderr: outcome.stderr, ...(outcome.status !== undefined ? { status: outcome.status } : {}) };
+  if (outcome.timedOut) return { ...base, kind: 'timeout', message: `${command} timed out${detail ? `: ${detail}` : ''}` };
+  const missing = outcome.spawnErrorCode === 'ENOENT' || outcome.status === 127 ||
+    (viaNetns && /^exec of ".*" failed: No such file or directory/m.test(outcome.stderr));
+  if (missing) return { ...base, kind: 'tool-not-found', message: `${tool}: command not found` };
+  const exited = outcome.status !== undefined ? `exited ${outcome.status}` : `failed (${outcome.spawnErrorCode ?? 'killed'})`;
+  const message = `${command} ${exited}${detail ? `: ${detail}` : ''}`;
+  if (XTABLES_TOOL.test(name) && outcome.status === 4) return { ...base, kind: 'xtables-lock', message };
+  if (/Another app is currently holding the xtables lock/.test(outcome.stderr)) return { ...base, kind: 'xtables-lock', message };
+  if (OBJECT_NOT_FOUND.some(([t, said]) => t.test(name) && said.test(outcome.stderr))) return { ...base, kind: 'object-not-found', message };
+  return { ...base, kind: 'exit', message };
+}
+
+function runProcess(file: string, argv: readonly string[], options: ExecOptions): Promise<ProcessOutcome> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const errOut: Buffer[] = [];
+    let timedOut = false;
+    let spawnErrorCode: string | undefined;
+    const finish = (code: number | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({
+        ...(code !== null && !timedOut ? { status: code } : {}),
+        ...(spawnErrorCode ? { spawnErrorCode } : {}),
+        ...(timedOut ? { timedOut } : {}),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(errOut).toString('utf8'),
+      });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+      // A grandchild (a shell's) may keep the pipes open: do not wait for them.
+      child.stdout.destroy();
+      child.stderr.destroy();
+      finish(null);
+    }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => errOut.push(d));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      spawnErrorCode = e.code ?? 'EUNKNOWN';
+      // A process that never started emits no 'close' of its own on every Node version.
+      if (child.pid === undefined) finish(null);
+    });
+    child.on('close', (code) => finish(code));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Runs tools in the current network namespace, or (tests, benches) in the named one via `ip netns exec`. */
+export function processExec(netns?: string): Exec {
+  let count = 0;
+  return {
+    ...(netns ? { netns } : {}),
+    get count() {
+      return count;
+    },
+    async run(tool, args, options = {}) {
+      count++;
+      const outcome = netns ? await runProcess('ip', ['netns', 'exec', netns, tool, ...args], options) : await runProcess(tool, args, options);
+      return outcome.status === 0 ? ok(outcome.stdout) : err(classifyFailure(tool, args, outcome, netns !== undefined));
+    },
+  };
+}
+
+/** For an adapter that ran a tool successfully but cannot read what it printed. */
+export function unexpectedOutput(tool: string, args: readonly string[], output: string, expected: string): ExecError {
+  return { kind: 'unexpected-output', tool, args, stderr: '', message: `${[tool, ...args].join(' ')}: expected ${expected}, got ${JSON.stringify(firstLines(output))}` };
+}
+
+/** The error as text, for layers whose results carry a message (logs, Events). */
+export function withMessage<T>(r: Result<T, ExecError>): Result<T> {
+  return r.ok ? r : err(r.error.message);
+}
