@@ -126,6 +126,13 @@ export async function ruleExists(exec: Exec, target: IptablesTarget, table: Ipta
   return r;
 }
 
+/** One chain's rules (`iptables -S CHAIN`) as their text after `-A CHAIN `: cheaper than a whole table's save. */
+export async function listChain(exec: Exec, target: IptablesTarget, table: IptablesTable, chain: string): Promise<Result<string[], ExecError>> {
+  const r = await exec.run(iptablesTool(target), ['-w', '-t', table, '-S', chain]);
+  if (!r.ok) return r;
+  return ok(r.value.split('\n').filter((l) => l.startsWith(`-A ${chain} `)).map((l) => l.slice(`-A ${chain} `.length)));
+}
+
 /**
  * The first rule of a chain as its text after `-A CHAIN ` (undefined: the chain is empty): one tiny exec, cheap
  * enough to check every few seconds that nothing was inserted above a jump of ours.

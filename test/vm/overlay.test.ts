@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { BestPathEvent } from '../../src/bgp/speaker.ts';
-import { commandRunner } from '../../src/controllers/routing/apply-exec.ts';
+import { processExec } from '../../src/kernel/exec.ts';
 import { RouteInjector } from '../../src/controllers/routing/apply-routes.ts';
 import { OverlayApplier } from '../../src/controllers/routing/overlay-apply.ts';
 import { tunnelName, type OverlayOptions } from '../../src/controllers/routing/overlay-plan.ts';
@@ -78,7 +78,7 @@ describe('overlay tunnels between nodes in different subnets', { skip: IN_VM ? f
   async function start(options: OverlayOptions, peers: Array<[SimNode, SimNode]>): Promise<void> {
     for (const n of nodes) {
       n.injector?.close();
-      const overlay = new OverlayApplier({ sock: n.sock, runner: commandRunner(n.ns.name), options });
+      const overlay = new OverlayApplier({ sock: n.sock, exec: processExec(n.ns.name), options });
       n.injector = new RouteInjector({ sock: n.sock, adoptExistingForMs: 0, overlay });
       n.injector.setOverlayNode({ ipv4: n.ip, podCidrs: [n.cidr] });
     }
@@ -169,7 +169,7 @@ describe('overlay tunnels between nodes in different subnets', { skip: IN_VM ? f
   });
 
   test('a restart keeps the tunnels and routes of paths not re-learned yet during the adoption window', async () => {
-    const overlay = new OverlayApplier({ sock: n1.sock, runner: commandRunner(n1.ns.name), options: IPIP });
+    const overlay = new OverlayApplier({ sock: n1.sock, exec: processExec(n1.ns.name), options: IPIP });
     const restarted = new RouteInjector({ sock: n1.sock, adoptExistingForMs: 60_000, overlay });
     restarted.setOverlayNode({ ipv4: n1.ip, podCidrs: [n1.cidr] });
     await restarted.reconcile();

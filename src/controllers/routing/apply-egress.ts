@@ -1,8 +1,9 @@
 // Pod egress masquerading (--enable-pod-egress): the ipsets kube-router-pod-subnets (hash:net, every node's pod
 // CIDRs) and kube-router-node-ips (hash:ip, every node IP), swapped in atomically with one `ipset restore` that
 // names only our sets, and the nat POSTROUTING MASQUERADE rule that uses them (removed when egress is disabled).
-import { createHash } from 'node:crypto';
-import type { CommandRunner } from './apply-exec.ts';
+import type { Exec } from '../../kernel/exec.ts';
+import { iptablesRestore, ruleExists, type RuleArgs } from '../../kernel/iptables.ts';
+import { familySetName, ipsetRestore, renderIpsetScript, type IpsetOp, type IpsetSpec } from '../../kernel/ipset.ts';
 import { familyOf } from '../../net/cidr.ts';
 
 export const POD_SUBNETS_SET = 'kube-router-pod-subnets';
@@ -13,89 +14,72 @@ export interface EgressSets {
   nodeIps: string[];
 }
 
-function setName(base: string, family: 4 | 6): string {
-  return family === 4 ? base : `inet6:${base}`;
+// Options as upstream's (timeout 0 included), so sets an upstream kube-router created are taken over as they are.
+const SET_OPTIONS = ['hashsize', '1024', 'maxelem', '65536', 'timeout', '0'];
+
+function egressSetSpecs(family: 4 | 6): [IpsetSpec, (sets: EgressSets) => string[]][] {
+  return [
+    [{ name: familySetName(POD_SUBNETS_SET, family), type: 'hash:net', family, options: SET_OPTIONS }, (s) => s.podSubnets],
+    [{ name: familySetName(NODE_IPS_SET, family), type: 'hash:ip', family, options: SET_OPTIONS }, (s) => s.nodeIps],
+  ];
 }
 
-function tmpName(name: string): string {
-  // ipset names are at most 31 characters; a hash keeps the temporary name unique per set.
-  return `TMP-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
-}
-
-/** Our temporary set names (a failed restore can leave them behind). */
-export function egressTmpSetNames(families: Array<4 | 6>): string[] {
-  return families.flatMap((f) => [tmpName(setName(POD_SUBNETS_SET, f)), tmpName(setName(NODE_IPS_SET, f))]);
-}
-
-/**
- * The `ipset restore` script: per set, fill a temporary set, swap it with the real one, destroy the temporary.
- * Options match upstream's (timeout 0 included) so sets an upstream kube-router created are taken over as they are.
- */
-export function renderEgressIpsets(sets: EgressSets, families: Array<4 | 6>, leftoverTmpSets: string[] = []): string {
-  const lines: string[] = leftoverTmpSets.map((name) => `destroy ${name}`);
+/** Per set: created when missing, then its content replaced whole (through a temporary set and swap). */
+export function egressIpsetOps(sets: EgressSets, families: Array<4 | 6>): IpsetOp[] {
+  const ops: IpsetOp[] = [];
   for (const family of families) {
-    const inet = family === 4 ? 'inet' : 'inet6';
-    for (const [base, type, members] of [[POD_SUBNETS_SET, 'hash:net', sets.podSubnets], [NODE_IPS_SET, 'hash:ip', sets.nodeIps]] as const) {
-      const name = setName(base, family);
-      const tmp = tmpName(name);
-      lines.push(`create ${tmp} ${type} family ${inet} hashsize 1024 maxelem 65536 timeout 0 -exist`, `flush ${tmp}`);
-      for (const member of [...new Set(members.filter((m) => familyOf(m) === family))].sort()) lines.push(`add ${tmp} ${member}`);
-      lines.push(`create ${name} ${type} family ${inet} hashsize 1024 maxelem 65536 timeout 0 -exist`, `swap ${tmp} ${name}`, `destroy ${tmp}`);
+    for (const [spec, membersOf] of egressSetSpecs(family)) {
+      const members = [...new Set(membersOf(sets).filter((m) => familyOf(m) === family))].sort();
+      ops.push({ op: 'create', set: spec }, { op: 'replace', set: spec, members: members.map((entry) => ({ entry })) });
     }
   }
-  return `${lines.join('\n')}\n`;
+  return ops;
 }
 
-export function masqueradeRule(family: 4 | 6): string[] {
+/** The `ipset restore` script of egressIpsetOps. */
+export const renderEgressIpsets = (sets: EgressSets, families: Array<4 | 6>): string => renderIpsetScript(egressIpsetOps(sets, families));
+
+export function masqueradeRule(family: 4 | 6): RuleArgs {
   return [
-    '-m', 'set', '--match-set', setName(POD_SUBNETS_SET, family), 'src',
-    '-m', 'set', '!', '--match-set', setName(POD_SUBNETS_SET, family), 'dst',
-    '-m', 'set', '!', '--match-set', setName(NODE_IPS_SET, family), 'dst',
+    '-m', 'set', '--match-set', familySetName(POD_SUBNETS_SET, family), 'src',
+    '-m', 'set', '!', '--match-set', familySetName(POD_SUBNETS_SET, family), 'dst',
+    '-m', 'set', '!', '--match-set', familySetName(NODE_IPS_SET, family), 'dst',
     '-j', 'MASQUERADE', '--random-fully',
   ];
 }
 
-export async function syncEgressIpsets(runner: CommandRunner, sets: EgressSets, families: Array<4 | 6>): Promise<string[]> {
-  const names = await runner.run('ipset', ['list', '-n']);
-  if (!names.ok) return [names.error];
-  const existing = new Set(names.value.split('\n'));
-  const leftovers = egressTmpSetNames(families).filter((n) => existing.has(n));
-  const r = await runner.run('ipset', ['restore'], renderEgressIpsets(sets, families, leftovers));
-  return r.ok ? [] : [r.error];
+export async function syncEgressIpsets(exec: Exec, sets: EgressSets, families: Array<4 | 6>): Promise<string[]> {
+  const r = await ipsetRestore(exec, egressIpsetOps(sets, families));
+  return r.ok ? [] : [r.error.message];
 }
 
 /** --cleanup-config: removes the MASQUERADE rule and destroys our two sets (and leftover temporaries); nothing else. */
-export async function cleanupEgress(runner: CommandRunner, families: Array<4 | 6>): Promise<string[]> {
-  const errors = await applyEgressRule(runner, false, families);
-  const names = await runner.run('ipset', ['list', '-n']);
-  if (!names.ok) return [...errors, names.error];
-  const existing = new Set(names.value.split('\n'));
-  const ours = [...families.flatMap((f) => [setName(POD_SUBNETS_SET, f), setName(NODE_IPS_SET, f)]), ...egressTmpSetNames(families)];
-  for (const name of ours.filter((n) => existing.has(n))) {
-    const r = await runner.run('ipset', ['destroy', name]);
-    if (!r.ok) errors.push(r.error);
-  }
-  return errors;
+export async function cleanupEgress(exec: Exec, families: Array<4 | 6>): Promise<string[]> {
+  const errors = await applyEgressRule(exec, false, families);
+  const ours = families.flatMap((f) => egressSetSpecs(f).map(([spec]): IpsetOp => ({ op: 'destroy', set: spec.name })));
+  const r = await ipsetRestore(exec, ours);
+  return r.ok ? errors : [...errors, r.error.message];
 }
 
 /** Appends the MASQUERADE rule when missing (enabled) or deletes every copy of it (disabled). */
-export async function applyEgressRule(runner: CommandRunner, enabled: boolean, families: Array<4 | 6>): Promise<string[]> {
+export async function applyEgressRule(exec: Exec, enabled: boolean, families: Array<4 | 6>): Promise<string[]> {
   const errors: string[] = [];
   for (const family of families) {
-    const cmd = family === 4 ? 'iptables' : 'ip6tables';
     const rule = masqueradeRule(family);
-    const present = async (): Promise<boolean> => (await runner.status(cmd, ['-w', '-t', 'nat', '-C', 'POSTROUTING', ...rule])) === 0;
-    if (enabled) {
-      if (await present()) continue;
-      const r = await runner.run(cmd, ['-w', '-t', 'nat', '-A', 'POSTROUTING', ...rule]);
-      if (!r.ok) errors.push(r.error);
-    } else {
-      for (let i = 0; i < 10 && (await present()); i++) {
-        const r = await runner.run(cmd, ['-w', '-t', 'nat', '-D', 'POSTROUTING', ...rule]);
-        if (!r.ok) {
-          errors.push(r.error);
-          break;
-        }
+    const target = { family };
+    // Another tool may have added copies: delete until none is left (bounded, in case deleting keeps failing).
+    for (let i = 0; i < (enabled ? 1 : 10); i++) {
+      const present = await ruleExists(exec, target, 'nat', 'POSTROUTING', rule);
+      if (!present.ok) {
+        errors.push(present.error.message);
+        break;
+      }
+      if (present.value === enabled) break;
+      const edit = enabled ? { append: [{ chain: 'POSTROUTING', rule }] } : { delete: [{ chain: 'POSTROUTING', rule }] };
+      const r = await iptablesRestore(exec, target, [{ table: 'nat', ...edit }]);
+      if (!r.ok) {
+        errors.push(r.error.message);
+        break;
       }
     }
   }

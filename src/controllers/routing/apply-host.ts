@@ -5,8 +5,10 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createBridge, getLink, listAddresses, setLinkMtu, setLinkUp, type Link } from '../../kernel/netlink/rtnetlink.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
+import type { Exec } from '../../kernel/exec.ts';
+import { iptablesRestore, listChain, ruleExists } from '../../kernel/iptables.ts';
+import { writeSysctls, type SysctlSetting } from '../../kernel/sysctl.ts';
 import { err, ok, type Result } from '../../result.ts';
-import type { CommandRunner } from './apply-exec.ts';
 import { BRIDGE_NAME, planCniConf } from './plan-cni.ts';
 
 async function readOptional(path: string): Promise<string | undefined> {
@@ -92,15 +94,16 @@ export function forwardRules(nodeInterface: string | undefined): string[][] {
 }
 
 /** Inserts each rule at FORWARD position 1 unless `-C` finds it already; other rules are never touched. */
-export async function ensureForwardRules(runner: CommandRunner, families: Array<4 | 6>, nodeInterface: string | undefined): Promise<string[]> {
+export async function ensureForwardRules(exec: Exec, families: Array<4 | 6>, nodeInterface: string | undefined): Promise<string[]> {
   const errors: string[] = [];
   for (const family of families) {
-    const cmd = family === 4 ? 'iptables' : 'ip6tables';
+    const target = { family };
     for (const rule of forwardRules(nodeInterface)) {
-      if ((await runner.status(cmd, ['-w', '-t', 'filter', '-C', 'FORWARD', ...rule])) === 0) continue;
-      const position = await firstPositionAfterPolicyJumps(runner, cmd);
-      const r = await runner.run(cmd, ['-w', '-t', 'filter', '-I', 'FORWARD', String(position), ...rule]);
-      if (!r.ok) errors.push(r.error);
+      const present = await ruleExists(exec, target, 'filter', 'FORWARD', rule);
+      if (present.ok && present.value) continue;
+      const position = await firstPositionAfterPolicyJumps(exec, family);
+      const r = await iptablesRestore(exec, target, [{ table: 'filter', insert: [{ chain: 'FORWARD', position, rule }] }]);
+      if (!r.ok) errors.push(r.error.message);
     }
   }
   return errors;
@@ -110,26 +113,20 @@ export async function ensureForwardRules(runner: CommandRunner, families: Array<
  * Where an accept rule may go in FORWARD: at the top as upstream, but below the network policy controller's
  * jumps (KUBE-ROUTER-FORWARD), which must see pod traffic before anything accepts it.
  */
-async function firstPositionAfterPolicyJumps(runner: CommandRunner, cmd: string): Promise<number> {
-  const listed = await runner.run(cmd, ['-w', '-t', 'filter', '-S', 'FORWARD']);
-  if (!listed.ok) return 1;
-  const rules = listed.value.split('\n').filter((l) => l.startsWith('-A FORWARD '));
+async function firstPositionAfterPolicyJumps(exec: Exec, family: 4 | 6): Promise<number> {
+  const rules = await listChain(exec, { family }, 'filter', 'FORWARD');
+  if (!rules.ok) return 1;
   let leading = 0;
-  while (leading < rules.length && /-j KUBE-ROUTER-/.test(rules[leading] ?? '')) leading++;
+  while (leading < rules.value.length && /-j KUBE-ROUTER-/.test(rules.value[leading] ?? '')) leading++;
   return leading + 1;
 }
 
 /** ip_forward (and IPv6 forwarding), br_netfilter and bridge-nf-call-ip(6)tables = 1. */
-export async function applyForwardingSysctls(runner: CommandRunner, families: Array<4 | 6>): Promise<string[]> {
-  const errors: string[] = [];
+export async function applyForwardingSysctls(exec: Exec, families: Array<4 | 6>): Promise<string[]> {
   // Without the module the bridge-nf sysctls do not exist; a failure here shows up as a sysctl error below.
-  await runner.run('modprobe', ['br_netfilter']);
-  const settings: string[] = [];
-  if (families.includes(4)) settings.push('net.ipv4.ip_forward=1', 'net.bridge.bridge-nf-call-iptables=1');
-  if (families.includes(6)) settings.push('net.ipv6.conf.all.forwarding=1', 'net.bridge.bridge-nf-call-ip6tables=1');
-  for (const setting of settings) {
-    const r = await runner.run('sysctl', ['-q', '-w', setting]);
-    if (!r.ok) errors.push(r.error);
-  }
-  return errors;
+  await exec.run('modprobe', ['br_netfilter']);
+  const settings: SysctlSetting[] = [];
+  if (families.includes(4)) settings.push({ key: 'net.ipv4.ip_forward', value: 1 }, { key: 'net.bridge.bridge-nf-call-iptables', value: 1 });
+  if (families.includes(6)) settings.push({ key: 'net.ipv6.conf.all.forwarding', value: 1 }, { key: 'net.bridge.bridge-nf-call-ip6tables', value: 1 });
+  return (await writeSysctls(exec, settings)).map((e) => e.message);
 }

@@ -7,6 +7,7 @@ import type { BgpSpeaker, GlobalConfig } from '../../bgp/speaker.ts';
 import { INDEX, SERVICE_NAME_LABEL } from '../../kube/cluster-cache.ts';
 import { LastGoodPodCidrs } from '../../kube/pod-cidrs.ts';
 import type { Result } from '../../result.ts';
+import type { Exec } from '../../kernel/exec.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { logger } from '../../observe/log.ts';
@@ -14,7 +15,6 @@ import { rejectObject, type ControllerContext } from '../context.ts';
 import type { ChangeRef, Controller, SyncOutcome } from '../runtime.ts';
 import { ANNOTATION, nodeCommunities, nodeCustomImportRejects, nodePathPrepend } from './annotations.ts';
 import { BgpApplier, type OriginatedPath } from './apply-bgp.ts';
-import type { CommandRunner } from './apply-exec.ts';
 import type { RouteInjector } from './apply-routes.ts';
 import type { RoutingConfig } from './config.ts';
 import { egressSets, syncEgress, syncHost } from './host-setup.ts';
@@ -32,7 +32,7 @@ export interface RoutingDeps {
   config: RoutingConfig;
   speaker: BgpSpeaker;
   sock: NetlinkSocket;
-  runner: CommandRunner;
+  exec: Exec;
   injector: RouteInjector;
   /** Starts the BGP daemon if it is not running; an error string when it cannot. */
   ensureDaemon(): Promise<string | undefined>;
@@ -65,7 +65,7 @@ export class RoutesController implements Controller {
     this.bgp = new BgpApplier(deps.speaker);
   }
 
-  /** Runs work one at a time: the runner's calls and daemon-restart re-applies must not interleave. */
+  /** Runs work one at a time: the tool runs and daemon-restart re-applies must not interleave. */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
     const next = this.lock.then(work, work);
     this.lock = next.catch(() => undefined);
@@ -248,12 +248,12 @@ export class RoutesController implements Controller {
   fullSync(): Promise<void> {
     return this.exclusive(async () => {
       const started = process.hrtime.bigint();
-      const { config, sock, runner } = this.deps;
+      const { config, sock, exec } = this.deps;
       this.reported.clear();
       const self = this.selfNode();
       const local = this.localBgp(self);
-      const errors = await syncHost(sock, runner, config, self, local, this.ownPodCidrs(self));
-      errors.push(...await syncEgress(runner, config, this.egressSets()));
+      const errors = await syncHost(sock, exec, config, self, local, this.ownPodCidrs(self));
+      errors.push(...await syncEgress(exec, config, this.egressSets()));
       if (errors.length === 0) {
         this.hostAppliedFor = this.hostInputs(self, local);
         this.egressAppliedFor = this.egressInputs();
@@ -273,7 +273,7 @@ export class RoutesController implements Controller {
 
   handleChanges(changes: ChangeRef[]): Promise<SyncOutcome | void> {
     return this.exclusive(async () => {
-      const { ctx, config, sock, runner } = this.deps;
+      const { ctx, config, sock, exec } = this.deps;
       let nodesChanged = false;
       let nodeIpsChanged = false;
       let selfChanged = false;
@@ -306,13 +306,13 @@ export class RoutesController implements Controller {
       // Node objects change often (status); the host setup and egress sets are redone only when their inputs moved.
       const hostInputs = this.hostInputs(self, local);
       if (selfChanged && hostInputs !== this.hostAppliedFor) {
-        const hostErrors = await syncHost(sock, runner, config, self, local, this.ownPodCidrs(self));
+        const hostErrors = await syncHost(sock, exec, config, self, local, this.ownPodCidrs(self));
         if (hostErrors.length === 0) this.hostAppliedFor = hostInputs;
         errors.push(...hostErrors);
       }
       const egressInputs = nodesChanged ? this.egressInputs() : this.egressAppliedFor;
       if (egressInputs !== this.egressAppliedFor) {
-        const egressErrors = await syncEgress(runner, config, this.egressSets());
+        const egressErrors = await syncEgress(exec, config, this.egressSets());
         if (egressErrors.length === 0) this.egressAppliedFor = egressInputs;
         errors.push(...egressErrors);
       }

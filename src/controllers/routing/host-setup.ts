@@ -1,9 +1,9 @@
 // One pass of this node's pod-networking host setup, in upstream's order: auto-MTU, kube-bridge, CNI file,
 // FORWARD accept rules, sysctls, and the pod egress ipsets + MASQUERADE rule. Returns the errors; never throws.
 import type { Node } from 'kubernetes-types/core/v1.js';
+import type { Exec } from '../../kernel/exec.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { bestNodeIP } from '../../kube/node-identity.ts';
-import type { CommandRunner } from './apply-exec.ts';
 import { applyEgressRule, syncEgressIpsets, type EgressSets } from './apply-egress.ts';
 import { applyCniConf, applyForwardingSysctls, ensureBridge, ensureForwardRules, interfaceWithAddress } from './apply-host.ts';
 import type { RoutingConfig } from './config.ts';
@@ -32,7 +32,7 @@ export function egressSets(nodes: readonly Node[], podCidrsOf: (node: Node) => r
 
 /** `podCidrs`: this node's pod CIDRs (empty: none usable, the CNI file is then left alone and an error returned). */
 export async function syncHost(
-  sock: NetlinkSocket, runner: CommandRunner, options: HostOptions, self: Node, local: LocalBgp, podCidrs: readonly string[],
+  sock: NetlinkSocket, exec: Exec, options: HostOptions, self: Node, local: LocalBgp, podCidrs: readonly string[],
 ): Promise<string[]> {
   const errors: string[] = [];
   const families = ipFamilies(options);
@@ -51,15 +51,15 @@ export async function syncHost(
       if (!written.ok) errors.push(written.error);
     }
   }
-  errors.push(...await ensureForwardRules(runner, families, nodeLink?.name));
-  errors.push(...await applyForwardingSysctls(runner, families));
+  errors.push(...await ensureForwardRules(exec, families, nodeLink?.name));
+  errors.push(...await applyForwardingSysctls(exec, families));
   return errors;
 }
 
-export async function syncEgress(runner: CommandRunner, options: HostOptions, sets: EgressSets): Promise<string[]> {
+export async function syncEgress(exec: Exec, options: HostOptions, sets: EgressSets): Promise<string[]> {
   const families = ipFamilies(options);
   const errors: string[] = [];
-  if (options.enablePodEgress) errors.push(...await syncEgressIpsets(runner, sets, families));
-  errors.push(...await applyEgressRule(runner, options.enablePodEgress, families));
+  if (options.enablePodEgress) errors.push(...await syncEgressIpsets(exec, sets, families));
+  errors.push(...await applyEgressRule(exec, options.enablePodEgress, families));
   return errors;
 }

@@ -7,11 +7,11 @@ import { connectGobgp } from '../../bgp/gobgp-client.ts';
 import { GobgpdSupervisor } from '../../bgp/gobgpd-supervisor.ts';
 import { SecretScrubber } from '../../bgp/gobgpd-log.ts';
 import type { BgpSpeaker, Watch } from '../../bgp/speaker.ts';
+import { processExec } from '../../kernel/exec.ts';
 import { openRtnetlink } from '../../kernel/netlink/rtnetlink.ts';
 import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
 import type { ControllerContext } from '../context.ts';
-import { commandRunner } from './apply-exec.ts';
 import { cleanupEgress } from './apply-egress.ts';
 import { ipFamilies } from './host-setup.ts';
 import { RouteInjector } from './apply-routes.ts';
@@ -48,7 +48,7 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
   if (config.enableBfd) log.warn('--enable-bfd: Debian\'s gobgpd 3.10 has no BFD support; BFD settings are ignored');
   const netnsPath = overrides.netns ? `/run/netns/${overrides.netns}` : undefined;
   const sock = openRtnetlink(netnsPath ? { netns: netnsPath } : {});
-  const runner = commandRunner(overrides.netns);
+  const exec = processExec(overrides.netns);
   const scrubber = new SecretScrubber();
   let controller: RoutesController | undefined;
   const supervisor = new GobgpdSupervisor({
@@ -73,7 +73,7 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
     // Always present: with --enable-overlay=false it removes the tunnels and rules an earlier run left (#728).
     overlay: new OverlayApplier({
       sock,
-      runner,
+      exec,
       options: { enabled: config.enableOverlay, type: config.overlayType, encap: config.overlayEncap, encapPort: config.overlayEncapPort },
     }),
   });
@@ -100,7 +100,7 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
     });
     return undefined;
   };
-  controller = new RoutesController({ ctx, config, speaker, sock, runner, injector, ensureDaemon });
+  controller = new RoutesController({ ctx, config, speaker, sock, exec, injector, ensureDaemon });
   const reconcileTimer = setInterval(() => {
     if (!daemonStarted) return;
     injector.reconcile().catch((err: unknown) => log.error({ err }, 'injected routes reconcile failed'));
@@ -148,5 +148,5 @@ export async function createRoutingController(ctx: ControllerContext, overrides:
  * routes, kube-bridge and the CNI file stay (upstream #1084 leaves them too).
  */
 export async function cleanupRoutingState(config: Pick<RoutingConfig, 'enableIpv4' | 'enableIpv6'>, netns?: string): Promise<string[]> {
-  return cleanupEgress(commandRunner(netns), ipFamilies(config));
+  return cleanupEgress(processExec(netns), ipFamilies(config));
 }

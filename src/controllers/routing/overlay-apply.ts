@@ -6,9 +6,9 @@ import {
   addRule, deleteRoutes, deleteRule, listLinks, listRoutes, listRules, replaceRoutes, routeWithDefaults, ROUTE_PROTOCOL_KUBE_ROUTER,
   RT_SCOPE_LINK, ruleWithDefaults, type Route, type Rule,
 } from '../../kernel/netlink/rtnetlink.ts';
+import type { Exec } from '../../kernel/exec.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { logger } from '../../observe/log.ts';
-import type { CommandRunner } from './apply-exec.ts';
 import {
   diffFouPorts, diffTunnels, fouCommand, hostPrefix, isOwnedTunnel, OVERLAY_TABLE, tunnelCreateCommands,
   type FouPort, type ObservedTunnel, type OverlayOptions, type OverlayPlan,
@@ -68,7 +68,7 @@ export interface OverlayApplyResult {
 
 export interface OverlayApplierDeps {
   sock: NetlinkSocket;
-  runner: CommandRunner;
+  exec: Exec;
   options: OverlayOptions;
 }
 
@@ -84,21 +84,21 @@ export class OverlayApplier {
    * without fou support fails `fou show`: then the links are read alone and there are no ports.
    */
   async observe(): Promise<{ tunnels: ObservedTunnel[]; fou: FouPort[] }> {
-    const both = await this.deps.runner.run('ip', ['-j', '-d', '-batch', '-'], 'link show\nfou show\n');
+    const both = await this.deps.exec.run('ip', ['-j', '-d', '-batch', '-'], { input: 'link show\nfou show\n' });
     if (both.ok) {
       const [links, fou] = both.value.split('\n').filter((l) => l.startsWith('['));
       if (links !== undefined) return { tunnels: parseOwnedTunnels(links), fou: fou === undefined ? [] : parseFouPorts(fou) };
     }
-    const links = await this.deps.runner.run('ip', ['-j', '-d', 'link', 'show']);
-    if (!links.ok) throw new Error(links.error);
+    const links = await this.deps.exec.run('ip', ['-j', '-d', 'link', 'show']);
+    if (!links.ok) throw new Error(links.error.message);
     return { tunnels: parseOwnedTunnels(links.value), fou: [] };
   }
 
   private async ipBatch(lines: string[], errors: string[]): Promise<void> {
     if (lines.length === 0) return;
     // -force: one failed line (say a link already gone) does not stop the rest; failures show in the re-observe.
-    const r = await this.deps.runner.run('ip', ['-force', '-batch', '-'], lines.join('\n') + '\n');
-    if (!r.ok) errors.push(r.error);
+    const r = await this.deps.exec.run('ip', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n' });
+    if (!r.ok) errors.push(r.error.message);
   }
 
   /**

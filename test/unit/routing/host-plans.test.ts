@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planCniConf } from '../../../src/controllers/routing/plan-cni.ts';
-import { egressTmpSetNames, masqueradeRule, renderEgressIpsets } from '../../../src/controllers/routing/apply-egress.ts';
+import { masqueradeRule, renderEgressIpsets } from '../../../src/controllers/routing/apply-egress.ts';
+import { tmpSetName } from '../../../src/kernel/ipset.ts';
 import { routeForPath } from '../../../src/controllers/routing/apply-routes.ts';
 import { egressSets } from '../../../src/controllers/routing/host-setup.ts';
 import { nodePodCidrs } from '../../../src/kube/pod-cidrs.ts';
@@ -61,18 +62,18 @@ describe('egress', () => {
     const script = renderEgressIpsets({ podSubnets: ['198.18.1.0/24', '2001:db8:1::/64'], nodeIps: ['198.51.100.11'] }, [4, 6]);
     const lines = script.trim().split('\n');
     const named = new Set(lines.map((l) => l.split(' ')[1]));
-    for (const name of named) assert.match(name!, /^(TMP-[0-9a-f]{16}|kube-router-pod-subnets|kube-router-node-ips|inet6:kube-router-pod-subnets|inet6:kube-router-node-ips)$/);
-    assert.ok(lines.includes('create inet6:kube-router-pod-subnets hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0 -exist'));
+    for (const name of named) assert.match(name!, /^(KUBE-TMP-[0-9a-f]{16}|kube-router-pod-subnets|kube-router-node-ips|inet6:kube-router-pod-subnets|inet6:kube-router-node-ips)$/);
+    assert.ok(lines.includes('create inet6:kube-router-pod-subnets hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0'));
     const v4tmp = lines.find((l) => l.startsWith('add ') && l.endsWith(' 198.18.1.0/24'))!.split(' ')[1];
     assert.ok(lines.indexOf(`swap ${v4tmp} kube-router-pod-subnets`) > lines.indexOf(`add ${v4tmp} 198.18.1.0/24`));
     assert.ok(!lines.some((l) => l.startsWith(`add ${v4tmp} 2001`)), 'v6 members never go into v4 sets');
     for (const n of named) assert.ok(n!.length <= 31);
   });
 
-  it('temporaries left behind by a failed restore are destroyed first', () => {
-    const [leftover] = egressTmpSetNames([4]);
-    const script = renderEgressIpsets({ podSubnets: [], nodeIps: [] }, [4], [leftover!]);
-    assert.equal(script.split('\n')[0], `destroy ${leftover}`);
+  it('a temporary left behind by a failed restore is destroyed before its name is used again', () => {
+    const tmp = tmpSetName('kube-router-pod-subnets');
+    const lines = renderEgressIpsets({ podSubnets: [], nodeIps: [] }, [4]).split('\n');
+    assert.ok(lines.indexOf(`destroy ${tmp}`) >= 0 && lines.indexOf(`destroy ${tmp}`) < lines.findIndex((l) => l.startsWith(`create ${tmp} `)));
   });
 
   it('the MASQUERADE rule matches upstream\'s', () => {
