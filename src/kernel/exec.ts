@@ -9,8 +9,8 @@ import { err, ok, type Result } from '../result.ts';
  * Why a tool run failed:
  * - tool-not-found: the binary is not installed (spawn ENOENT, exit 127 from a shell, or `ip netns exec`
  *   saying it could not exec it);
- * - xtables-lock: an iptables tool exited 4 (RESOURCE_PROBLEM: another process holds the xtables lock, or a
- *   transient kernel resource problem) — worth retrying later;
+ * - xtables-lock: another process holds the xtables lock (iptables says so, exit 4) — worth retrying later.
+ *   Exit 4 alone is not enough: iptables-nft-restore also exits 4 when the kernel refuses a rule;
  * - object-not-found: the tool ran and said the named table, chain, rule, set or sysctl does not exist;
  * - timeout: killed after the time allowed;
  * - exit: any other non-zero exit status;
@@ -88,7 +88,6 @@ export function classifyFailure(tool: string, args: readonly string[], outcome: 
   if (missing) return { ...base, kind: 'tool-not-found', message: `${tool}: command not found` };
   const exited = outcome.status !== undefined ? `exited ${outcome.status}` : `failed (${outcome.spawnErrorCode ?? 'killed'})`;
   const message = `${command} ${exited}${detail ? `: ${detail}` : ''}`;
-  if (XTABLES_TOOL.test(name) && outcome.status === 4) return { ...base, kind: 'xtables-lock', message };
   if (/Another app is currently holding the xtables lock/.test(outcome.stderr)) return { ...base, kind: 'xtables-lock', message };
   if (OBJECT_NOT_FOUND.some(([t, said]) => t.test(name) && said.test(outcome.stderr))) return { ...base, kind: 'object-not-found', message };
   return { ...base, kind: 'exit', message };

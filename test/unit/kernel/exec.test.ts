@@ -1,0 +1,106 @@
+// The exec layer with real processes (no root): success and stdin, and each failure kind classified where the
+// tool runs — a missing binary, an exit status with its stderr, the xtables lock, a named object that does not
+// exist, and a timeout that kills the tool.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifyFailure, processExec, withMessage, type ExecError } from '../../../src/kernel/exec.ts';
+
+const exec = processExec();
+
+async function failure(tool: string, args: string[], options = {}): Promise<ExecError> {
+  const r = await exec.run(tool, args, options);
+  assert.ok(!r.ok, `${tool} should have failed`);
+  return r.error;
+}
+
+/** A script named `name` in a fresh directory (tools are classified by their name). */
+function script(name: string, body: string): { path: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'krt-exec-'));
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+test('a successful run returns stdout, with stdin fed from input, and counts the process', async () => {
+  const before = exec.count;
+  const r = await exec.run('sh', ['-c', 'tr a-z A-Z'], { input: 'hello\n' });
+  assert.deepEqual(r, { ok: true, value: 'HELLO\n' });
+  assert.equal(exec.count, before + 1);
+});
+
+test('a missing binary is tool-not-found, whether the spawn fails or a shell exits 127', async () => {
+  const spawned = await failure('krt-no-such-tool', ['x']);
+  assert.equal(spawned.kind, 'tool-not-found');
+  assert.equal(spawned.tool, 'krt-no-such-tool');
+  const shell = await failure('sh', ['-c', 'exit 127']);
+  assert.equal(shell.kind, 'tool-not-found');
+});
+
+test('a plain non-zero exit is exit, with its status and stderr', async () => {
+  const e = await failure('sh', ['-c', 'echo "it broke" >&2; exit 3']);
+  assert.equal(e.kind, 'exit');
+  assert.equal(e.status, 3);
+  assert.equal(e.stderr, 'it broke\n');
+  assert.equal(e.message, 'sh -c echo "it broke" >&2; exit 3 exited 3: it broke');
+  const four = await failure('sh', ['-c', 'exit 4']);
+  assert.deepEqual([four.kind, four.status], ['exit', 4]);
+});
+
+test('the xtables lock is told by what iptables says, not by exit 4 alone', async () => {
+  const locked = script('iptables-restore', 'echo "Another app is currently holding the xtables lock. Stopped waiting after 5s." >&2; exit 4');
+  // iptables-nft-restore exits 4 too when the kernel refuses a rule: retrying would not help.
+  const refused = script('iptables-nft-restore', 'echo "line 9: RULE_APPEND failed (No such file or directory): rule in chain POSTROUTING" >&2; exit 4');
+  try {
+    const e = await failure(locked.path, ['-w', '--noflush'], { input: '*filter\nCOMMIT\n' });
+    assert.deepEqual([e.kind, e.status], ['xtables-lock', 4]);
+    const r = await failure(refused.path, ['-w', '--noflush'], { input: '*nat\nCOMMIT\n' });
+    assert.deepEqual([r.kind, r.status], ['exit', 4]);
+  } finally {
+    locked.cleanup();
+    refused.cleanup();
+  }
+  const said = await failure('sh', ['-c', 'echo "Another app is currently holding the xtables lock. Perhaps you want to use the -w option?" >&2; exit 4']);
+  assert.equal(said.kind, 'xtables-lock');
+});
+
+test('a tool saying the object it was asked about does not exist is object-not-found', async () => {
+  const nft = script('nft', 'echo "Error: No such file or directory" >&2; exit 1');
+  const ipset = script('ipset', 'echo "ipset v7.17: The set with the given name does not exist" >&2; exit 1');
+  try {
+    assert.equal((await failure(nft.path, ['list', 'table', 'ip', 'x'])).kind, 'object-not-found');
+    assert.equal((await failure(ipset.path, ['list', 'x'])).kind, 'object-not-found');
+  } finally {
+    nft.cleanup();
+    ipset.cleanup();
+  }
+  // The same words from another tool say nothing about kernel objects.
+  assert.equal((await failure('sh', ['-c', 'echo "No such file or directory" >&2; exit 1'])).kind, 'exit');
+});
+
+test('a run past its timeout is killed and reported as timeout', async () => {
+  const start = Date.now();
+  const e = await failure('sleep', ['5'], { timeoutMs: 200 });
+  assert.equal(e.kind, 'timeout');
+  assert.equal(e.status, undefined);
+  assert.ok(Date.now() - start < 3000, 'did not wait for the tool to finish');
+  // A shell's child holding the pipes open does not keep the run waiting either.
+  const shell = await failure('sh', ['-c', 'sleep 5; true'], { timeoutMs: 200 });
+  assert.equal(shell.kind, 'timeout');
+  assert.ok(Date.now() - start < 4000);
+});
+
+test('ip netns exec reporting it could not exec the tool is tool-not-found', () => {
+  const e = classifyFailure('nft', ['-f', '-'], { status: 1, stdout: '', stderr: 'exec of "nft" failed: No such file or directory\n' }, true);
+  assert.equal(e.kind, 'tool-not-found');
+  // Without the netns wrapper that text is the tool's own.
+  assert.equal(classifyFailure('nft', ['-f', '-'], { status: 1, stdout: '', stderr: 'exec of "nft" failed: No such file or directory\n' }).kind, 'object-not-found');
+});
+
+test('withMessage turns a typed failure into its one-line message and leaves success alone', async () => {
+  assert.deepEqual(withMessage(await exec.run('sh', ['-c', 'echo a; echo b >&2; exit 2'])), { ok: false, error: 'sh -c echo a; echo b >&2; exit 2 exited 2: b' });
+  assert.deepEqual(withMessage(await exec.run('true', [])), { ok: true, value: '' });
+});
