@@ -1,7 +1,7 @@
 // Runs the product, one kube-router per node inside the node's namespace (as a DaemonSet pod with hostNetwork
 // would), and checks its /healthz from inside that namespace. Exits are recorded, never restarted.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { execIn } from '../netns/exec.ts';
 import { nodeCommand } from './launch.ts';
@@ -21,7 +21,10 @@ export function kubeRouterLog(logDir: string, node: string): string {
 
 export function startKubeRouter(spec: KubeRouterSpec): ChildProcess {
   const log = openSync(kubeRouterLog(spec.logDir, spec.node.name), 'a');
-  const argv = nodeCommand('run-kube-router', ['--kubeconfig', spec.kubeconfig, '--hostname-override', spec.node.name, ...spec.extraArgs]);
+  // The service proxy needs IPVS; on a kernel without it (this host's, unlike the VM's) the lab runs kube-router
+  // without the proxy rather than failing to start, unless the flag is given explicitly.
+  const proxy = spec.extraArgs.some((a) => a.startsWith('--run-service-proxy')) || kernelHasIpvs() ? [] : ['--run-service-proxy=false'];
+  const argv = nodeCommand('run-kube-router', ['--kubeconfig', spec.kubeconfig, '--hostname-override', spec.node.name, ...proxy, ...spec.extraArgs]);
   try {
     return spawn('ip', ['netns', 'exec', spec.node.netns, ...argv], {
       stdio: ['ignore', log, log],
@@ -43,4 +46,11 @@ export async function healthStatus(netns: string, port: number): Promise<number 
   const status = Number(m[1]);
   const phase = /"phase":\s*"(\w+)"/.exec(r.stdout)?.[1];
   return status === 200 && phase !== 'running' ? 503 : status;
+}
+
+/** True when this kernel has IPVS (the ip_vs module loads or is loaded): the service proxy can run. */
+export function kernelHasIpvs(): boolean {
+  if (existsSync('/proc/net/ip_vs')) return true;
+  spawnSync('modprobe', ['ip_vs'], { stdio: 'ignore' });
+  return existsSync('/proc/net/ip_vs');
 }

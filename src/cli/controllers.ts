@@ -8,12 +8,12 @@ import { logger } from '../observe/log.ts';
 import { routingConfig } from '../controllers/routing/config.ts';
 import { cleanupRoutingState, createRoutingController } from '../controllers/routing/index.ts';
 import { cleanupNetpolState, createNetpolController } from '../controllers/netpol/index.ts';
+import { cleanupProxyState, createProxyController } from '../controllers/proxy/index.ts';
 
 export function resourcesFor(options: Options): ResourceName[] {
   const wanted = new Set<ResourceName>();
   if (options.runFirewall) for (const r of ['pods', 'namespaces', 'networkpolicies'] as const) wanted.add(r);
-  if (options.runRouter) for (const r of ['services', 'endpointslices'] as const) wanted.add(r);
-  // The service proxy is not implemented yet: nothing of it to watch.
+  if (options.runRouter || options.runServiceProxy) for (const r of ['services', 'endpointslices'] as const) wanted.add(r);
   return [...wanted];
 }
 
@@ -26,7 +26,8 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
     const socketPath = `/run/kube-router/gobgpd-${ctx.node.name}.sock`;
     running.push(await createRoutingController(ctx, { socketPath }));
   }
-  if (options.runServiceProxy) log.warn('--run-service-proxy: the IPVS service proxy is not implemented in this build yet');
+  // Before the firewall: its INPUT jump goes in at position 1, and the firewall's own jumps then go above it.
+  if (options.runServiceProxy) running.push(await createProxyController(ctx));
   // After the routes controller, as upstream: the firewall's jumps go in front of the FORWARD accepts.
   if (options.runFirewall) running.push(await createNetpolController(ctx));
   if (options.runLoadBalancer) log.warn('--run-loadbalancer: the load-balancer allocator is not implemented in this build yet');
@@ -37,4 +38,5 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
 export async function cleanupConfig(options: Options): Promise<void> {
   await cleanupRoutingState(routingConfig(options));
   for (const error of await cleanupNetpolState()) logger('main').warn({ error }, 'network policy cleanup');
+  for (const error of await cleanupProxyState(options)) logger('main').warn({ error }, 'service proxy cleanup');
 }

@@ -2,7 +2,7 @@
 // load-balancer IP as a host address (so IPVS sees the packets in LOCAL_IN), and each gets its local route with
 // the node's address as preferred source, as upstream does. The link and every address on it are ours.
 import {
-  addAddress, createDummy, deleteAddress, getLink, listAddresses, replaceRoutes, routeWithDefaults, setLinkUp,
+  addAddress, createDummy, deleteAddress, deleteLink, getLink, listAddresses, replaceRoutes, routeWithDefaults, setLinkUp,
   IFA_F_NODAD, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_TABLE_LOCAL, RTN_LOCAL, RTPROT_KERNEL, type Link,
 } from '../../kernel/netlink/rtnetlink.ts';
 import { NetlinkError } from '../../kernel/netlink/codec.ts';
@@ -47,6 +47,30 @@ export class AddressApplier {
     const found = new Set<string>();
     for (const a of await listAddresses(this.sock, { ifindex: link.index })) found.add(a.address.slice(0, a.address.indexOf('/')));
     return found;
+  }
+
+  /** The service addresses on the link without creating it (none when it does not exist). */
+  async present(): Promise<Set<string>> {
+    try {
+      const link = await getLink(this.sock, DUMMY_LINK);
+      const found = new Set<string>();
+      for (const a of await listAddresses(this.sock, { ifindex: link.index })) found.add(a.address.slice(0, a.address.indexOf('/')));
+      return found;
+    } catch (e) {
+      if (errnoOf(e) === ENODEV) return new Set();
+      throw e;
+    }
+  }
+
+  /** Deletes the dummy link and with it every service address (--cleanup-config). */
+  async removeLink(): Promise<void> {
+    try {
+      const link = await getLink(this.sock, DUMMY_LINK);
+      await deleteLink(this.sock, link.index);
+    } catch (e) {
+      if (errnoOf(e) !== ENODEV) throw e;
+    }
+    this.link = undefined;
   }
 
   async add(addresses: readonly string[]): Promise<void> {

@@ -43,7 +43,7 @@ export interface ProxyControllerDeps {
   observeSync?(kind: 'full' | 'incremental', seconds: number): void;
 }
 
-const nodeFingerprint = (n: ProxyNode): string => JSON.stringify([n.name, n.addresses, n.nodePortAddresses]);
+const nodeFingerprint = (n: ProxyNode): string => JSON.stringify([n.name, n.addresses, n.nodePortAddresses, n.podCidrs]);
 
 export class ProxyController implements Controller {
   readonly name = CONTROLLER_NAME;

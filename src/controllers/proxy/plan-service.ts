@@ -15,6 +15,8 @@ export interface ProxyNode {
   addresses: Partial<Record<Family, string>>;
   /** With --nodeport-bindon-all-ip: every local address NodePorts listen on, per family. */
   nodePortAddresses: Record<Family, string[]>;
+  /** This node's pod CIDRs (traffic from or to them is not masqueraded). */
+  podCidrs: string[];
 }
 
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];

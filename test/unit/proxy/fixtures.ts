@@ -8,6 +8,7 @@ export const NODE: ProxyNode = {
   name: 'n1',
   addresses: { ipv4: '198.51.100.11', ipv6: '2001:db8::11' },
   nodePortAddresses: { ipv4: ['198.51.100.11', '198.51.100.111'], ipv6: ['2001:db8::11'] },
+  podCidrs: ['198.18.1.0/24'],
 };
 
 export const CONFIG: ProxyConfig = {
