@@ -3,9 +3,10 @@
 // stays in place on exit and is adopted by the next start's full sync.
 import type { Options } from '../../config/options.ts';
 import { processExec, type Exec } from '../../kernel/exec.ts';
-import { detectIptablesMode } from '../../kernel/iptables.ts';
+import { detectIptablesMode, type IptablesMode } from '../../kernel/iptables.ts';
 import { openIpvs, type Ipvs } from '../../kernel/ipvs.ts';
 import { openRtnetlink } from '../../kernel/netlink/rtnetlink.ts';
+import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { writeSysctls, type SysctlSetting } from '../../kernel/sysctl.ts';
 import type { IpFamily } from '../../net/ip.ts';
 import { logger } from '../../observe/log.ts';
@@ -17,9 +18,9 @@ import { IpvsApplier } from './apply-ipvs.ts';
 import { IptablesNetfilter } from './apply-netfilter.ts';
 import { CONTROLLER_NAME, ProxyController } from './controller.ts';
 import { IpvsDataplane, ownershipRule, type OwnershipConfig } from './dataplane.ts';
-import type { Family } from './model.ts';
+import type { Family, Problem } from './model.ts';
 import type { ProxyConfig } from './service-ips.ts';
-import { cacheSource, readLocalAddresses } from './source.ts';
+import { cacheSource, readLocalAddresses, type CacheSource } from './source.ts';
 
 const log = logger('proxy');
 const EPROTONOSUPPORT = 93;
@@ -75,25 +76,34 @@ export interface ProxyOverrides {
   netns?: string;
 }
 
-export async function createProxyController(ctx: ControllerContext, overrides: ProxyOverrides = {}): Promise<RunningController> {
-  const { options } = ctx;
-  const config = proxyConfig(options);
-  const exec = processExec(overrides.netns);
-  const ipvs = await openIpvsLoading(exec, overrides.netns);
+/** Everything the proxy is built from; the daemon takes these from the context, tests bring their own source. */
+export interface ProxyParts {
+  options: Options;
+  source: CacheSource;
+  exec: Exec;
+  ipvs: Ipvs;
+  sock: NetlinkSocket;
+  mode: IptablesMode;
+  report(problem: Problem): void;
+}
+
+/** Sysctls and IPVS timeouts as upstream sets them at start; failures are warnings, not fatal. */
+export async function prepareKernel(exec: Exec, ipvs: Ipvs, options: Options): Promise<void> {
   for (const e of await writeSysctls(exec, PROXY_SYSCTLS)) log.warn({ err: e.message }, 'proxy sysctl not set');
   const timeouts = { tcp: Math.round(options.serviceTcpTimeoutMs / 1000), tcpFin: Math.round(options.serviceTcpFinTimeoutMs / 1000), udp: Math.round(options.serviceUdpTimeoutMs / 1000) };
   if (timeouts.tcp + timeouts.tcpFin + timeouts.udp > 0) {
     const t = await ipvs.setTimeouts(timeouts);
     if (!t.ok) log.warn({ err: t.error.code }, 'IPVS timeouts not set');
   }
-  const mode = await detectIptablesMode(exec);
-  if (!mode.ok) throw new Error(`service proxy: ${mode.error.message}`);
-  const sock = openRtnetlink(overrides.netns ? { netns: `/run/netns/${overrides.netns}` } : {});
-  const source = cacheSource(ctx, sock);
+}
+
+export function assembleProxy(parts: ProxyParts): ProxyController {
+  const { options, source, exec, ipvs, sock, mode } = parts;
+  const config = proxyConfig(options);
   const families: IpFamily[] = config.families.map((f) => (f === 'ipv6' ? 6 : 4));
   const nodeIp = (family: IpFamily) => source.node()?.addresses[family === 6 ? 'ipv6' : 'ipv4'];
   const netfilter = new IptablesNetfilter(exec, {
-    families, mode: mode.value, firewall: options.ipvsPermitAll, masqueradeAll: options.masqueradeAll, nodeIp,
+    families, mode, firewall: options.ipvsPermitAll, masqueradeAll: options.masqueradeAll, nodeIp,
     podCidrs: (family) => (source.node()?.podCidrs ?? []).filter((c) => c.includes(':') === (family === 6)),
     hostAddresses: () => source.localAddresses().host,
   });
@@ -102,18 +112,32 @@ export async function createProxyController(ctx: ControllerContext, overrides: P
     ipvs: new IpvsApplier(ipvs), netfilter, ownership: ownershipConfig(options),
     localAddresses: async () => source.localAddresses().all,
   });
-  const controller = new ProxyController({
-    source, dataplane, config, syncPeriodMs: options.ipvsSyncPeriodMs,
+  const controller: ProxyController = new ProxyController({
+    source, dataplane, config, syncPeriodMs: options.ipvsSyncPeriodMs, report: parts.report,
+    observeSync: (kind, seconds) => {
+      metrics.ipvsServicesSyncTime.observe(seconds);
+      if (kind === 'full') metrics.ipvsServices.set([...controller.desiredState().virtualServices()].length);
+    },
+  });
+  return controller;
+}
+
+export async function createProxyController(ctx: ControllerContext, overrides: ProxyOverrides = {}): Promise<RunningController> {
+  const { options } = ctx;
+  const exec = processExec(overrides.netns);
+  const ipvs = await openIpvsLoading(exec, overrides.netns);
+  await prepareKernel(exec, ipvs, options);
+  const mode = await detectIptablesMode(exec);
+  if (!mode.ok) throw new Error(`service proxy: ${mode.error.message}`);
+  const sock = openRtnetlink(overrides.netns ? { netns: `/run/netns/${overrides.netns}` } : {});
+  const controller = assembleProxy({
+    options, source: cacheSource(ctx, sock), exec, ipvs, sock, mode: mode.value,
     report: (p) => {
       const [namespace, name] = p.key.split('/');
       const subject = p.kind === 'Service'
         ? { apiVersion: 'v1', kind: 'Service', metadata: { namespace, name } }
         : { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { namespace, name } };
       rejectObject(ctx, CONTROLLER_NAME, subject, p.reason, p.message);
-    },
-    observeSync: (kind, seconds) => {
-      metrics.ipvsServicesSyncTime.observe(seconds);
-      if (kind === 'full') metrics.ipvsServices.set([...controller.desiredState().virtualServices()].length);
     },
   });
   return {
