@@ -5,6 +5,7 @@
 // Run as root: node --import tsx bench/proxy.ts [--services N] [--changes N] [--warmup N] [--runs N]
 //                                               [--memory MiB] [--smp N] [--timeout S]
 // Everything runs under TCG emulation: absolute times are several times a real node's; the ratios are the point.
+// What each figure means, and the measured figures: docs/bench-proxy.md.
 import { availableParallelism, loadavg } from 'node:os';
 import { REPO_ROOT } from '../lab/vm/repo-root.ts';
 import { runInVm } from '../lab/vm/run.ts';
