@@ -57,7 +57,7 @@ export async function execInLab(lab: FoundLab, ref: string, argv: string[]): Pro
   return r.code;
 }
 
-/** One probe; prints the answering pod (or the error) and resolves with the exit code (0 = connected). */
+/** One probe; prints the answering pod and the client it saw (or the error); resolves with the exit code (0 = connected). */
 export async function probeOnce(lab: FoundLab, args: string[], timeout: string | undefined): Promise<number> {
   const [from, host, portText, proto] = args;
   if (!from || !host || !portText) throw new UsageError('usage: kube-router-lab probe FROM HOST PORT [tcp|udp|sctp] [--timeout 1s]');
@@ -68,7 +68,9 @@ export async function probeOnce(lab: FoundLab, args: string[], timeout: string |
   const labRef = { prefix: lab.record.options.prefix };
   const result = await probe(labRef, { from: resolveNamespace(labRef, from), host, port, protocol: protocol as ProbeProtocol, timeoutMs: parseTimeout(timeout, 1000) });
   if (result.connected) {
-    process.stdout.write(`${result.answer ?? '(connected, no answer)'}\n`);
+    // line 1: who answered (as before); line 2: where the connection came from, as that pod saw it
+    const client = result.client === undefined ? '' : `client ${result.client} ${result.clientPort ?? '?'}\n`;
+    process.stdout.write(`${result.answer ?? '(connected, no answer)'}\n${client}`);
     return 0;
   }
   process.stderr.write(`not connected: ${result.error ?? 'error'}${result.detail ? ` (${result.detail})` : ''}\n`);
