@@ -44,6 +44,8 @@ export async function status(lab: FoundLab): Promise<string> {
       lines.push(`    ${`${p.metadata.namespace}/${p.metadata.name}`.padEnd(40)} ${(p.status?.podIP ?? '-').padEnd(15)} ${state}`);
     }
   }
+  const ext = lab.record.external;
+  if (ext) lines.push(`${'external'.padEnd(12)} ${ext.ip.padEnd(24)} ${ext.netns}: routes ${ext.routes.join(' ')} via ${ext.via}`);
   const unscheduled = pods.items.filter((p) => !p.spec?.nodeName);
   if (unscheduled.length > 0) lines.push(`unscheduled: ${unscheduled.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}`);
   return lines.join('\n');

@@ -60,6 +60,7 @@ export function upSummary(record: ClusterRecord): string {
     `lab "${o.prefix}" is up (${seconds} s): ${record.nodes.length} nodes, ${o.kubeRouter ? 'kube-router healthy on each' : 'no kube-router'}`
       + `${o.kubeRouter && routesPodCidrs(o.kubeRouterArgs) ? ', BGP pod routes between all nodes' : ''}${o.staticRoutes ? ', static pod routes' : ''}`,
     ...record.nodes.map((n) => `  ${n.name.padEnd(12)} ${n.ip.padEnd(16)} pod CIDR ${n.podCidr ?? '?'}`),
+    ...(record.external ? [`  ${'external'.padEnd(12)} ${record.external.ip.padEnd(16)} ${record.external.netns}, routes ${record.external.routes.join(' ')} via ${record.external.via}`] : []),
     `API server  ${record.apiUrl ?? '?'}   state ${clusterPaths(o.stateDir).root}`,
     `kubeconfig  ${record.kubeconfig ?? '?'}`,
     `try: kubectl --kubeconfig ${record.kubeconfig ?? '?'} get nodes -o wide`,
