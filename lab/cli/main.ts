@@ -18,7 +18,7 @@ const USAGE = `usage: kube-router-lab COMMAND [options]   (every command takes -
   down                                       stop it and remove every namespace, process and file it made
   status                                     nodes, pods per node, kube-router health per node
   kubeconfig                                 print the kubeconfig path (kubectl --kubeconfig "$(kube-router-lab kubeconfig)")
-  exec NS/POD|node/NAME -- CMD [ARGS...]     run a command in a pod's or node's network namespace
+  exec NS/POD|node/NAME|external -- CMD [ARGS...]   run a command in a pod's, node's or the external client's namespace
   probe FROM HOST PORT [tcp|udp|sctp] [--timeout 1s]   connect once from NS/POD, node/NAME or external;
                                              prints the answering pod and "client ADDRESS PORT" as it saw us
   probe --batch [--timeout 1s]               JSON lines {"from","host","port","protocol"?} in, results out
@@ -76,7 +76,8 @@ function upInVm(upArgs: string[], workload: string[]): Promise<number> {
   const flags = upArgs.filter((a, i) => !a.startsWith('--state-dir') && upArgs[i - 1] !== '--state-dir');
   const command = workload.length > 0 ? quoted(workload) : `${lab} status --state-dir ${stateDir}`;
   const script = `${lab} up --state-dir ${stateDir} ${quoted(flags)} || exit $?; ${command}; rc=$?; ${lab} down --state-dir ${stateDir}; exit $rc`;
-  return vmRun(['sh', '-c', script], undefined);
+  // under TCG, up with kube-router alone takes 2-4 minutes on a loaded 2-core host
+  return vmRun(['sh', '-c', script], '1200s');
 }
 
 /** Splits "... -- cmd args" into the options part and the command. */
@@ -117,7 +118,7 @@ async function dispatch(command: string | undefined, args: string[]): Promise<nu
     case 'exec': {
       const [before, argv] = splitAtDashes(args);
       const { values, positionals } = parseArgs({ args: before, strict: true, allowPositionals: true, options: STATE_DIR });
-      if (positionals.length !== 1) throw new UsageError('usage: kube-router-lab exec NS/POD|node/NAME -- COMMAND [ARGS...]');
+      if (positionals.length !== 1) throw new UsageError('usage: kube-router-lab exec NS/POD|node/NAME|external -- COMMAND [ARGS...]');
       return execInLab(requireLab(values['state-dir']), positionals[0]!, argv);
     }
     case 'probe': {

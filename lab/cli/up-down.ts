@@ -8,10 +8,10 @@ import { readNetwork } from '../netns/network.ts';
 import { teardownLab } from '../pods/runtime.ts';
 import { nodeCommand } from '../cluster/launch.ts';
 import { routesPodCidrs } from '../cluster/pod-routes.ts';
-import { clusterPaths, DEFAULT_PREFIX, DEFAULT_STATE_DIR, readClusterRecord, type ClusterOptions, type ClusterRecord } from '../cluster/layout.ts';
+import { clusterPaths, DEFAULT_PREFIX, DEFAULT_STATE_DIR, labTimeoutScale, readClusterRecord, type ClusterOptions, type ClusterRecord } from '../cluster/layout.ts';
 import { supervisorAlive, UsageError } from './lab-ref.ts';
 
-const UP_TIMEOUT_MS = 150_000;
+const UP_TIMEOUT_MS = 150_000 * labTimeoutScale();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function tail(file: string, lines: number): string {

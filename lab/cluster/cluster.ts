@@ -17,16 +17,16 @@ import { startRoundRobinScheduler } from '../kubelet/scheduler.ts';
 import { AgentWarmer } from '../kubelet/warm.ts';
 import { startNamespaceForwarder, startUnixToTcpBridge } from './api-bridge.ts';
 import { healthStatus, kubeRouterLog, startKubeRouter } from './kube-router.ts';
-import { clusterPaths, ensureClusterDirs, exitDescription, healthPortOf, writeClusterRecord, type ClusterOptions, type ClusterRecord, type ProcessRecord } from './layout.ts';
+import { clusterPaths, ensureClusterDirs, exitDescription, healthPortOf, labTimeoutScale, writeClusterRecord, type ClusterOptions, type ClusterRecord, type ProcessRecord } from './layout.ts';
 import { routesPodCidrs, waitForPodRoutes } from './pod-routes.ts';
 import { externalClientRoutes, serviceRanges } from './service-ranges.ts';
 import { installStaticPodRoutes, registerNode, startNodeLeases, waitForPodCidrs, type ClusterNode } from './nodes.ts';
 
 const log = logger('lab-cluster');
 const WARM_AGENTS = 3;
-const HEALTH_TIMEOUT_MS = 90_000;
+const HEALTH_TIMEOUT_MS = 90_000 * labTimeoutScale();
 /** BGP sessions retry their connects every few seconds; beyond this the mesh is broken, not slow. */
-const ROUTES_TIMEOUT_MS = 45_000;
+const ROUTES_TIMEOUT_MS = 45_000 * labTimeoutScale();
 
 export interface RunningCluster {
   record: ClusterRecord;

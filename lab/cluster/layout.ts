@@ -7,6 +7,15 @@ import { readJson, writeJson } from '../netns/state.ts';
 export const DEFAULT_STATE_DIR = '.lab';
 export const DEFAULT_PREFIX = 'krl';
 export const DEFAULT_HEALTH_PORT = 20244;
+/**
+ * Factor on the lab's start-up deadlines (`KUBE_ROUTER_LAB_TIMEOUT_SCALE`, default 1): the VM runs under TCG
+ * emulation, where a kube-router takes minutes to start, so `vm-run` and `up --vm` set it (see vm-run.ts).
+ */
+export function labTimeoutScale(): number {
+  const scale = Number(process.env['KUBE_ROUTER_LAB_TIMEOUT_SCALE']);
+  return Number.isFinite(scale) && scale >= 1 ? scale : 1;
+}
+
 /** Ranges kube-router is told externalIPs and load-balancer IPs come from (beside the 198.19.0.0/20 services). */
 export const DEFAULT_EXTERNAL_IP_RANGE = '198.19.32.0/24';
 export const DEFAULT_LOADBALANCER_IP_RANGE = '198.19.48.0/24';
