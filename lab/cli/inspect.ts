@@ -53,7 +53,7 @@ export async function status(lab: FoundLab): Promise<string> {
 
 /** Runs argv in the namespace of "NS/POD" or "node/NAME"; resolves with its exit code. */
 export async function execInLab(lab: FoundLab, ref: string, argv: string[]): Promise<number> {
-  if (argv.length === 0) throw new UsageError('usage: kube-router-lab exec NS/POD|node/NAME -- COMMAND [ARGS...]');
+  if (argv.length === 0) throw new UsageError('usage: kube-router-lab exec NS/POD|node/NAME|external -- COMMAND [ARGS...]');
   const ns = resolveNamespace({ prefix: lab.record.options.prefix }, ref);
   const r = await execIn(ns, argv, { stdio: 'inherit' });
   return r.code;
@@ -62,7 +62,7 @@ export async function execInLab(lab: FoundLab, ref: string, argv: string[]): Pro
 /** One probe; prints the answering pod and the client it saw (or the error); resolves with the exit code (0 = connected). */
 export async function probeOnce(lab: FoundLab, args: string[], timeout: string | undefined): Promise<number> {
   const [from, host, portText, proto] = args;
-  if (!from || !host || !portText) throw new UsageError('usage: kube-router-lab probe FROM HOST PORT [tcp|udp|sctp] [--timeout 1s]');
+  if (!from || !host || !portText) throw new UsageError('usage: kube-router-lab probe NS/POD|node/NAME|external HOST PORT [tcp|udp|sctp] [--timeout 1s]');
   const protocol = (proto ?? 'tcp').toLowerCase();
   if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new UsageError(`unknown protocol ${protocol}`);
   const port = Number(portText);
