@@ -103,7 +103,9 @@ async function listenSctp(port) {
     process.stderr.write(d);
   });
   child.on('exit', () => children.delete(child));
-  const deadline = Date.now() + 2000;
+  // socat's start (and the sctp module's autoload) takes seconds under the VM's TCG emulation; the agent's
+  // own start and "listen" requests are given 10 s
+  const deadline = Date.now() + 8000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
       if (NO_SCTP.test(err)) return false;
@@ -112,7 +114,7 @@ async function listenSctp(port) {
     if (sctpListening(port)) return true;
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`socat SCTP listener on ${port} not listening after 2 s`);
+  throw new Error(`socat SCTP listener on ${port} not listening after 8 s`);
 }
 
 function classify(code) {
