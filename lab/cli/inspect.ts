@@ -44,6 +44,8 @@ export async function status(lab: FoundLab): Promise<string> {
       lines.push(`    ${`${p.metadata.namespace}/${p.metadata.name}`.padEnd(40)} ${(p.status?.podIP ?? '-').padEnd(15)} ${state}`);
     }
   }
+  const ext = lab.record.external;
+  if (ext) lines.push(`${'external'.padEnd(12)} ${ext.ip.padEnd(24)} ${ext.netns}: routes ${ext.routes.join(' ')} via ${ext.via}`);
   const unscheduled = pods.items.filter((p) => !p.spec?.nodeName);
   if (unscheduled.length > 0) lines.push(`unscheduled: ${unscheduled.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')}`);
   return lines.join('\n');
@@ -51,16 +53,16 @@ export async function status(lab: FoundLab): Promise<string> {
 
 /** Runs argv in the namespace of "NS/POD" or "node/NAME"; resolves with its exit code. */
 export async function execInLab(lab: FoundLab, ref: string, argv: string[]): Promise<number> {
-  if (argv.length === 0) throw new UsageError('usage: kube-router-lab exec NS/POD|node/NAME -- COMMAND [ARGS...]');
+  if (argv.length === 0) throw new UsageError('usage: kube-router-lab exec NS/POD|node/NAME|external -- COMMAND [ARGS...]');
   const ns = resolveNamespace({ prefix: lab.record.options.prefix }, ref);
   const r = await execIn(ns, argv, { stdio: 'inherit' });
   return r.code;
 }
 
-/** One probe; prints the answering pod (or the error) and resolves with the exit code (0 = connected). */
+/** One probe; prints the answering pod and the client it saw (or the error); resolves with the exit code (0 = connected). */
 export async function probeOnce(lab: FoundLab, args: string[], timeout: string | undefined): Promise<number> {
   const [from, host, portText, proto] = args;
-  if (!from || !host || !portText) throw new UsageError('usage: kube-router-lab probe FROM HOST PORT [tcp|udp|sctp] [--timeout 1s]');
+  if (!from || !host || !portText) throw new UsageError('usage: kube-router-lab probe NS/POD|node/NAME|external HOST PORT [tcp|udp|sctp] [--timeout 1s]');
   const protocol = (proto ?? 'tcp').toLowerCase();
   if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new UsageError(`unknown protocol ${protocol}`);
   const port = Number(portText);
@@ -68,7 +70,9 @@ export async function probeOnce(lab: FoundLab, args: string[], timeout: string |
   const labRef = { prefix: lab.record.options.prefix };
   const result = await probe(labRef, { from: resolveNamespace(labRef, from), host, port, protocol: protocol as ProbeProtocol, timeoutMs: parseTimeout(timeout, 1000) });
   if (result.connected) {
-    process.stdout.write(`${result.answer ?? '(connected, no answer)'}\n`);
+    // line 1: who answered (as before); line 2: where the connection came from, as that pod saw it
+    const client = result.client === undefined ? '' : `client ${result.client} ${result.clientPort ?? '?'}\n`;
+    process.stdout.write(`${result.answer ?? '(connected, no answer)'}\n${client}`);
     return 0;
   }
   process.stderr.write(`not connected: ${result.error ?? 'error'}${result.detail ? ` (${result.detail})` : ''}\n`);

@@ -1,7 +1,7 @@
 // The `kube-router-lab` command: up | down | status | kubeconfig | exec | probe | demo | vm-run.
 // Exported main(argv) is what bin/kube-router-lab.js calls (argv without node and script).
 import { parseArgs } from 'node:util';
-import { DEFAULT_PREFIX, type ClusterOptions } from '../cluster/layout.ts';
+import { DEFAULT_EXTERNAL_IP_RANGE, DEFAULT_LOADBALANCER_IP_RANGE, DEFAULT_PREFIX, type ClusterOptions } from '../cluster/layout.ts';
 import { DEFAULT_CLUSTER_CIDRS, DEFAULT_SERVICE_CIDRS } from '../controllers/index.ts';
 import { DEFAULT_UNDERLAY_CIDR } from '../netns/topology.ts';
 import { runDemo } from '../demo/demo.ts';
@@ -12,13 +12,15 @@ import { vmRun } from './vm-run.ts';
 
 const USAGE = `usage: kube-router-lab COMMAND [options]   (every command takes --state-dir DIR, default .lab)
   up [--nodes N] [--cluster-cidr CIDR] [--service-cidr CIDR] [--underlay CIDR] [--kube-router-args="--flag ..."]
-     [--no-kube-router] [--static-routes] [--prefix P]     start a lab cluster in the background
+     [--external-ip-range CIDR] [--loadbalancer-ip-range CIDR] [--no-kube-router] [--static-routes] [--prefix P]
+                                             start a lab cluster in the background
   up --vm [up flags] [-- CMD [ARGS...]]      the whole lab inside the Debian-kernel VM: up, CMD (default: status), down
   down                                       stop it and remove every namespace, process and file it made
   status                                     nodes, pods per node, kube-router health per node
   kubeconfig                                 print the kubeconfig path (kubectl --kubeconfig "$(kube-router-lab kubeconfig)")
-  exec NS/POD|node/NAME -- CMD [ARGS...]     run a command in a pod's or node's network namespace
-  probe FROM HOST PORT [tcp|udp|sctp] [--timeout 1s]   connect once; prints the answering pod, exit 0/1
+  exec NS/POD|node/NAME|external -- CMD [ARGS...]   run a command in a pod's, node's or the external client's namespace
+  probe FROM HOST PORT [tcp|udp|sctp] [--timeout 1s]   connect once from NS/POD, node/NAME or external;
+                                             prints the answering pod and "client ADDRESS PORT" as it saw us
   probe --batch [--timeout 1s]               JSON lines {"from","host","port","protocol"?} in, results out
   demo [--prefix P]                          up --nodes 3 with kube-router, then show what works today
   vm-run [--timeout 600s] -- CMD [ARGS...]   run a command (e.g. a test doing up/down) in the Debian-kernel VM`;
@@ -37,6 +39,8 @@ export function upOptionsFrom(args: string[]): ClusterOptions & { vm: boolean } 
       'kube-router-args': { type: 'string', default: '' },
       'no-kube-router': { type: 'boolean', default: false },
       'static-routes': { type: 'boolean', default: false },
+      'external-ip-range': { type: 'string', default: DEFAULT_EXTERNAL_IP_RANGE },
+      'loadbalancer-ip-range': { type: 'string', default: DEFAULT_LOADBALANCER_IP_RANGE },
       prefix: { type: 'string', default: DEFAULT_PREFIX },
       vm: { type: 'boolean', default: false },
     },
@@ -53,6 +57,8 @@ export function upOptionsFrom(args: string[]): ClusterOptions & { vm: boolean } 
     kubeRouter: !values['no-kube-router'],
     kubeRouterArgs: values['kube-router-args'].split(/\s+/).filter((a) => a !== ''),
     staticRoutes: values['static-routes'],
+    externalIpRange: values['external-ip-range'],
+    loadBalancerIpRange: values['loadbalancer-ip-range'],
     vm: values.vm,
   };
 }
@@ -66,10 +72,12 @@ function upInVm(upArgs: string[], workload: string[]): Promise<number> {
   const lab = `node ${JSON.stringify(new URL('../../bin/kube-router-lab.js', import.meta.url).pathname.replace('/dist/bin/', '/bin/'))}`;
   const quoted = (args: string[]) => args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const stateDir = '/tmp/kube-router-lab';
-  const flags = upArgs.filter((a) => !a.startsWith('--state-dir'));
+  // the VM's state directory is its own: drop --state-dir=X and --state-dir X
+  const flags = upArgs.filter((a, i) => !a.startsWith('--state-dir') && upArgs[i - 1] !== '--state-dir');
   const command = workload.length > 0 ? quoted(workload) : `${lab} status --state-dir ${stateDir}`;
   const script = `${lab} up --state-dir ${stateDir} ${quoted(flags)} || exit $?; ${command}; rc=$?; ${lab} down --state-dir ${stateDir}; exit $rc`;
-  return vmRun(['sh', '-c', script], undefined);
+  // under TCG, up with kube-router alone takes 2-4 minutes on a loaded 2-core host
+  return vmRun(['sh', '-c', script], '1200s');
 }
 
 /** Splits "... -- cmd args" into the options part and the command. */
@@ -110,7 +118,7 @@ async function dispatch(command: string | undefined, args: string[]): Promise<nu
     case 'exec': {
       const [before, argv] = splitAtDashes(args);
       const { values, positionals } = parseArgs({ args: before, strict: true, allowPositionals: true, options: STATE_DIR });
-      if (positionals.length !== 1) throw new UsageError('usage: kube-router-lab exec NS/POD|node/NAME -- COMMAND [ARGS...]');
+      if (positionals.length !== 1) throw new UsageError('usage: kube-router-lab exec NS/POD|node/NAME|external -- COMMAND [ARGS...]');
       return execInLab(requireLab(values['state-dir']), positionals[0]!, argv);
     }
     case 'probe': {

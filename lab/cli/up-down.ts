@@ -8,10 +8,10 @@ import { readNetwork } from '../netns/network.ts';
 import { teardownLab } from '../pods/runtime.ts';
 import { nodeCommand } from '../cluster/launch.ts';
 import { routesPodCidrs } from '../cluster/pod-routes.ts';
-import { clusterPaths, DEFAULT_PREFIX, DEFAULT_STATE_DIR, readClusterRecord, type ClusterOptions, type ClusterRecord } from '../cluster/layout.ts';
+import { clusterPaths, DEFAULT_PREFIX, DEFAULT_STATE_DIR, labTimeoutScale, readClusterRecord, type ClusterOptions, type ClusterRecord } from '../cluster/layout.ts';
 import { supervisorAlive, UsageError } from './lab-ref.ts';
 
-const UP_TIMEOUT_MS = 150_000;
+const UP_TIMEOUT_MS = 150_000 * labTimeoutScale();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function tail(file: string, lines: number): string {
@@ -60,6 +60,7 @@ export function upSummary(record: ClusterRecord): string {
     `lab "${o.prefix}" is up (${seconds} s): ${record.nodes.length} nodes, ${o.kubeRouter ? 'kube-router healthy on each' : 'no kube-router'}`
       + `${o.kubeRouter && routesPodCidrs(o.kubeRouterArgs) ? ', BGP pod routes between all nodes' : ''}${o.staticRoutes ? ', static pod routes' : ''}`,
     ...record.nodes.map((n) => `  ${n.name.padEnd(12)} ${n.ip.padEnd(16)} pod CIDR ${n.podCidr ?? '?'}`),
+    ...(record.external ? [`  ${'external'.padEnd(12)} ${record.external.ip.padEnd(16)} ${record.external.netns}, routes ${record.external.routes.join(' ')} via ${record.external.via}`] : []),
     `API server  ${record.apiUrl ?? '?'}   state ${clusterPaths(o.stateDir).root}`,
     `kubeconfig  ${record.kubeconfig ?? '?'}`,
     `try: kubectl --kubeconfig ${record.kubeconfig ?? '?'} get nodes -o wide`,

@@ -12,7 +12,8 @@ export async function vmRun(command: string[], timeout: string | undefined): Pro
     // the VM's init leaves loopback down, and the lab's API server and kubectl meet on 127.0.0.1
     command: ['sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...command],
     cwd: process.cwd(),
-    env: { KUBE_ROUTER_LAB_STATE_DIR: '/tmp/kube-router-lab' },
+    // TCG emulation is several times slower than the host: the lab's start-up deadlines stretch with it
+    env: { KUBE_ROUTER_LAB_STATE_DIR: '/tmp/kube-router-lab', KUBE_ROUTER_LAB_TIMEOUT_SCALE: process.env['KUBE_ROUTER_LAB_TIMEOUT_SCALE'] ?? '4' },
     timeoutMs: parseTimeout(timeout, 600_000),
     onOutput: (text) => process.stdout.write(text),
   });

@@ -1,6 +1,7 @@
-// The whole lab cluster in one process (the supervisor's job): API server and control loops, the netns network,
-// the API bridge into node namespaces, node registration, a kubelet per node, a tiny scheduler and, unless
-// disabled, one kube-router per node. What runs is recorded in lab.json; stop() undoes all of it.
+// The whole lab cluster in one process (the supervisor's job): API server and control loops, the netns network
+// (with an external client routed into the cluster via node 1), the API bridge into node namespaces, node
+// registration, a kubelet per node, a tiny scheduler and, unless disabled, one kube-router per node. What runs
+// is recorded in lab.json; stop() undoes all of it.
 import type { ChildProcess } from 'node:child_process';
 import { startLabApiServer, type LabApiServer } from '../apiserver/server.ts';
 import { createNetwork } from '../netns/network.ts';
@@ -16,15 +17,16 @@ import { startRoundRobinScheduler } from '../kubelet/scheduler.ts';
 import { AgentWarmer } from '../kubelet/warm.ts';
 import { startNamespaceForwarder, startUnixToTcpBridge } from './api-bridge.ts';
 import { healthStatus, kubeRouterLog, startKubeRouter } from './kube-router.ts';
-import { clusterPaths, ensureClusterDirs, exitDescription, healthPortOf, writeClusterRecord, type ClusterOptions, type ClusterRecord, type ProcessRecord } from './layout.ts';
+import { clusterPaths, ensureClusterDirs, exitDescription, healthPortOf, labTimeoutScale, writeClusterRecord, type ClusterOptions, type ClusterRecord, type ProcessRecord } from './layout.ts';
 import { routesPodCidrs, waitForPodRoutes } from './pod-routes.ts';
+import { externalClientRoutes, serviceRanges } from './service-ranges.ts';
 import { installStaticPodRoutes, registerNode, startNodeLeases, waitForPodCidrs, type ClusterNode } from './nodes.ts';
 
 const log = logger('lab-cluster');
 const WARM_AGENTS = 3;
-const HEALTH_TIMEOUT_MS = 90_000;
+const HEALTH_TIMEOUT_MS = 90_000 * labTimeoutScale();
 /** BGP sessions retry their connects every few seconds; beyond this the mesh is broken, not slow. */
-const ROUTES_TIMEOUT_MS = 45_000;
+const ROUTES_TIMEOUT_MS = 45_000 * labTimeoutScale();
 
 export interface RunningCluster {
   record: ClusterRecord;
@@ -45,12 +47,20 @@ const killAndWait = async (child: ChildProcess, graceMs: number): Promise<void> 
 export async function startCluster(options: ClusterOptions, onChange: (r: ClusterRecord) => void = () => undefined): Promise<RunningCluster> {
   const paths = clusterPaths(options.stateDir);
   const lab: LabRef = { prefix: options.prefix };
-  const topology = planTopology({ prefix: options.prefix, nodes: options.nodes, underlayCidr: options.underlayCidr });
+  const ranges = serviceRanges(options);
+  const networkOptions = {
+    prefix: options.prefix, nodes: options.nodes, underlayCidr: options.underlayCidr,
+    externalClient: { routes: externalClientRoutes(options, ranges) },
+  };
+  const topology = planTopology(networkOptions);
   const nodes: ClusterNode[] = topology.nodes.map((n) => ({ name: n.name, netns: n.netns, ip: n.ip }));
   ensureClusterDirs(paths, nodes.map((n) => n.name));
+  const external = topology.external!;
   const record: ClusterRecord = {
     options, supervisorPid: process.pid, phase: 'starting', startedAt: new Date().toISOString(),
-    nodes: nodes.map((n) => ({ name: n.name, ip: n.ip })), processes: [],
+    nodes: nodes.map((n) => ({ name: n.name, ip: n.ip })),
+    external: { netns: external.netns, ip: external.ip, via: external.via, routes: external.routes },
+    processes: [],
   };
   const save = (): void => {
     try {
@@ -99,7 +109,7 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
     const port = Number(new URL(api.url).port);
 
     stops.push(async () => { await teardownLab(lab); });
-    await createNetwork({ prefix: options.prefix, nodes: options.nodes, underlayCidr: options.underlayCidr });
+    await createNetwork(networkOptions);
     const bridge = await startUnixToTcpBridge(paths.apiSocket, port);
     stops.push(() => bridge.close());
     for (const node of nodes) {
@@ -129,10 +139,9 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
     if (options.kubeRouter) {
       for (const node of nodes) {
         writeJson(paths.kubeRouterConflist(node.name), kubeRouterConflistTemplate());
-        // kube-router must know the lab's service range (its firewall exempts ClusterIPs); an explicit flag wins.
-        const serviceRange = options.kubeRouterArgs.some((a) => a.startsWith('--service-cluster-ip-range'))
-          ? [] : [`--service-cluster-ip-range=${options.serviceCidr}`];
-        const extraArgs = [...serviceRange, ...options.kubeRouterArgs];
+        // kube-router must know the lab's service ranges (its firewall exempts them; strict validation refuses
+        // externalIPs and load-balancer IPs outside them); a flag in --kube-router-args wins.
+        const extraArgs = [...ranges.args, ...options.kubeRouterArgs];
         const child = startKubeRouter({ node, kubeconfig: api.kubeconfigPath, conflistFile: paths.kubeRouterConflist(node.name), extraArgs, logDir: paths.logs });
         track(child, { role: 'kube-router', node: node.name, log: kubeRouterLog(paths.logs, node.name) });
       }

@@ -19,12 +19,20 @@ export function kubeRouterLog(logDir: string, node: string): string {
   return join(logDir, `kube-router-${node}.log`);
 }
 
+/**
+ * kube-router's arguments: the lab's, then the extra ones unchanged. The service proxy needs IPVS; on a kernel
+ * without it (this host's, unlike the VM's) the lab runs kube-router without the proxy rather than failing to
+ * start, unless --run-service-proxy is among the extra arguments (then that is what kube-router gets).
+ */
+export function kubeRouterArgs(spec: Pick<KubeRouterSpec, 'node' | 'kubeconfig' | 'extraArgs'>, hasIpvs: () => boolean): string[] {
+  const proxyGiven = spec.extraArgs.some((a) => a === '--run-service-proxy' || a.startsWith('--run-service-proxy='));
+  const proxy = proxyGiven || hasIpvs() ? [] : ['--run-service-proxy=false'];
+  return ['--kubeconfig', spec.kubeconfig, '--hostname-override', spec.node.name, ...proxy, ...spec.extraArgs];
+}
+
 export function startKubeRouter(spec: KubeRouterSpec): ChildProcess {
   const log = openSync(kubeRouterLog(spec.logDir, spec.node.name), 'a');
-  // The service proxy needs IPVS; on a kernel without it (this host's, unlike the VM's) the lab runs kube-router
-  // without the proxy rather than failing to start, unless the flag is given explicitly.
-  const proxy = spec.extraArgs.some((a) => a.startsWith('--run-service-proxy')) || kernelHasIpvs() ? [] : ['--run-service-proxy=false'];
-  const argv = nodeCommand('run-kube-router', ['--kubeconfig', spec.kubeconfig, '--hostname-override', spec.node.name, ...proxy, ...spec.extraArgs]);
+  const argv = nodeCommand('run-kube-router', kubeRouterArgs(spec, kernelHasIpvs));
   try {
     return spawn('ip', ['netns', 'exec', spec.node.netns, ...argv], {
       stdio: ['ignore', log, log],

@@ -7,6 +7,18 @@ import { readJson, writeJson } from '../netns/state.ts';
 export const DEFAULT_STATE_DIR = '.lab';
 export const DEFAULT_PREFIX = 'krl';
 export const DEFAULT_HEALTH_PORT = 20244;
+/**
+ * Factor on the lab's start-up deadlines (`KUBE_ROUTER_LAB_TIMEOUT_SCALE`, default 1): the VM runs under TCG
+ * emulation, where a kube-router takes minutes to start, so `vm-run` and `up --vm` set it (see vm-run.ts).
+ */
+export function labTimeoutScale(): number {
+  const scale = Number(process.env['KUBE_ROUTER_LAB_TIMEOUT_SCALE']);
+  return Number.isFinite(scale) && scale >= 1 ? scale : 1;
+}
+
+/** Ranges kube-router is told externalIPs and load-balancer IPs come from (beside the 198.19.0.0/20 services). */
+export const DEFAULT_EXTERNAL_IP_RANGE = '198.19.32.0/24';
+export const DEFAULT_LOADBALANCER_IP_RANGE = '198.19.48.0/24';
 
 export interface ClusterOptions {
   stateDir: string;
@@ -19,6 +31,10 @@ export interface ClusterOptions {
   /** Extra kube-router arguments (split on whitespace), after --kubeconfig and --hostname-override. */
   kubeRouterArgs: string[];
   staticRoutes: boolean;
+  /** --service-external-ip-range for kube-router unless given in kubeRouterArgs (default DEFAULT_EXTERNAL_IP_RANGE). */
+  externalIpRange?: string;
+  /** --loadbalancer-ip-range for kube-router unless given in kubeRouterArgs (default DEFAULT_LOADBALANCER_IP_RANGE). */
+  loadBalancerIpRange?: string;
 }
 
 export type Phase = 'starting' | 'ready' | 'failed' | 'stopping';
@@ -51,6 +67,8 @@ export interface ClusterRecord {
   apiUrl?: string;
   kubeconfig?: string;
   nodes: { name: string; ip: string; podCidr?: string }[];
+  /** The external client (`probe external …`): its namespace, address, and the routes it has via a node. */
+  external?: { netns: string; ip: string; via: string; routes: string[] };
   processes: ProcessRecord[];
 }
 

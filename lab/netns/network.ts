@@ -1,6 +1,7 @@
 // Creates, lists and removes the lab's kernel network: an underlay namespace with bridges, node namespaces
 // attached by veth pairs (both ends created inside lab namespaces, never in the host's), optional static
-// pod-CIDR routes. What it creates is recorded in network.json first, so teardown removes exactly that.
+// pod-CIDR routes and an optional external client. What it creates is recorded in network.json first, so
+// teardown removes exactly that.
 import { existsSync } from 'node:fs';
 import { logger } from '../../src/observe/log.ts';
 import { execIn, ipBatch, killPids, listNetns, pidsInNetns } from './exec.ts';
@@ -20,8 +21,13 @@ export interface CreateNetworkOptions extends TopologyOptions {
   stateRoot?: string;
 }
 
-/** All namespaces a topology consists of (underlay first). */
+/** All namespaces a topology consists of (underlay first, the external client last). */
 export function networkNamespaces(topology: LabTopology): string[] {
+  return [...routerNamespaces(topology), ...(topology.external ? [topology.external.netns] : [])];
+}
+
+/** The namespaces that forward packets: the underlay and the nodes (not the external client). */
+function routerNamespaces(topology: LabTopology): string[] {
   return [topology.underlayNetns, ...topology.nodes.map((n) => n.netns)];
 }
 
@@ -50,7 +56,7 @@ export async function createNetwork(opts: CreateNetworkOptions): Promise<LabNetw
 
 async function applyTopology(t: LabTopology): Promise<void> {
   const host: string[] = networkNamespaces(t).map((ns) => `netns add ${ns}`);
-  for (const node of t.nodes) {
+  for (const node of [...t.nodes, ...(t.external ? [t.external] : [])]) {
     host.push(`link add ${node.underlayPort} netns ${t.underlayNetns} type veth peer name eth0 netns ${node.netns}`);
   }
   ipBatch(undefined, host);
@@ -63,8 +69,16 @@ async function applyTopology(t: LabTopology): Promise<void> {
   for (const node of t.nodes) {
     underlay.push(`link set ${node.underlayPort} master ${t.subnets[node.subnet]!.bridge}`, `link set ${node.underlayPort} up`);
   }
+  if (t.external) underlay.push(`link set ${t.external.underlayPort} master ${t.subnets[0]!.bridge}`, `link set ${t.external.underlayPort} up`);
   for (const r of t.routes.filter((r) => r.netns === t.underlayNetns)) underlay.push(`route add ${r.dst} via ${r.via}`);
   ipBatch(t.underlayNetns, underlay);
+
+  if (t.external) {
+    const e = t.external;
+    // no default route: nothing leaves the lab; only what an upstream router would send to the cluster
+    ipBatch(e.netns, ['link set lo up', `addr add ${e.ip}/${ipv4Cidr(t.subnets[0]!.cidr).bits} dev eth0`, 'link set eth0 up',
+      ...e.routes.map((dst) => `route add ${dst} via ${e.via}`)]);
+  }
 
   for (const node of t.nodes) {
     const subnet = t.subnets[node.subnet]!;
@@ -74,11 +88,16 @@ async function applyTopology(t: LabTopology): Promise<void> {
     for (const r of t.routes.filter((r) => r.netns === node.netns)) lines.push(`route add ${r.dst} via ${r.via}`);
     ipBatch(node.netns, lines);
   }
-  // sysctls are per namespace: one small shell per namespace
+  // sysctls are per namespace: one small shell per namespace. The external client ignores ICMP redirects, so
+  // its traffic keeps going through the node its routes name (that node forwards on the interface it came in by).
+  const sysctls = [
+    ...routerNamespaces(t).map((ns) => ({ ns, script: 'echo 1 > /proc/sys/net/ipv4/ip_forward' })),
+    ...(t.external ? [{ ns: t.external.netns, script: 'for c in all eth0; do echo 0 > /proc/sys/net/ipv4/conf/$c/accept_redirects; done' }] : []),
+  ];
   await Promise.all(
-    networkNamespaces(t).map(async (ns) => {
-      const r = await execIn(ns, ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
-      if (r.code !== 0) throw new Error(`enabling ip_forward in ${ns} failed: ${r.stderr}`);
+    sysctls.map(async ({ ns, script }) => {
+      const r = await execIn(ns, ['sh', '-c', script]);
+      if (r.code !== 0) throw new Error(`setting sysctls in ${ns} failed: ${r.stderr}`);
     }),
   );
 }

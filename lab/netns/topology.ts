@@ -32,11 +32,27 @@ export interface StaticRoute {
   via: string;
 }
 
+/**
+ * A client outside the cluster: a namespace on the first underlay subnet that is not a node, routing the given
+ * ranges (pods, Services, external and load-balancer IPs) via one node, as an upstream router would.
+ */
+export interface ExternalClient {
+  netns: string;
+  /** Underlay address of its eth0: the last host address of the first subnet (198.51.100.254 by default). */
+  ip: string;
+  /** Its veth end inside the underlay namespace. */
+  underlayPort: string;
+  /** The node the routes point at (the first node on the first subnet). */
+  via: string;
+  routes: string[];
+}
+
 export interface LabTopology {
   prefix: string;
   underlayNetns: string;
   subnets: UnderlaySubnet[];
   nodes: LabNode[];
+  external?: ExternalClient;
   /** Pod-CIDR routes between nodes; empty when the routing daemon (kube-router) is meant to add them. */
   routes: StaticRoute[];
 }
@@ -54,6 +70,8 @@ export interface TopologyOptions {
   podCidrRange?: string;
   /** Add pod-CIDR routes between nodes (for runs without kube-router's BGP routing). */
   staticRoutes?: boolean;
+  /** Add an external client (`<prefix>-ext`) routing these IPv4 CIDRs via the first node of the first subnet. */
+  externalClient?: { routes: string[] };
 }
 
 export const DEFAULT_UNDERLAY_CIDR = '198.51.100.0/24';
@@ -94,6 +112,10 @@ export function underlayNetnsName(prefix: string): string {
   return `${prefix}-ul`;
 }
 
+export function externalNetnsName(prefix: string): string {
+  return `${prefix}-ext`;
+}
+
 /** Plans the whole lab network; throws on options that cannot be laid out. */
 export function planTopology(opts: TopologyOptions): LabTopology {
   if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(opts.prefix)) throw new Error(`prefix ${opts.prefix} must be short lowercase [a-z0-9-]`);
@@ -123,7 +145,22 @@ export function planTopology(opts: TopologyOptions): LabTopology {
     });
   }
   for (const i of second) if (i < 1 || i > opts.nodes) throw new Error(`node ${i} in second subnet does not exist`);
-  return { prefix: opts.prefix, underlayNetns: underlayNetnsName(opts.prefix), subnets, nodes, routes: opts.staticRoutes ? planStaticRoutes(opts.prefix, nodes, subnets) : [] };
+  return {
+    prefix: opts.prefix, underlayNetns: underlayNetnsName(opts.prefix), subnets, nodes,
+    ...(opts.externalClient ? { external: planExternalClient(opts.prefix, nodes, cidrs[0]!, opts.externalClient.routes) } : {}),
+    routes: opts.staticRoutes ? planStaticRoutes(opts.prefix, nodes, subnets) : [],
+  };
+}
+
+function planExternalClient(prefix: string, nodes: LabNode[], cidr: string, routes: string[]): ExternalClient {
+  const { bits } = ipv4Cidr(cidr);
+  const host = 2 ** (32 - bits) - 2;
+  const router = nodes.find((n) => n.subnet === 0);
+  if (!router) throw new Error('an external client needs a node on the first underlay subnet');
+  // nodes sit at .11 upwards: the client takes the top of the subnet, clear of them
+  if (host <= 10 + nodes.length) throw new Error(`underlay ${cidr} has no room for an external client above ${nodes.length} nodes`);
+  for (const r of routes) ipv4Cidr(r);
+  return { netns: externalNetnsName(prefix), ip: hostInCidr(cidr, host), underlayPort: 'ext', via: router.ip, routes: [...routes] };
 }
 
 /** Every node reaches every other node's pod CIDR: directly on a shared subnet, else through the underlay gateway. */

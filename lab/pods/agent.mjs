@@ -1,6 +1,7 @@
 // The per-namespace lab agent: started inside a pod's (or node's) network namespace with
-// `ip netns exec <ns> node agent.mjs '<json config>'`. It answers on every container port with the line
-// "<namespace>/<name>" (TCP: write and close; UDP: reply to each datagram; SCTP through a socat child when the
+// `ip netns exec <ns> node agent.mjs '<json config>'`. It answers on every container port with two lines,
+// "<namespace>/<name>" and "client <address> <port>" (the peer of the connection as this endpoint saw it, so
+// SNAT is observable; TCP: write and close; UDP: one datagram per datagram; SCTP through a socat child when the
 // kernel has SCTP) and serves probes *from* its namespace over a unix socket (JSON lines), so a probe costs a
 // socket round trip instead of a process start. Plain JavaScript without dependencies, because it is started
 // once per pod: ~0.1 s on an idle box, where going through tsx would cost ~0.3 s more.
@@ -24,12 +25,32 @@ const logLine = (msg, extra = {}) => process.stderr.write(JSON.stringify({ time:
 // socat's message when the kernel has no SCTP (socket() fails with EPROTONOSUPPORT)
 const NO_SCTP = /Protocol not supported/i;
 
+/** An IPv4 peer of a dual-stack ("::") socket comes as ::ffff:a.b.c.d: the address it really has is a.b.c.d. */
+function plainAddress(address) {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address ?? '');
+  return m ? m[1] : address;
+}
+
+/** The reply of a listener: the identity line, then the peer's address and port. */
+function replyTo(address, port) {
+  return `${answerLine}client ${plainAddress(address)} ${port}\n`;
+}
+
+const CLIENT_LINE = /^client (\S+) (\d+)$/;
+
+/** A listener's reply split into the answer (first line) and, from a lab agent, the client it saw. */
+function parseReply(text) {
+  const [first = '', ...rest] = text.split('\n').map((l) => l.trim());
+  const seen = rest.map((l) => CLIENT_LINE.exec(l)).find((m) => m);
+  return { answer: first, ...(seen ? { client: seen[1], clientPort: Number(seen[2]) } : {}) };
+}
+
 /** Listens on "::" (IPv4 and IPv6) and falls back to 0.0.0.0 where IPv6 is unavailable. */
 function listenTcp(port) {
   return new Promise((resolve, reject) => {
     const server = net.createServer((conn) => {
       conn.on('error', () => undefined);
-      conn.end(answerLine);
+      conn.end(replyTo(conn.remoteAddress, conn.remotePort));
     });
     const attempt = (host, fallback) => {
       server.once('error', (e) => (fallback && e.code === 'EAFNOSUPPORT' ? attempt(fallback, undefined) : reject(e)));
@@ -45,7 +66,7 @@ function listenUdp(port) {
     new Promise((resolve, reject) => {
       const sock = dgram.createSocket({ type, reuseAddr: false });
       sock.once('error', reject);
-      sock.on('message', (_msg, rinfo) => sock.send(answerLine, rinfo.port, rinfo.address));
+      sock.on('message', (_msg, rinfo) => sock.send(replyTo(rinfo.address, rinfo.port), rinfo.port, rinfo.address));
       sock.bind(port, host, () => {
         sock.removeListener('error', reject);
         sock.on('error', (e) => logLine('udp socket error', { port, error: e.message }));
@@ -71,7 +92,10 @@ function sctpListening(port) {
  * SCTP (the socket() call also autoloads the sctp module where it exists, so no check up front).
  */
 async function listenSctp(port) {
-  const child = spawn('socat', [`SCTP-LISTEN:${port},fork,reuseaddr`, `EXEC:/bin/echo ${identity}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // socat gives the forked child the peer in SOCAT_PEERADDR/SOCAT_PEERPORT. No quotes or backslashes: socat's
+  // address parser would eat them (the identity is [a-z0-9.-/] only, nothing a shell splits).
+  const reply = `echo ${identity}; echo client $SOCAT_PEERADDR $SOCAT_PEERPORT`;
+  const child = spawn('socat', [`SCTP-LISTEN:${port},fork,reuseaddr`, `SYSTEM:${reply}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d) => {
@@ -79,7 +103,9 @@ async function listenSctp(port) {
     process.stderr.write(d);
   });
   child.on('exit', () => children.delete(child));
-  const deadline = Date.now() + 2000;
+  // socat's start (and the sctp module's autoload) takes seconds under the VM's TCG emulation; the agent's
+  // own start and "listen" requests are given 10 s
+  const deadline = Date.now() + 8000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
       if (NO_SCTP.test(err)) return false;
@@ -88,7 +114,7 @@ async function listenSctp(port) {
     if (sctpListening(port)) return true;
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`socat SCTP listener on ${port} not listening after 2 s`);
+  throw new Error(`socat SCTP listener on ${port} not listening after 8 s`);
 }
 
 function classify(code) {
@@ -101,17 +127,22 @@ function classify(code) {
   }
 }
 
+/** How long a reply's second line (the client) is waited for once the first arrived, from a peer that stays open. */
+const CLIENT_LINE_GRACE_MS = 100;
+
 function probeTcp(host, port, timeoutMs) {
   return new Promise((resolve) => {
     let connected = false;
     let data = '';
     let done = false;
+    let grace;
     const finish = (extra) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearTimeout(grace);
       sock.destroy();
-      resolve({ connected, ...(connected ? { answer: data.trim() } : {}), ...extra });
+      resolve({ connected, ...(connected ? parseReply(data) : {}), ...extra });
     };
     const sock = net.connect({ host, port });
     const timer = setTimeout(() => finish(connected ? {} : { error: 'timeout' }), timeoutMs);
@@ -119,7 +150,9 @@ function probeTcp(host, port, timeoutMs) {
     sock.on('connect', () => (connected = true));
     sock.on('data', (d) => {
       data += d;
-      if (data.includes('\n')) finish({});
+      // a lab listener sends both lines and closes; anything else may send one line and keep the connection
+      if (data.split('\n').length > 2) finish({});
+      else if (data.includes('\n')) grace ??= setTimeout(() => finish({}), CLIENT_LINE_GRACE_MS);
     });
     sock.on('end', () => finish({}));
     sock.on('error', (e) => finish(connected ? {} : { error: classify(e.code), detail: e.code ?? e.message }));
@@ -140,7 +173,7 @@ function probeUdp(host, port, timeoutMs) {
     const timer = setTimeout(() => finish({ connected: false, error: 'timeout' }), timeoutMs);
     // a connected UDP socket receives the ICMP port-unreachable as ECONNREFUSED: a quick "refused"
     sock.on('error', (e) => finish({ connected: false, error: classify(e.code), detail: e.code ?? e.message }));
-    sock.on('message', (msg) => finish({ connected: true, answer: msg.toString('utf8').trim() }));
+    sock.on('message', (msg) => finish({ connected: true, ...parseReply(msg.toString('utf8')) }));
     sock.connect(port, host, () => sock.send('probe\n'));
   });
 }
@@ -159,7 +192,7 @@ function probeSctp(host, port, timeoutMs) {
     child.on('close', (code) => {
       clearTimeout(timer);
       children.delete(child);
-      if (code === 0) return resolve({ connected: true, answer: out.trim() });
+      if (code === 0) return resolve({ connected: true, ...parseReply(out) });
       const error = NO_SCTP.test(err) ? 'unsupported' : /refused/i.test(err) ? 'refused' : /timed out|timeout/i.test(err) || code === null ? 'timeout' : /unreachable/i.test(err) ? 'unreachable' : 'error';
       resolve({ connected: false, error, detail: err.trim().split('\n').pop() });
     });

@@ -23,7 +23,7 @@ export interface AgentSpec {
   /** Namespace to start in; undefined = a fresh unnamed one (`unshare --net`), for warm agents (pool.ts). */
   netns?: string;
   socketPath: string;
-  /** Line the listeners answer with: "<namespace>/<name>". */
+  /** First line the listeners answer with: "<namespace>/<name>" (the second is "client <address> <port>"). */
   identity: string;
   /** undefined = no listeners yet (a warm agent, told later with a "listen" request). */
   ports?: AgentPort[];
@@ -43,6 +43,9 @@ export interface AgentProbeReply {
   skipped?: StartedAgent['skipped'];
   connected: boolean;
   answer?: string;
+  /** The peer address (and port) the answering lab listener saw: its "client ADDRESS PORT" reply line. */
+  client?: string;
+  clientPort?: number;
   error?: string;
   detail?: string;
   ms?: number;

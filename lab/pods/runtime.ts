@@ -236,9 +236,15 @@ export async function teardownLab(lab: LabRef): Promise<string[]> {
 
 /**
  * Maps a CLI-style reference (`kube-router-lab exec|probe`) to a network namespace: "node/NAME" -> that
- * node's namespace, "NS/POD" -> the pod's (the node's for hostNetwork pods), else a namespace name of the lab.
+ * node's namespace, "external" -> the external client's, "NS/POD" -> the pod's (the node's for hostNetwork
+ * pods), else a namespace name of the lab.
  */
 export function resolveNamespace(lab: LabRef, ref: string): string {
+  if (ref === 'external') {
+    const external = readNetwork(lab.prefix, lab.stateRoot)?.topology.external;
+    if (!external) throw new Error(`lab ${lab.prefix} has no external client`);
+    return external.netns;
+  }
   if (ref.startsWith('node/')) {
     const name = ref.slice('node/'.length);
     const node = readNetwork(lab.prefix, lab.stateRoot)?.topology.nodes.find((n) => n.name === name || n.netns === name);

@@ -22,8 +22,15 @@ export interface ProbeRequest {
 
 export interface ProbeResult {
   connected: boolean;
-  /** What the peer sent (trimmed); lab pods answer "<namespace>/<name>". */
+  /** The first line the peer sent (trimmed); lab pods answer "<namespace>/<name>". */
   answer?: string;
+  /**
+   * The address this connection came from as the answering lab pod saw it (its second reply line,
+   * "client <address> <port>"): the prober's own address unless something on the way rewrote the source
+   * (masquerade/SNAT). IPv4 peers are given as a.b.c.d, never ::ffff:a.b.c.d. Absent for non-lab peers.
+   */
+  client?: string;
+  clientPort?: number;
   error?: ProbeError;
   /** errno code or tool message behind `error`. */
   detail?: string;
@@ -57,6 +64,8 @@ export class Prober {
     );
     const result: ProbeResult = { connected: reply.connected, ms: reply.ms ?? Date.now() - started };
     if (reply.answer !== undefined) result.answer = reply.answer;
+    if (reply.client !== undefined) result.client = reply.client;
+    if (reply.clientPort !== undefined) result.clientPort = reply.clientPort;
     if (reply.error !== undefined) result.error = reply.error as ProbeError;
     if (reply.detail !== undefined) result.detail = reply.detail;
     return result;

@@ -38,6 +38,29 @@ describe('lab network in the kernel', { skip: !isRoot && 'needs root' }, () => {
   after(async () => {
     await teardownLab({ prefix });
     await teardownLab({ prefix: `${prefix}-b` });
+    await teardownLab({ prefix: `${prefix}-x` });
+  });
+
+  it('an external client on the underlay reaches pods through node 1; pods report its address, or node 1\'s once node 1 masquerades', async () => {
+    const lab = { prefix: `${prefix}-x` };
+    const network = await createNetwork({ prefix: lab.prefix, nodes: 2, staticRoutes: true, externalClient: { routes: ['198.18.0.0/16'] } });
+    const ext = network.topology.external!;
+    assert.deepEqual(listNetwork(lab.prefix).present, [`${lab.prefix}-ul`, `${lab.prefix}-n1`, `${lab.prefix}-n2`, `${lab.prefix}-ext`]);
+    const ports = [{ port: 80, protocol: 'TCP' as const }, { port: 81, protocol: 'UDP' as const }];
+    const a = await createPod(lab, { node: `${lab.prefix}-n1`, namespace: 'd', name: 'a', uid: 'a', ports });
+    const b = await createPod(lab, { node: `${lab.prefix}-n2`, namespace: 'd', name: 'b', uid: 'b', ports });
+    const toB = (from: string) => (['tcp', 'udp'] as const).map((protocol) => ({ from, host: b.podIPs[0]!, port: protocol === 'tcp' ? 80 : 81, protocol }));
+    const seen = async (from: string) => (await probeBatch(lab, toB(from))).map((r) => [r.connected, r.answer, r.client]);
+    assert.deepEqual(await seen(ext.netns), [[true, 'd/b', '198.51.100.254'], [true, 'd/b', '198.51.100.254']]);
+    assert.deepEqual(await seen(a.netnsName), [[true, 'd/b', a.podIPs[0]], [true, 'd/b', a.podIPs[0]]]);
+    const [tcp] = await probeBatch(lab, toB(ext.netns));
+    assert.ok(Number.isInteger(tcp!.clientPort) && tcp!.clientPort! > 0, `client port ${tcp!.clientPort}`);
+    // only traffic that really passes node 1 gets node 1's address (an ICMP redirect straight to node 2 would not)
+    const masq = await execIn(`${lab.prefix}-n1`, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', ext.ip, '-o', 'eth0', '-j', 'MASQUERADE']);
+    assert.equal(masq.code, 0, masq.stderr);
+    assert.deepEqual(await seen(ext.netns), [[true, 'd/b', '198.51.100.11'], [true, 'd/b', '198.51.100.11']]);
+    assert.equal((await execIn(ext.netns, ['ip', 'route', 'show', 'default'])).stdout.trim(), '', 'no default route in the external client');
+    assert.deepEqual(await teardownLab(lab), []);
   });
 
   it('routes pod traffic across two underlay subnets through the underlay namespace, touching nothing on the host', async () => {
