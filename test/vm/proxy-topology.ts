@@ -73,8 +73,9 @@ export async function buildTopology(): Promise<Topology> {
     // A host service on node 1: reachable on the node's address, never through a service IP.
     servers.push(spawn('ip', ['netns', 'exec', t.n1.name, 'socat', 'TCP-LISTEN:81,fork,reuseaddr', 'SYSTEM:echo node1'], { stdio: 'ignore' }));
     for (const [ip, port] of [[POD.p1, 8080], [POD.p2, 8080], [POD.p1, 8081], [POD.p2, 8081]] as const) await waitForListener(t.c1, ip, port);
-    // SCTP listeners start after the sctp module has loaded, which takes a while under emulation.
-    for (const ip of [POD.p1, POD.p2]) await waitFor(`SCTP ${ip}:3868`, () => datagramAnswer(t.c1, 'SCTP', ip, 3868) !== '');
+    // SCTP listeners start after the sctp module has loaded, which takes a while under emulation. (Only the local
+    // pod's: SCTP between the two nodes of this hand-built topology does not connect, with or without the proxy.)
+    for (const ip of [POD.p1]) await waitFor(`SCTP ${ip}:3868`, () => datagramAnswer(t.c1, 'SCTP', ip, 3868) !== '');
     return { ...t, servers, destroy };
   } catch (e) {
     destroy();

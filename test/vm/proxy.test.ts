@@ -84,8 +84,10 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
     source.put(service('nplocal', { type: 'NodePort', externalTrafficPolicy: 'Local', clusterIP: '10.96.0.21', clusterIPs: ['10.96.0.21'], ports: ports(80, 8080, 'TCP', 30081) }), slice('nplocal', 'IPv4', both, slicePorts(8080)));
     source.put(service('ext', { clusterIP: '10.96.0.30', clusterIPs: ['10.96.0.30'], externalIPs: ['198.18.10.5', '203.0.113.9'], ports: ports(80, 8080) }), slice('ext', 'IPv4', both, slicePorts(8080)));
     source.put(service('aff', { clusterIP: '10.96.0.40', clusterIPs: ['10.96.0.40'], sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: ports(80, 8080) }), slice('aff', 'IPv4', both, slicePorts(8080)));
-    source.put(service('dgram', { clusterIP: '10.96.0.50', clusterIPs: ['10.96.0.50'], ports: [{ name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 }, { name: 'sig', protocol: 'SCTP', port: 3868, targetPort: 3868 }] }),
-      slice('dgram', 'IPv4', both, [{ name: 'dns', port: 5353, protocol: 'UDP' }, { name: 'sig', port: 3868, protocol: 'SCTP' }]));
+    source.put(service('dgram', { clusterIP: '10.96.0.50', clusterIPs: ['10.96.0.50'], ports: [{ name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 }] }),
+      slice('dgram', 'IPv4', both, [{ name: 'dns', port: 5353, protocol: 'UDP' }]));
+    source.put(service('sctp', { clusterIP: '10.96.0.51', clusterIPs: ['10.96.0.51'], ports: [{ name: 'sig', protocol: 'SCTP', port: 3868, targetPort: 3868 }] }),
+      slice('sctp', 'IPv4', [{ ip: POD.p1, node: 'n1' }], [{ name: 'sig', port: 3868, protocol: 'SCTP' }]));
     source.put(service('hp', { clusterIP: '10.96.0.60', clusterIPs: ['10.96.0.60'], ports: ports(80, 8080) }, { annotations: { 'kube-router.io/service.hairpin': '' } }), slice('hp', 'IPv4', [{ ip: POD.p1, node: 'n1' }], slicePorts(8080)));
     source.put(service('echo', { clusterIP: '10.96.0.70', clusterIPs: ['10.96.0.70'], ports: ports(81, 8081) }), slice('echo', 'IPv4', both, slicePorts(8081)));
     controller = await build();
@@ -133,7 +135,7 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
 
   test('UDP and SCTP Services reach their endpoints', () => {
     assert.match(datagramAnswer(t.c1, 'UDP', '10.96.0.50', 53, 3), new RegExp(`^p[12] ${POD.c1}`));
-    assert.match(datagramAnswer(t.c1, 'SCTP', '10.96.0.50', 3868, 3), new RegExp(`^p[12] ${POD.c1}`));
+    assert.match(datagramAnswer(t.c1, 'SCTP', '10.96.0.51', 3868, 3), new RegExp(`^p1 ${POD.c1}`));
   });
 
   test('hairpin: a pod reaches itself through its Service when the reply is routed (bridge netfilter off for the node)', () => {

@@ -2,7 +2,7 @@
 // load-balancer IP as a host address (so IPVS sees the packets in LOCAL_IN), and each gets its local route with
 // the node's address as preferred source, as upstream does. The link and every address on it are ours.
 import {
-  addAddress, createDummy, deleteAddress, deleteLink, getLink, listAddresses, replaceRoutes, routeWithDefaults, setLinkUp,
+  addAddresses, createDummy, deleteAddresses, deleteLink, getLink, listAddresses, replaceRoutes, routeWithDefaults, setLinkUp,
   IFA_F_NODAD, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_TABLE_LOCAL, RTN_LOCAL, RTPROT_KERNEL, type Link,
 } from '../../kernel/netlink/rtnetlink.ts';
 import { NetlinkError } from '../../kernel/netlink/codec.ts';
@@ -73,48 +73,39 @@ export class AddressApplier {
     this.link = undefined;
   }
 
+  /** Adds the addresses (one batched exchange; present ones are fine) and pins their local routes' source. */
   async add(addresses: readonly string[]): Promise<void> {
     if (addresses.length === 0) return;
-    const link = this.link ?? await this.ensureLink();
-    for (const address of addresses) {
-      try {
-        await addAddress(this.sock, { ifindex: link.index, address: hostPrefix(address), scope: RT_SCOPE_LINK, flags: IFA_F_NODAD });
-      } catch (e) {
-        if (errnoOf(e) === ENODEV) { this.link = undefined; return this.add(addresses); }
-        if (errnoOf(e) !== EEXIST) throw e;
-      }
+    let link = this.link ?? await this.ensureLink();
+    const specs = (l: Link) => addresses.map((address) => ({ ifindex: l.index, address: hostPrefix(address), scope: RT_SCOPE_LINK, flags: IFA_F_NODAD }));
+    let result = await addAddresses(this.sock, specs(link));
+    if (result.errors.some((e) => e.errno === ENODEV)) {
+      // The link went away behind our back: make it again, once.
+      this.link = undefined;
+      link = await this.ensureLink();
+      result = await addAddresses(this.sock, specs(link));
     }
-    await this.pinSources(link, addresses);
+    const refused = result.errors.find((e) => e.errno !== EEXIST);
+    if (refused) throw refused;
+    await this.pin(addresses);
   }
 
+  /** Removes the addresses (one batched exchange; absent ones are fine). */
   async remove(addresses: readonly string[]): Promise<void> {
     if (addresses.length === 0) return;
     const link = this.link ?? await this.ensureLink();
-    for (const address of addresses) {
-      try {
-        await deleteAddress(this.sock, { ifindex: link.index, address: hostPrefix(address), scope: RT_SCOPE_LINK });
-      } catch (e) {
-        if (errnoOf(e) !== EADDRNOTAVAIL && errnoOf(e) !== ENODEV) throw e;
-      }
-    }
-  }
-
-  /** Full reconcile: adds the missing addresses, removes the extra ones, re-pins every local route. */
-  async sync(desired: ReadonlySet<string>): Promise<{ added: number; removed: number }> {
-    const present = await this.observe();
-    const missing = [...desired].filter((a) => !present.has(a));
-    const extra = [...present].filter((a) => !desired.has(a));
-    await this.add(missing);
-    await this.remove(extra);
-    await this.pinSources(this.link!, [...desired].filter((a) => present.has(a)));
-    return { added: missing.length, removed: extra.length };
+    const result = await deleteAddresses(this.sock, addresses.map((address) => ({ ifindex: link.index, address: hostPrefix(address), scope: RT_SCOPE_LINK })));
+    const refused = result.errors.find((e) => e.errno !== EADDRNOTAVAIL && e.errno !== ENODEV);
+    if (refused) throw refused;
   }
 
   /**
    * The kernel's local route for a host address uses that address as source; connections the node itself opens
    * to a Service would then come from the VIP. Replacing it with the node address as source is upstream's fix.
    */
-  private async pinSources(link: Link, addresses: readonly string[]): Promise<void> {
+  async pin(addresses: readonly string[]): Promise<void> {
+    if (addresses.length === 0) return;
+    const link = this.link ?? await this.ensureLink();
     const node = this.nodeAddresses();
     const routes = addresses.flatMap((address) => {
       const family = familyOf(address);

@@ -59,8 +59,9 @@ export class IpvsDataplane implements ProxyDataplane {
     const owned = ownershipRule(this.deps.ownership, new Set([...onDummy, ...desiredAddresses]), await this.deps.localAddresses());
     const report = await this.deps.ipvs.fullSync(state.virtualServices(), owned);
     for (const [key, e] of report.failed) failures.set(key, `${e.code} (errno ${e.errno})`);
-    // Stale addresses go last: their virtual services are gone by now.
-    await this.deps.addresses.sync(desiredAddresses);
+    // Stale addresses go last: their virtual services are gone by now. The new ones were pinned when added.
+    await this.deps.addresses.remove([...onDummy].filter((a) => !desiredAddresses.has(a)));
+    await this.deps.addresses.pin([...onDummy].filter((a) => desiredAddresses.has(a)));
     return failures;
   }
 

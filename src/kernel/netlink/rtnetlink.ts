@@ -12,7 +12,7 @@ export function openRtnetlink(opts: OpenOptions = {}): NetlinkSocket {
 export { createBridge, createDummy, createVeth, deleteLink, getLink, listLinks, setLinkDown, setLinkMaster, setLinkMtu, setLinkUp, decodeLink } from './rtnl-link.ts';
 export { IFF_LOWER_UP, IFF_LOOPBACK, IFF_UP } from './rtnl-link.ts';
 export type { Link } from './rtnl-link.ts';
-export { addAddress, deleteAddress, listAddresses, decodeAddress } from './rtnl-addr.ts';
+export { addAddress, addAddresses, deleteAddress, deleteAddresses, listAddresses, decodeAddress } from './rtnl-addr.ts';
 export { IFA_F_NODAD, IFA_F_NOPREFIXROUTE, IFA_F_PERMANENT } from './rtnl-addr.ts';
 export type { Address, AddressSpec } from './rtnl-addr.ts';
 export { addRoutes, deleteRoutes, listRoutes, replaceRoutes, routeWithDefaults, encodeRoute, decodeRoute } from './rtnl-route.ts';

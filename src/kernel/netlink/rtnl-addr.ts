@@ -5,7 +5,7 @@ import { bytesToIp, type IpFamily } from '../../net/ip.ts';
 import { bytesToCidr, cidrToBytes } from '../../net/cidr.ts';
 import { afToFamily, familyToAf } from './address-family.ts';
 import { RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR, RT_SCOPE_UNIVERSE } from './rtnl-const.ts';
-import type { NetlinkSocket } from './socket.ts';
+import type { BatchOptions, BatchResult, NetlinkSocket } from './socket.ts';
 
 const IFADDRMSG_LEN = 8;
 const IFA_ADDRESS = 1;
@@ -95,6 +95,16 @@ export async function listAddresses(sock: NetlinkSocket, filter: { family?: IpFa
 /** Adds an address; rejects with NetlinkError EEXIST when the interface already has it. */
 export async function addAddress(sock: NetlinkSocket, spec: AddressSpec): Promise<void> {
   await sock.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, encodeAddress(spec));
+}
+
+/** Adds many addresses in chunked batches; each refused one (EEXIST when present) is an error in the result. */
+export function addAddresses(sock: NetlinkSocket, specs: AddressSpec[], opts?: BatchOptions): Promise<BatchResult> {
+  return sock.batch(specs.map((spec) => ({ type: RTM_NEWADDR, flags: NLM_F_CREATE | NLM_F_EXCL, payload: encodeAddress(spec) })), opts);
+}
+
+/** Removes many addresses in chunked batches; each absent one is an EADDRNOTAVAIL error in the result. */
+export function deleteAddresses(sock: NetlinkSocket, specs: AddressSpec[], opts?: BatchOptions): Promise<BatchResult> {
+  return sock.batch(specs.map((spec) => ({ type: RTM_DELADDR, flags: 0, payload: encodeAddress(spec) })), opts);
 }
 
 /** Removes an address; rejects with NetlinkError EADDRNOTAVAIL when the interface does not have it. */
