@@ -5,6 +5,7 @@ import { run } from '../netns/exec.ts';
 import { probe, type ProbeResult } from '../probe/probe.ts';
 import { resolveNamespace } from '../pods/runtime.ts';
 import { clusterPaths, DEFAULT_PREFIX, DEFAULT_STATE_DIR, readClusterRecord, type ClusterRecord } from '../cluster/layout.ts';
+import { kernelHasIpvs } from '../cluster/kube-router.ts';
 import { DEFAULT_CLUSTER_CIDRS, DEFAULT_SERVICE_CIDRS } from '../controllers/index.ts';
 import { DEFAULT_UNDERLAY_CIDR } from '../netns/topology.ts';
 import { labApiClient } from '../cli/api-client.ts';
@@ -126,7 +127,10 @@ export async function runDemo(opts: { stateDir: string; prefix?: string }): Prom
     if (r.connected && r.answer) answers.set(r.answer, (answers.get(r.answer) ?? 0) + 1);
   }
   if (answers.size > 0) say(`   ${tries} connections to ${clusterIp}:80 were answered by ${[...answers].map(([pod, n]) => `${pod} ×${n}`).join(', ')}`);
-  else say(`   not there yet: nothing answers on the ClusterIP ${clusterIp}:80 (the service proxy is not serving it).`);
+  else if (!kernelHasIpvs()) {
+    say(`   this host's kernel has no IPVS, so the lab runs kube-router with --run-service-proxy=false and nothing answers`);
+    say(`   on ${clusterIp}:80; \`kube-router-lab up --vm\` runs the lab in the Debian-kernel VM with the proxy serving it.`);
+  } else say(`   nothing answers on the ClusterIP ${clusterIp}:80: see the kube-router logs (kube-router-lab status).`);
   say();
 
   say('5. NetworkPolicy:');

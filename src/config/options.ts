@@ -1,5 +1,6 @@
 // The typed, camelCased configuration the daemon and its controllers read (built from flags by src/cli).
 // Durations are milliseconds, CIDRs and addresses are canonical strings, passwords are decoded.
+import type { FamilyName } from '../net/ip.ts';
 import type { LogFormat } from '../observe/log.ts';
 
 export interface PortRange {
@@ -117,4 +118,12 @@ export interface Options {
   loadBalancerSyncPeriodMs: number;
 
   environment: EnvironmentSettings;
+}
+
+/** The address families kube-router works in, from --enable-ipv4 / --enable-ipv6, in that order. */
+export function enabledFamilies(options: Pick<Options, 'enableIpv4' | 'enableIpv6'>): FamilyName[] {
+  const out: FamilyName[] = [];
+  if (options.enableIpv4) out.push('ipv4');
+  if (options.enableIpv6) out.push('ipv6');
+  return out;
 }

@@ -3,7 +3,7 @@
 // deciding which cache changes concern it.
 import type { Node } from 'kubernetes-types/core/v1.js';
 import type { RunningController } from '../runtime.ts';
-import type { Options } from '../../config/options.ts';
+import { enabledFamilies, type Options } from '../../config/options.ts';
 import { LastGoodPodCidrs } from '../../kube/pod-cidrs.ts';
 import { err, ok, type Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
@@ -22,11 +22,8 @@ import { NftSync } from './sync-nft.ts';
 const log = logger('netpol');
 
 export function netpolConfig(options: Options): NetpolConfig {
-  const families: Family[] = [];
-  if (options.enableIpv4) families.push('ipv4');
-  if (options.enableIpv6) families.push('ipv6');
   return {
-    families,
+    families: enabledFamilies(options),
     serviceClusterIPRanges: options.serviceClusterIpRanges,
     nodePortRange: { from: options.serviceNodePortRange.first, to: options.serviceNodePortRange.last },
     serviceExternalIPRanges: options.serviceExternalIpRanges,

@@ -1,7 +1,7 @@
 // Builds the service proxy for the daemon: IPVS over generic netlink (the ip_vs module loaded when missing),
 // upstream's sysctls and IPVS timeouts, the dummy link, the netfilter side, and the change filter. Kernel state
 // stays in place on exit and is adopted by the next start's full sync.
-import type { Options } from '../../config/options.ts';
+import { enabledFamilies, type Options } from '../../config/options.ts';
 import { processExec, type Exec } from '../../kernel/exec.ts';
 import { detectIptablesMode, type IptablesMode } from '../../kernel/iptables.ts';
 import { openIpvs, type Ipvs } from '../../kernel/ipvs.ts';
@@ -18,7 +18,7 @@ import { IpvsApplier } from './apply-ipvs.ts';
 import { IptablesNetfilter } from './apply-netfilter.ts';
 import { CONTROLLER_NAME, ProxyController } from './controller.ts';
 import { IpvsDataplane, ownershipRule, type OwnershipConfig } from './dataplane.ts';
-import type { Family, Problem } from './model.ts';
+import type { Problem } from './model.ts';
 import type { ProxyConfig } from './service-ips.ts';
 import { cacheSource, readLocalAddresses, type CacheSource } from './source.ts';
 
@@ -26,11 +26,8 @@ const log = logger('proxy');
 const EPROTONOSUPPORT = 93;
 
 export function proxyConfig(options: Options): ProxyConfig {
-  const families: Family[] = [];
-  if (options.enableIpv4) families.push('ipv4');
-  if (options.enableIpv6) families.push('ipv6');
   return {
-    families,
+    families: enabledFamilies(options),
     clusterIpRanges: options.serviceClusterIpRanges,
     externalIpRanges: options.serviceExternalIpRanges,
     loadBalancerIpRanges: options.loadBalancerIpRanges,

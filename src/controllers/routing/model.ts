@@ -27,9 +27,4 @@ export interface LocalBgp {
 }
 
 /** The families the options enable. */
-export function enabledFamilies(options: { enableIpv4: boolean; enableIpv6: boolean }): AddressFamily[] {
-  const out: AddressFamily[] = [];
-  if (options.enableIpv4) out.push('ipv4');
-  if (options.enableIpv6) out.push('ipv6');
-  return out;
-}
+export { enabledFamilies } from '../../config/options.ts';
