@@ -19,6 +19,68 @@ function gauge(name: string, help: string, labelNames: string[] = []): Gauge<str
   return new Gauge({ name: NS + name, help, labelNames, registers: [registry] });
 }
 
+/** One IPVS virtual service's counters, for the per-service metrics (upstream's labels). */
+export interface ServiceStat {
+  namespace: string;
+  name: string;
+  vip: string;
+  protocol: string;
+  port: number;
+  connections: number;
+  inPackets: number;
+  outPackets: number;
+  inBytes: number;
+  outBytes: number;
+  connectionsPerSecond: number;
+  inPacketsPerSecond: number;
+  outPacketsPerSecond: number;
+  inBytesPerSecond: number;
+  outBytesPerSecond: number;
+}
+
+let serviceStatsSource: (() => Promise<ServiceStat[]>) | undefined;
+let serviceStatsCache: { at: number; value: Promise<ServiceStat[]> } | undefined;
+
+/** Where the per-service metrics come from (the service proxy sets it); read once per scrape. */
+export function setServiceStatsSource(source: (() => Promise<ServiceStat[]>) | undefined): void {
+  serviceStatsSource = source;
+  serviceStatsCache = undefined;
+}
+
+function currentServiceStats(): Promise<ServiceStat[]> {
+  if (!serviceStatsSource) return Promise.resolve([]);
+  // Every per-service metric collects on the same scrape: one IPVS dump serves them all.
+  if (!serviceStatsCache || Date.now() - serviceStatsCache.at > 1_000) serviceStatsCache = { at: Date.now(), value: serviceStatsSource().catch(() => []) };
+  return serviceStatsCache.value;
+}
+
+const SERVICE_LABELS = ['svc_namespace', 'service_name', 'service_vip', 'protocol', 'port'];
+const serviceLabels = (s: ServiceStat) => ({ svc_namespace: s.namespace, service_name: s.name, service_vip: s.vip, protocol: s.protocol, port: String(s.port) });
+
+/** A per-service metric set from the kernel's counters at scrape time (counters carry the kernel's totals). */
+function serviceMetric(kind: 'counter' | 'gauge', name: string, help: string, pick: (s: ServiceStat) => number): void {
+  const collect = async function (this: Counter<string> | Gauge<string>): Promise<void> {
+    this.reset();
+    for (const s of await currentServiceStats()) {
+      if (this instanceof Counter) this.inc(serviceLabels(s), pick(s));
+      else this.set(serviceLabels(s), pick(s));
+    }
+  };
+  if (kind === 'counter') new Counter({ name: NS + name, help, labelNames: SERVICE_LABELS, registers: [registry], collect });
+  else new Gauge({ name: NS + name, help, labelNames: SERVICE_LABELS, registers: [registry], collect });
+}
+
+serviceMetric('counter', 'service_total_connections', 'Total incoming connections made', (s) => s.connections);
+serviceMetric('counter', 'service_packets_in', 'Total incoming packets', (s) => s.inPackets);
+serviceMetric('counter', 'service_packets_out', 'Total outgoing packets', (s) => s.outPackets);
+serviceMetric('counter', 'service_bytes_in', 'Total incoming bytes', (s) => s.inBytes);
+serviceMetric('counter', 'service_bytes_out', 'Total outgoing bytes', (s) => s.outBytes);
+serviceMetric('gauge', 'service_pps_in', 'Incoming packets per second', (s) => s.inPacketsPerSecond);
+serviceMetric('gauge', 'service_pps_out', 'Outgoing packets per second', (s) => s.outPacketsPerSecond);
+serviceMetric('gauge', 'service_cps', 'Service connections per second', (s) => s.connectionsPerSecond);
+serviceMetric('gauge', 'service_bps_in', 'Incoming bytes per second', (s) => s.inBytesPerSecond);
+serviceMetric('gauge', 'service_bps_out', 'Outgoing bytes per second', (s) => s.outBytesPerSecond);
+
 export const metrics = {
   buildInfo: gauge('build_info', 'Build information (goversion carries the Node.js version)', ['goversion', 'version']),
 

@@ -10,7 +10,7 @@ import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
 import { writeSysctls, type SysctlSetting } from '../../kernel/sysctl.ts';
 import type { IpFamily } from '../../net/ip.ts';
 import { logger } from '../../observe/log.ts';
-import { metrics } from '../../observe/metrics.ts';
+import { metrics, setServiceStatsSource } from '../../observe/metrics.ts';
 import { rejectObject, type ControllerContext } from '../context.ts';
 import type { RunningController } from '../runtime.ts';
 import { AddressApplier } from './apply-addresses.ts';
@@ -20,6 +20,7 @@ import { CONTROLLER_NAME, ProxyController } from './controller.ts';
 import { IpvsDataplane, ownershipRule, type OwnershipConfig } from './dataplane.ts';
 import type { Problem } from './model.ts';
 import type { ProxyConfig } from './service-ips.ts';
+import { serviceStats } from './service-stats.ts';
 import { cacheSource, readLocalAddresses, type CacheSource } from './source.ts';
 
 const log = logger('proxy');
@@ -137,11 +138,20 @@ export async function createProxyController(ctx: ControllerContext, overrides: P
       rejectObject(ctx, CONTROLLER_NAME, subject, p.reason, p.message);
     },
   });
+  setServiceStatsSource(async () => {
+    const end = metrics.ipvsMetricsExportTime.startTimer();
+    try {
+      return await serviceStats(ipvs, controller.desiredState());
+    } finally {
+      end();
+    }
+  });
   return {
     controller,
     wants: (change) => change.kind === 'Service' || change.kind === 'EndpointSlice' || (change.kind === 'Node' && change.key === ctx.node.name),
     shutdown: async () => {
       // IPVS services, addresses and rules stay: connections keep flowing while kube-router restarts.
+      setServiceStatsSource(undefined);
       await ipvs.close();
       await sock.close();
     },
