@@ -6,7 +6,7 @@ APT_PACKAGES := iproute2 iptables ipset nftables conntrack containernetworking-p
 TEST_ENV := KUBE_ROUTER_LOG_LEVEL=$${KUBE_ROUTER_LOG_LEVEL:-silent}
 NODE_TEST := node --import tsx --test --test-force-exit --test-concurrency=1
 
-.PHONY: deps build test test-unit test-root test-heavy test-conformance bench demo lab-down clean
+.PHONY: deps build test test-unit test-root test-heavy test-conformance test-proxy bench demo lab-down clean
 
 deps: .stamp/apt .stamp/npm
 
@@ -43,12 +43,18 @@ test-root: build
 test-heavy: build
 	$(TEST_ENV) $(NODE_TEST) $$(find test/heavy -name '*.test.ts' | sort)
 
+# The service proxy in the Debian-kernel VM: the controller with real packets (also in `make test`) and the whole lab
+# brought up inside the VM with kube-router's proxy (`up --vm`, a few minutes under emulation).
+test-proxy: build
+	$(TEST_ENV) $(NODE_TEST) test/root/vm/proxy-vm.test.ts test/heavy/lab-up-vm.test.ts
+
 test-conformance: build
 	$(TEST_ENV) $(NODE_TEST) $$(find test/conformance -name '*.test.ts' | sort)
 
 bench: build
 	npm run --silent bench:routes
 	npm run --silent bench:netpol
+	npm run --silent bench:proxy
 
 demo: build
 	node bin/kube-router-lab.js demo
