@@ -56,9 +56,13 @@ export async function healthStatus(netns: string, port: number): Promise<number 
   return status === 200 && phase !== 'running' ? 503 : status;
 }
 
-/** True when this kernel has IPVS (the ip_vs module loads or is loaded): the service proxy can run. */
+let ipvsAvailable: boolean | undefined;
+
+/** True when this kernel has IPVS (the ip_vs module loads or is loaded); decided once per process. */
 export function kernelHasIpvs(): boolean {
-  if (existsSync('/proc/net/ip_vs')) return true;
-  spawnSync('modprobe', ['ip_vs'], { stdio: 'ignore' });
-  return existsSync('/proc/net/ip_vs');
+  if (ipvsAvailable === undefined) {
+    if (!existsSync('/proc/net/ip_vs')) spawnSync('modprobe', ['ip_vs'], { stdio: 'ignore' });
+    ipvsAvailable = existsSync('/proc/net/ip_vs');
+  }
+  return ipvsAvailable;
 }

@@ -1,6 +1,7 @@
 // The Prometheus metrics catalogue: upstream kube-router's metric names (docs/metrics.md) plus our own
 // sync/error counters, all on one registry that the metrics HTTP server exposes.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { IpvsStats } from '../kernel/netlink/ipvs-stats.ts';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -26,16 +27,7 @@ export interface ServiceStat {
   vip: string;
   protocol: string;
   port: number;
-  connections: number;
-  inPackets: number;
-  outPackets: number;
-  inBytes: number;
-  outBytes: number;
-  connectionsPerSecond: number;
-  inPacketsPerSecond: number;
-  outPacketsPerSecond: number;
-  inBytesPerSecond: number;
-  outBytesPerSecond: number;
+  stats: IpvsStats;
 }
 
 let serviceStatsSource: (() => Promise<ServiceStat[]>) | undefined;
@@ -58,12 +50,12 @@ const SERVICE_LABELS = ['svc_namespace', 'service_name', 'service_vip', 'protoco
 const serviceLabels = (s: ServiceStat) => ({ svc_namespace: s.namespace, service_name: s.name, service_vip: s.vip, protocol: s.protocol, port: String(s.port) });
 
 /** A per-service metric set from the kernel's counters at scrape time (counters carry the kernel's totals). */
-function serviceMetric(kind: 'counter' | 'gauge', name: string, help: string, pick: (s: ServiceStat) => number): void {
+function serviceMetric(kind: 'counter' | 'gauge', name: string, help: string, pick: (s: IpvsStats) => number): void {
   const collect = async function (this: Counter<string> | Gauge<string>): Promise<void> {
     this.reset();
     for (const s of await currentServiceStats()) {
-      if (this instanceof Counter) this.inc(serviceLabels(s), pick(s));
-      else this.set(serviceLabels(s), pick(s));
+      if (this instanceof Counter) this.inc(serviceLabels(s), pick(s.stats));
+      else this.set(serviceLabels(s), pick(s.stats));
     }
   };
   if (kind === 'counter') new Counter({ name: NS + name, help, labelNames: SERVICE_LABELS, registers: [registry], collect });

@@ -43,23 +43,23 @@ export class AddressApplier {
 
   /** The service addresses now on the link (host addresses only, without the prefix length). */
   async observe(): Promise<Set<string>> {
-    const link = await this.ensureLink();
-    const found = new Set<string>();
-    for (const a of await listAddresses(this.sock, { ifindex: link.index })) found.add(a.address.slice(0, a.address.indexOf('/')));
-    return found;
+    return this.addressesOn(await this.ensureLink());
   }
 
   /** The service addresses on the link without creating it (none when it does not exist). */
   async present(): Promise<Set<string>> {
     try {
-      const link = await getLink(this.sock, DUMMY_LINK);
-      const found = new Set<string>();
-      for (const a of await listAddresses(this.sock, { ifindex: link.index })) found.add(a.address.slice(0, a.address.indexOf('/')));
-      return found;
+      return await this.addressesOn(await getLink(this.sock, DUMMY_LINK));
     } catch (e) {
       if (errnoOf(e) === ENODEV) return new Set();
       throw e;
     }
+  }
+
+  private async addressesOn(link: Link): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const a of await listAddresses(this.sock, { ifindex: link.index })) found.add(a.address.slice(0, a.address.indexOf('/')));
+    return found;
   }
 
   /** Deletes the dummy link and with it every service address (--cleanup-config). */

@@ -3,7 +3,7 @@
 // re-reads just that service and converges it. The full sync lists the kernel, converges every planned service
 // and deletes the stale services it owns: never a service the ownership rule does not claim.
 import {
-  IPVS_SVC_F_PERSISTENT, IPVS_SVC_F_SCHED1, IPVS_SVC_F_SCHED2, IPVS_SVC_F_SCHED3, ipvsDestination, serviceKeyString,
+  IPVS_SVC_F_PERSISTENT, IPVS_SVC_F_SCHED1, IPVS_SVC_F_SCHED2, IPVS_SVC_F_SCHED3, ipvsDestination, serviceKeyOf, serviceKeyString,
   type Ipvs, type IpvsDestination, type IpvsDestinationSpec, type IpvsError, type IpvsOp, type IpvsService,
   type IpvsAddressKey, type IpvsServiceSettings,
 } from '../../kernel/ipvs.ts';
@@ -140,7 +140,7 @@ export class IpvsApplier {
     }
     for (const [id, s] of inKernel) {
       if (planned.has(id) || !owned(s)) continue;
-      ops.push({ op: 'delete-service', service: { family: s.family, protocol: (s as IpvsAddressKey).protocol, address: (s as IpvsAddressKey).address, port: (s as IpvsAddressKey).port } });
+      ops.push({ op: 'delete-service', service: serviceKeyOf(s) });
       report.deletedStale++;
     }
     report.ops = ops.length;

@@ -5,7 +5,7 @@ import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { logger } from '../../observe/log.ts';
 import type { ChangeRef, Controller, SyncOutcome } from '../runtime.ts';
-import type { Problem, ServicePlan } from './model.ts';
+import type { Problem, ServicePlan, VirtualService } from './model.ts';
 import { planService, type ProxyNode } from './plan-service.ts';
 import { ProxyState, type StateDelta } from './plan-state.ts';
 import type { ProxyConfig } from './service-ips.ts';
@@ -102,18 +102,19 @@ export class ProxyController implements Controller {
       }
     }
     if (byService.size === 0) return {};
-    const delta: StateDelta = { upsert: [], remove: [], addAddresses: [], removeAddresses: [], hairpinChanged: false, problems: [] };
+    const merged = new DeltaMerge();
     for (const key of byService.keys()) {
       const svc = this.deps.source.service(key);
       const d = this.state.set(key, svc ? this.plan(svc, node) : undefined);
       if (svc) this.reportAll(svc, d.problems, this.state.plan(key));
-      mergeDelta(delta, d);
+      merged.add(d);
       // A retried Service is pushed again in full: the dataplane's own diff makes that minimal.
       for (const vs of this.state.plan(key)?.virtualServices ?? []) {
         const owned = this.state.virtualService(vs.key);
-        if (owned && owned.service === key && !delta.upsert.includes(owned)) delta.upsert.push(owned);
+        if (owned && owned.service === key) merged.upsert(owned);
       }
     }
+    const delta = merged.result();
     const failures = await this.deps.dataplane.apply(delta, this.state);
     this.deps.observeSync?.('incremental', Number(process.hrtime.bigint() - started) / 1e9);
     const failed = new Map<string, unknown>();
@@ -158,16 +159,30 @@ export class ProxyController implements Controller {
   }
 }
 
-function mergeDelta(into: StateDelta, d: StateDelta): void {
-  const removed = new Set(d.remove);
-  into.upsert = into.upsert.filter((v) => !removed.has(v.key));
-  for (const v of d.upsert) { into.upsert = into.upsert.filter((u) => u.key !== v.key); into.upsert.push(v); }
-  const upserted = new Set(d.upsert.map((v) => v.key));
-  into.remove = [...into.remove.filter((k) => !upserted.has(k)), ...d.remove];
-  const added = new Set(d.addAddresses);
-  into.removeAddresses = [...into.removeAddresses.filter((a) => !added.has(a)), ...d.removeAddresses];
-  const dropped = new Set(d.removeAddresses);
-  into.addAddresses = [...into.addAddresses.filter((a) => !dropped.has(a)), ...d.addAddresses];
-  into.hairpinChanged ||= d.hairpinChanged;
-  into.problems.push(...d.problems);
+/** Several Services' deltas folded into one, later changes winning (linear in the size of the batch). */
+class DeltaMerge {
+  private readonly virtualServices = new Map<string, VirtualService | null>();
+  private readonly addresses = new Map<string, boolean>();
+  private hairpinChanged = false;
+  private readonly problems: Problem[] = [];
+
+  add(d: StateDelta): void {
+    for (const key of d.remove) this.virtualServices.set(key, null);
+    for (const vs of d.upsert) this.upsert(vs);
+    for (const a of d.removeAddresses) this.addresses.set(a, false);
+    for (const a of d.addAddresses) this.addresses.set(a, true);
+    this.hairpinChanged ||= d.hairpinChanged;
+    this.problems.push(...d.problems);
+  }
+
+  upsert(vs: VirtualService): void {
+    this.virtualServices.set(vs.key, vs);
+  }
+
+  result(): StateDelta {
+    const delta: StateDelta = { upsert: [], remove: [], addAddresses: [], removeAddresses: [], hairpinChanged: this.hairpinChanged, problems: this.problems };
+    for (const [key, vs] of this.virtualServices) if (vs) delta.upsert.push(vs); else delta.remove.push(key);
+    for (const [a, add] of this.addresses) (add ? delta.addAddresses : delta.removeAddresses).push(a);
+    return delta;
+  }
 }

@@ -15,13 +15,7 @@ export async function serviceStats(ipvs: Ipvs, state: ProxyState): Promise<Servi
     const vs = state.virtualService(virtualServiceKey(protocol, s.address, s.port));
     if (!vs) continue; // not one of ours
     const [namespace = '', name = ''] = vs.service.split('/');
-    const st = s.stats;
-    out.push({
-      namespace, name, vip: s.address, protocol: s.protocol, port: s.port,
-      connections: st.connections, inPackets: st.inPackets, outPackets: st.outPackets, inBytes: st.inBytes, outBytes: st.outBytes,
-      connectionsPerSecond: st.connectionsPerSecond, inPacketsPerSecond: st.inPacketsPerSecond, outPacketsPerSecond: st.outPacketsPerSecond,
-      inBytesPerSecond: st.inBytesPerSecond, outBytesPerSecond: st.outBytesPerSecond,
-    });
+    out.push({ namespace, name, vip: s.address, protocol: s.protocol, port: s.port, stats: s.stats });
   }
   return out;
 }
