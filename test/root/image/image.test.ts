@@ -114,14 +114,20 @@ test('the image has gobgpd, gobgp and the netfilter, IPVS and conntrack tools', 
   assert.equal(inImage(ns, ['dpkg-query', '-W', 'golang-*']).status, 1);
 });
 
-test("the image's kube-router loads gobgp's protos and its netlink addon", { skip }, () => {
+test("the image's kube-router supervises gobgpd over gRPC with the copied protos, and lists links through its addon", { skip }, () => {
   const ns = netns();
   const lib = '/usr/local/lib/kube-router/dist/src';
-  const probe = `const p = await import('${lib}/bgp/gobgp-proto.js'); const s = await import('${lib}/kernel/netlink/socket.js');` +
-    ` const l = await import('${lib}/kernel/netlink/rtnl-link.js'); const r = p.loadGobgpService(); if (!r.ok) throw new Error(r.error);` +
-    ` const sock = s.NetlinkSocket.open(s.NETLINK_ROUTE); const links = await l.listLinks(sock); await sock.close();` +
-    ` console.log('links: ' + links.map((k) => k.name).join(','));`;
-  assert.match(ok(ns, ['/usr/local/bin/node', '--input-type=module', '-e', probe]), /^links: lo$/m);
+  // The daemon's own code paths: GobgpdSupervisor starts gobgpd and resolves once its API answers a call made
+  // with the protos from KUBE_ROUTER_GOBGP_PROTO_DIR; listLinks dumps links over the nlsock addon.
+  const probe = `const { GobgpdSupervisor } = await import('${lib}/bgp/gobgpd-supervisor.js');` +
+    ` const { NetlinkSocket, NETLINK_ROUTE } = await import('${lib}/kernel/netlink/socket.js');` +
+    ` const { listLinks } = await import('${lib}/kernel/netlink/rtnl-link.js');` +
+    ` const gobgpd = new GobgpdSupervisor({ socketPath: '/run/krt-image-gobgpd.sock', adminPort: 0 });` +
+    ` const started = await gobgpd.start(); await gobgpd.stop(); if (!started.ok) throw new Error(started.error);` +
+    ` const sock = NetlinkSocket.open(NETLINK_ROUTE); const links = await listLinks(sock); await sock.close();` +
+    ` console.log('gobgpd answered; links: ' + links.map((k) => k.name).join(','));`;
+  const out = ok(ns, ['/usr/local/bin/node', '--input-type=module', '-e', probe], { env: { KUBE_ROUTER_LOG_LEVEL: 'silent' } });
+  assert.match(out, /^gobgpd answered; links: lo$/m);
 });
 
 test('cni-install copies the CNI plugins into the mounted host directory, once', { skip }, () => {
