@@ -106,6 +106,7 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
     stops.push(() => api.stop());
     record.apiUrl = api.url;
     record.kubeconfig = api.kubeconfigPath;
+    save(); // progress for `up`/`demo`: the API server is up
     const port = Number(new URL(api.url).port);
 
     stops.push(async () => { await teardownLab(lab); });
@@ -134,6 +135,7 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
     stops.push(startNodeLeases(api.store, nodes));
     const podCidrs = await waitForPodCidrs(api.store, nodes.map((n) => n.name));
     for (const n of record.nodes) n.podCidr = podCidrs.get(n.name);
+    save();
     if (options.staticRoutes) installStaticPodRoutes(nodes, podCidrs);
 
     if (options.kubeRouter) {
