@@ -6,6 +6,8 @@ import { before, describe, test } from 'node:test';
 import { haveCommand } from '../helpers/netns.ts';
 import { runTestFileInVm, type VmTestRun } from '../../lab/vm/test-in-vm.ts';
 
+// Measured on the shared 2-core host (load average 9-12): 174-282 s in the VM (boot ~6-14 s, topology and proxy
+// ~60 s, 49 connections at 2-4 s each under TCG). The timeout catches hangs, not load.
 const skip = !haveCommand('qemu-system-x86_64') || !haveCommand('socat') ? 'needs qemu-system-x86_64 and socat' : false;
 
 describe('NetworkPolicy on Service traffic in the test VM', { skip }, () => {
