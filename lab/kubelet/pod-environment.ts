@@ -110,7 +110,8 @@ export function prepareVolumes(ctx: PodContext, settings: VolumeSettings): Resul
       const path = settings.hostPath(String(volume['hostPath']['path']));
       const type = String(volume['hostPath']['type'] ?? '');
       if (!existsSync(path)) {
-        if (type === 'DirectoryOrCreate') mkdirSync(path, { recursive: true });
+        // an untyped hostPath is created as a directory, as container runtimes create missing bind sources
+        if (type === 'DirectoryOrCreate' || type === '') mkdirSync(path, { recursive: true });
         else if (type === 'FileOrCreate') { mkdirSync(dirname(path), { recursive: true }); writeFileSync(path, ''); }
         else return err(`hostPath ${path} of volume ${name} does not exist`);
       }
