@@ -101,6 +101,7 @@ describe('kubectl apply and rollout status of a DaemonSet', { skip }, () => {
     assert.equal(ds.status['desiredNumberScheduled'], 3);
     assert.equal(ds.status['updatedNumberScheduled'], 3);
     assert.equal(ds.status['numberReady'], 3);
+    assert.match(await kubectl(['-n', 'kube-system', 'get', 'ds']), /^NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE\nagent\s+3\s+3\s+3\s+3\s+3\s+<none>/);
 
     await kubectl(['delete', '-f', file]);
     assert.deepEqual(server.store.list(server.store.type('', 'pods'), 'kube-system').filter((p) => !p.metadata.deletionTimestamp), [], 'the DaemonSet took its pods along');
