@@ -158,4 +158,25 @@ describe('a DaemonSet from an image with RBAC in the lab', { skip }, () => {
     kc(['-n', 'kube-system', 'delete', 'ds', 'prober']);
     await until('the daemon pods gone', 30_000, async () => ((await daemonPods()).length === 0 ? true : undefined));
   });
+
+  test('a container that exits is restarted with back-off; its output accumulates in kubectl logs', async () => {
+    kc(['apply', '-f', '-'], `apiVersion: v1
+kind: Pod
+metadata: {name: crasher, namespace: default}
+spec:
+  nodeName: ${PREFIX}-n1
+  hostNetwork: true
+  automountServiceAccountToken: false
+  containers: [{name: c, image: lab/busybox:1, command: [sh, -c, "echo started; exit 3"]}]
+`);
+    type Status = { restartCount: number; lastState?: { terminated?: { exitCode: number } } };
+    const status = await until('two restarts', 20_000, async () => {
+      const pod = JSON.parse(kc(['get', 'pod', 'crasher', '-o', 'json'])) as { status?: { containerStatuses?: Status[] } };
+      const c = pod.status?.containerStatuses?.[0];
+      return c && c.restartCount >= 2 ? c : undefined;
+    });
+    assert.equal(status.lastState?.terminated?.exitCode, 3);
+    assert.ok(kc(['logs', 'crasher']).split('\n').filter((l) => l === 'started').length >= 2);
+    kc(['delete', 'pod', 'crasher', '--wait=true']);
+  });
 });
