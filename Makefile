@@ -1,7 +1,7 @@
 # Two commands matter: `make test` and `make demo`. Both first install what they need on a fresh machine.
 SHELL := /bin/bash
 APT_PACKAGES := iproute2 iptables ipset nftables conntrack containernetworking-plugins gobgpd bird2 \
-	qemu-system-x86 busybox-static socat golang-github-osrg-gobgp-dev openssl ipvsadm kmod xz-utils \
+	qemu-system-x86 busybox-static umoci socat golang-github-osrg-gobgp-dev openssl ipvsadm kmod xz-utils \
 	procps python3 make g++
 TEST_ENV := KUBE_ROUTER_LOG_LEVEL=$${KUBE_ROUTER_LOG_LEVEL:-silent}
 NODE_TEST := node --import tsx --test --test-force-exit --test-concurrency=1
