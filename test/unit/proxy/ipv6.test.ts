@@ -64,7 +64,7 @@ describe('proxy planner over IPv6 and dual-stack', () => {
 });
 
 describe('proxy netfilter rules and local routes over IPv6', () => {
-  it('IPv6 sets are inet6-prefixed hash sets of family inet6, and entries bracket nothing', () => {
+  it('IPv6 sets are inet6-prefixed sets of family inet6, and a service port entry carries the bare address', () => {
     const sets = proxySets(6);
     assert.deepEqual([sets.localIps.name, sets.serviceIps.name, sets.servicePorts.name], ['inet6:kube-router-local-ips', 'inet6:kube-router-svip', 'inet6:kube-router-svip-prt']);
     assert.equal(sets.servicePorts.family, 6);
