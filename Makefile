@@ -43,11 +43,11 @@ test-root: build
 test-heavy: build
 	$(TEST_ENV) $(NODE_TEST) $$(find test/heavy -name '*.test.ts' | sort)
 
-# The service proxy in the Debian-kernel VM: the controller with real packets (also in `make test`), NetworkPolicy on
-# Service traffic with both netpol backends (about 4 minutes) and the whole lab brought up inside the VM with
-# kube-router's proxy (`up --vm`, a few minutes under emulation).
+# The service proxy in the Debian-kernel VM: the controller with real packets (also in `make test`), the same over
+# IPv6 and dual-stack, NetworkPolicy on Service traffic with both netpol backends (a few minutes each) and the whole
+# lab brought up inside the VM with kube-router's proxy (`up --vm`, a few minutes under emulation).
 test-proxy: build
-	$(TEST_ENV) $(NODE_TEST) test/root/vm/proxy-vm.test.ts test/heavy/proxy-netpol-vm.test.ts test/heavy/lab-up-vm.test.ts
+	$(TEST_ENV) $(NODE_TEST) test/root/vm/proxy-vm.test.ts test/heavy/proxy-ipv6-vm.test.ts test/heavy/proxy-netpol-vm.test.ts test/heavy/lab-up-vm.test.ts
 
 test-conformance: build
 	$(TEST_ENV) $(NODE_TEST) $$(find test/conformance -name '*.test.ts' | sort)
