@@ -11,6 +11,7 @@ import { parseCommandLine } from '../../src/cli/command-line.ts';
 import type { Options } from '../../src/config/options.ts';
 import { assembleProxy, prepareKernel } from '../../src/controllers/proxy/index.ts';
 import type { ProxyController } from '../../src/controllers/proxy/controller.ts';
+import { AddressApplier } from '../../src/controllers/proxy/apply-addresses.ts';
 import type { Problem } from '../../src/controllers/proxy/model.ts';
 import { readLocalAddresses, type CacheSource, type LocalAddresses } from '../../src/controllers/proxy/source.ts';
 import { processExec } from '../../src/kernel/exec.ts';
@@ -171,6 +172,13 @@ describe('service proxy over IPv6 and dual-stack in the VM kernel', { skip: IN_V
       await controller.fullSync();
     }
     assert.deepEqual(counts(tcpAnswers(t.c1, '2001:db8:96::10', 80, 2)), { [`p1 ${PODS.c1.v6}`]: 1, [`p2 ${PODS.c1.v6}`]: 1 }, 'without it the pod address is kept again');
+  });
+
+  test('the kernel\'s link-local address on kube-dummy-if is not taken for a service address', async () => {
+    assert.match(inN1('ip', ['-6', '-o', 'addr', 'show', 'dev', 'kube-dummy-if']), /fe80::/, 'the kernel gave the link its fe80 address');
+    const observed = [...await new AddressApplier(sock, () => ({})).observe()];
+    assert.ok(observed.includes('2001:db8:96::10'), observed.join(' '));
+    assert.deepEqual(observed.filter((a) => a.startsWith('fe80')), [], 'full syncs would otherwise try to delete it');
   });
 
   test('deleting an IPv6 Service removes its virtual service, its address and its firewall entries', async () => {

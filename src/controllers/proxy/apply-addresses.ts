@@ -60,7 +60,12 @@ export class AddressApplier {
 
   private async addressesOn(link: Link): Promise<Set<string>> {
     const found = new Set<string>();
-    for (const a of await listAddresses(this.sock, { ifindex: link.index })) found.add(a.address.slice(0, a.address.indexOf('/')));
+    // Only host prefixes are service addresses: the kernel's own fe80::/64 on the link is not ours to delete.
+    for (const a of await listAddresses(this.sock, { ifindex: link.index })) {
+      const slash = a.address.indexOf('/');
+      const length = Number(a.address.slice(slash + 1));
+      if (length === (a.address.includes(':') ? 128 : 32)) found.add(a.address.slice(0, slash));
+    }
     return found;
   }
 
