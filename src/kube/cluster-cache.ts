@@ -5,6 +5,7 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import { type IndexFunc, type KubeObject, Store, type StoreEventType } from './cache.ts';
 import type { KubeClient } from './client.ts';
+import { collectionPath, REFLECTED_RESOURCES } from './api-access.ts';
 import { Reflector, type ReflectorOptions } from './reflector.ts';
 import { logger } from '../observe/log.ts';
 
@@ -33,22 +34,19 @@ const byNamespace: IndexFunc<KubeObject> = (o) => (o.metadata?.namespace ? [o.me
 
 interface ResourceSpec<T> {
   kind: string;
-  path: string;
   indexers: Record<string, IndexFunc<T>>;
 }
 
 const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
-  nodes: { kind: 'Node', path: '/api/v1/nodes', indexers: {} },
+  nodes: { kind: 'Node', indexers: {} },
   pods: {
     kind: 'Pod',
-    path: '/api/v1/pods',
     indexers: { [INDEX.byNode]: (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []), [INDEX.byNamespace]: byNamespace },
   },
-  namespaces: { kind: 'Namespace', path: '/api/v1/namespaces', indexers: {} },
-  services: { kind: 'Service', path: '/api/v1/services', indexers: { [INDEX.byNamespace]: byNamespace } },
+  namespaces: { kind: 'Namespace', indexers: {} },
+  services: { kind: 'Service', indexers: { [INDEX.byNamespace]: byNamespace } },
   endpointslices: {
     kind: 'EndpointSlice',
-    path: '/apis/discovery.k8s.io/v1/endpointslices',
     indexers: {
       // Upstream's service-name indexer: `<namespace>/<service name label>`; unlabelled slices are not indexed.
       [INDEX.service]: (s) => {
@@ -59,7 +57,6 @@ const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
   },
   networkpolicies: {
     kind: 'NetworkPolicy',
-    path: '/apis/networking.k8s.io/v1/networkpolicies',
     indexers: { [INDEX.byNamespace]: byNamespace },
   },
 };
@@ -111,7 +108,9 @@ export class ClusterCache {
   start(): void {
     for (const [name, store] of this.stores) {
       if (this.reflectors.has(name)) continue;
-      const reflector = new Reflector<KubeObject>({ ...this.reflectorOptions, client: this.client, path: RESOURCES[name].path, store });
+      // The path comes from the declared API access, so what is watched is what deploy/ RBAC grants.
+      const path = collectionPath(REFLECTED_RESOURCES[name]);
+      const reflector = new Reflector<KubeObject>({ ...this.reflectorOptions, client: this.client, path, store });
       this.reflectors.set(name, reflector);
       reflector.start();
     }
