@@ -1,8 +1,9 @@
 #!/bin/bash
 # Builds kube-router's container image without a container daemon: a Debian bookworm root filesystem from
 # mmdebstrap, the build host's Node binary, and this checkout's dist/, addon and production node_modules, assembled
-# by umoci into an OCI image layout and archived as build/image/kube-router.oci.tar (tags kube-router:<version>
-# and kube-router:latest). `make image` runs it after `npm run build`; deploy/image/README.md says what is inside.
+# by umoci into an OCI image layout and archived as build/image/kube-router.oci.tar (tag kube-router:<version>
+# only: one tag, so loaders that take an archive's single image need no tag argument, e.g. `kube-router-lab image
+# load`). `make image` runs it after `npm run build`; deploy/image/README.md says what is inside.
 #
 # Incremental: the archive is rebuilt only when a hash of everything that goes into it changes; the Debian layer
 # and the production node_modules are cached under build/image/cache by hashes of their own recipes.
@@ -133,7 +134,7 @@ app_layer() {
 # A layer tar of DIR's usr/ tree, owned by root (only usr/: / and the /bin -> usr/bin links stay the Debian layer's).
 layer_tar() { tar --create --file "$2" --directory "$1" --owner=0 --group=0 --numeric-owner --sort=name usr; }
 
-# The OCI layout: three layers (Debian, node, kube-router), the runtime config and both tags; then the archive.
+# The OCI layout: three layers (Debian, node, kube-router), the runtime config and the tag; then the archive.
 assemble() {
   local layout="$WORK/oci" tag="kube-router:$VERSION"
   say "assembling the OCI image $tag"
@@ -149,7 +150,6 @@ assemble() {
     --config.workingdir / \
     --config.label "org.opencontainers.image.title=kube-router" \
     --config.label "org.opencontainers.image.version=$VERSION"
-  umoci tag --image "$layout:$tag" kube-router:latest
   umoci gc --layout "$layout"
   tar --create --file "$WORK/kube-router.oci.tar" --directory "$layout" oci-layout index.json blobs
   rm -rf "$LAYOUT"

@@ -68,9 +68,9 @@ function ok(ns: TestNetns, args: string[], opts?: Parameters<typeof inImage>[2])
   return r.output;
 }
 
-test('the image is tagged with the package version and latest, and its entrypoint is kube-router', { skip }, () => {
+test('the image is tagged with the package version, and its entrypoint is kube-router', { skip }, () => {
   const tags = sh('umoci', ['ls', '--layout', join(work, 'layout')]).trim().split('\n').sort();
-  assert.deepEqual(tags, [`kube-router:${version}`, 'kube-router:latest']);
+  assert.deepEqual(tags, [`kube-router:${version}`]);
   assert.deepEqual(entrypoint, ['/usr/local/bin/kube-router']);
 });
 
