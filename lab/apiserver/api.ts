@@ -74,12 +74,14 @@ export class LabApi {
       .filter((o) => !namespace || !type.namespaced || o.metadata.namespace === namespace);
   }
 
-  /** Like list() but without deep copies (top level only, for apiVersion/kind): read-only, for hot paths. */
-  listShared(type: ResourceType, namespace?: string): KubeObject[] {
+  /**
+   * Like list() but without copies (a top-level copy only where the stored apiVersion/kind differ, as for
+   * events.k8s.io events): read-only, for hot paths. `after`: only objects whose namespace/name key sorts after it.
+   */
+  listShared(type: ResourceType, namespace?: string, after = ''): KubeObject[] {
     const version = groupVersion(type);
-    return this.objects.shared(storageKey(type))
-      .filter((o) => !namespace || !type.namespaced || o.metadata.namespace === namespace)
-      .map((o) => ({ ...o, apiVersion: version, kind: type.kind }));
+    const shared = this.objects.shared(storageKey(type), namespace && type.namespaced ? namespace : undefined, after);
+    return shared.map((o) => (o.apiVersion === version && o.kind === type.kind ? o : { ...o, apiVersion: version, kind: type.kind }));
   }
 
   create(type: ResourceType, input: KubeObject, options: WriteOptions = {}): Result<KubeObject> {
@@ -90,13 +92,13 @@ export class LabApi {
     object.metadata = meta;
     if (!type.namespaced) delete meta.namespace;
     else if (!meta.namespace) return fail(badRequest('the namespace of the object must be set'));
-    else if (!this.objects.get('/namespaces', undefined, meta.namespace)) {
+    else if (!this.objects.has('/namespaces', undefined, meta.namespace)) {
       return fail(notFound({ group: '', plural: 'namespaces', name: meta.namespace }));
     } else if (this.objects.get('/namespaces', undefined, meta.namespace)?.metadata.deletionTimestamp) {
       return fail(forbidden(`${type.plural} "${meta.name ?? ''}" is forbidden: unable to create new content in namespace ${meta.namespace} because it is being terminated`));
     }
     if (!meta.name && meta.generateName) meta.name = meta.generateName + randomBytes(4).toString('hex').slice(0, 5);
-    if (meta.name && this.objects.get(storageKey(type), meta.namespace, meta.name)) {
+    if (meta.name && this.objects.has(storageKey(type), meta.namespace, meta.name)) {
       return fail(alreadyExists({ group: type.group, plural: type.plural, name: meta.name }));
     }
     // as upstream: a client cannot create a pod or service with a status; the kubelet/LB controller writes it later

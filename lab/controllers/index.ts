@@ -23,11 +23,12 @@ export const DEFAULT_CLUSTER_CIDRS = ['198.18.0.0/16'];
 export const DEFAULT_SERVICE_CIDRS = ['198.19.0.0/20'];
 
 export function startLabControllers(api: LabApi, options: LabControllerOptions = {}): { stop(): void } {
-  api.addAdmissionHook(makeServiceAllocator(api, {
+  const allocator = makeServiceAllocator(api, {
     serviceCidrs: options.serviceCidrs ?? DEFAULT_SERVICE_CIDRS,
     ...(options.nodePortRange ? { nodePortRange: options.nodePortRange } : {}),
-  }));
-  const stops: (() => void)[] = [];
+  });
+  api.addAdmissionHook(allocator.hook);
+  const stops: (() => void)[] = [allocator.stop];
   const clusterCidrs = options.clusterCidrs ?? DEFAULT_CLUSTER_CIDRS;
   if (clusterCidrs.length > 0) {
     stops.push(startPodCidrAllocator(api, {
