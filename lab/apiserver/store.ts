@@ -78,6 +78,11 @@ export class ObjectStore {
     return found ? structuredClone(found) : undefined;
   }
 
+  /** The stored object itself, without copying: callers must not modify it. */
+  peek(resource: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.objects.get(resource)?.byKey.get(objectKey(namespace, name));
+  }
+
   /** Whether an object exists, without copying it. */
   has(resource: string, namespace: string | undefined, name: string): boolean {
     return this.objects.get(resource)?.byKey.has(objectKey(namespace, name)) ?? false;

@@ -17,6 +17,8 @@ export interface LabControllerOptions {
   endpointSlices?: boolean;
   /** Endpoints per EndpointSlice before another slice is started (default 100, as upstream). */
   maxEndpointsPerSlice?: number;
+  /** How long EndpointSlice changes collect before they are written (default 50 ms; 0: next event-loop turn). */
+  endpointSliceBatchMs?: number;
 }
 
 export const DEFAULT_CLUSTER_CIDRS = ['198.18.0.0/16'];
@@ -37,6 +39,6 @@ export function startLabControllers(api: LabApi, options: LabControllerOptions =
       ...(options.nodeMaskV6 !== undefined ? { nodeMaskV6: options.nodeMaskV6 } : {}),
     }));
   }
-  if (options.endpointSlices !== false) stops.push(startEndpointSliceController(api, options.maxEndpointsPerSlice));
+  if (options.endpointSlices !== false) stops.push(startEndpointSliceController(api, options.maxEndpointsPerSlice, options.endpointSliceBatchMs ?? 50));
   return { stop: () => { for (const stop of stops) stop(); } };
 }
