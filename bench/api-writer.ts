@@ -20,15 +20,19 @@ interface KubeconfigView {
 
 const decode = (b64: string | undefined): string | undefined => (b64 ? Buffer.from(b64, 'base64').toString() : undefined);
 
-/** A writer for `server` (http:// or https://), or for the cluster and user of a kubeconfig file. */
-export function apiWriter(target: { server: string; token?: string; ca?: string; cert?: string; key?: string } | { kubeconfig: string }, maxSockets = 32): ApiWriter {
+/**
+ * A writer for `server` (http:// or https://), or for the cluster and user of a kubeconfig file (`server` then
+ * overrides its address, e.g. the lab's 127.0.0.1 URL where the kubeconfig names a node address).
+ */
+export function apiWriter(target: { server: string; token?: string; ca?: string; cert?: string; key?: string } | { kubeconfig: string; server?: string },
+  maxSockets = 32): ApiWriter {
   let server: string, token: string | undefined, ca: string | undefined, cert: string | undefined, key: string | undefined;
   if ('kubeconfig' in target) {
     const config = parse(readFileSync(target.kubeconfig, 'utf8')) as KubeconfigView;
     const cluster = config.clusters?.[0]?.cluster;
     const user = config.users?.[0]?.user;
     if (!cluster?.server) throw new Error(`${target.kubeconfig} names no server`);
-    ({ server } = cluster);
+    server = target.server ?? cluster.server;
     token = user?.token;
     ca = decode(cluster['certificate-authority-data']);
     cert = decode(user?.['client-certificate-data']);
