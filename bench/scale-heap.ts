@@ -6,6 +6,8 @@ import { runInNewContext } from 'node:vm';
 import { ClusterCache, type ResourceName } from '../src/kube/cluster-cache.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { loadKubeconfigFile } from '../src/kube/kubeconfig.ts';
+import { Store, type KubeObject } from '../src/kube/cache.ts';
+import { Reflector } from '../src/kube/reflector.ts';
 
 export interface CacheBytes { objects: number; units: number; bytes: number; bytesPerUnit: number }
 
@@ -15,24 +17,44 @@ function collector(): () => void {
   return () => { gc(); gc(); };
 }
 
-/** Heap bytes the cache of one resource holds per unit (units: objects, or what `unitsOf` counts in each). */
-export async function cacheBytes(kubeconfig: string, server: string, resource: ResourceName,
-  unitsOf: (o: any) => number = () => 1): Promise<CacheBytes> {
+function clientFor(kubeconfig: string, server: string): KubeClient {
   const config = loadKubeconfigFile(kubeconfig);
   if (!config.ok) throw new Error(`kubeconfig: ${String(config.error)}`);
-  const client = new KubeClient({ ...config.value, server });
+  return new KubeClient({ ...config.value, server });
+}
+
+async function measure(fill: () => Promise<{ list: () => readonly unknown[]; stop: () => Promise<void> }>, unitsOf: (o: any) => number): Promise<CacheBytes> {
   const gc = collector();
   gc();
   const before = process.memoryUsage().heapUsed;
-  const cache = new ClusterCache(client, [resource], { watchTimeoutSeconds: () => 600 });
-  cache.start();
-  await cache.waitForSync(600_000);
+  const filled = await fill();
   gc();
   const after = process.memoryUsage().heapUsed;
-  const objects = cache.store(resource).list() as unknown[];
+  const objects = filled.list();
   const units = objects.reduce<number>((n, o) => n + unitsOf(o), 0);
-  await cache.stop();
+  await filled.stop();
   return { objects: objects.length, units, bytes: after - before, bytesPerUnit: units > 0 ? (after - before) / units : NaN };
+}
+
+/** Heap bytes the daemon's cache of one resource holds per unit (objects, or what `unitsOf` counts in each). */
+export function cacheBytes(kubeconfig: string, server: string, resource: ResourceName, unitsOf: (o: any) => number = () => 1): Promise<CacheBytes> {
+  return measure(async () => {
+    const cache = new ClusterCache(clientFor(kubeconfig, server), [resource], { watchTimeoutSeconds: () => 600 });
+    cache.start();
+    await cache.waitForSync(600_000);
+    return { list: () => cache.store(resource).list(), stop: () => cache.stop() };
+  }, unitsOf);
+}
+
+/** The same for whole objects as the API server sends them (managedFields aside): what a cache without slimming holds. */
+export function wholeObjectBytes(kubeconfig: string, server: string, path: string, unitsOf: (o: any) => number = () => 1): Promise<CacheBytes> {
+  return measure(async () => {
+    const store = new Store<KubeObject>('Object', {});
+    const reflector = new Reflector<KubeObject>({ client: clientFor(kubeconfig, server), path, store, watchTimeoutSeconds: () => 600 });
+    reflector.start();
+    await reflector.waitForSync();
+    return { list: () => store.list(), stop: () => reflector.stop() };
+  }, unitsOf);
 }
 
 export const endpointsOf = (slice: { endpoints?: unknown[] }): number => slice.endpoints?.length ?? 0;

@@ -6,6 +6,7 @@ import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import { type IndexFunc, type KubeObject, Store, type StoreEventType } from './cache.ts';
 import type { KubeClient } from './client.ts';
 import { Reflector, type ReflectorOptions } from './reflector.ts';
+import { slimPod } from './slim.ts';
 import { logger } from '../observe/log.ts';
 
 export interface ResourceTypes {
@@ -35,6 +36,8 @@ interface ResourceSpec<T> {
   kind: string;
   path: string;
   indexers: Record<string, IndexFunc<T>>;
+  /** What of each object the store keeps (default: all of it but managedFields). */
+  transform?: (obj: T) => T;
 }
 
 const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
@@ -43,6 +46,7 @@ const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
     kind: 'Pod',
     path: '/api/v1/pods',
     indexers: { [INDEX.byNode]: (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []), [INDEX.byNamespace]: byNamespace },
+    transform: slimPod,
   },
   namespaces: { kind: 'Namespace', path: '/api/v1/namespaces', indexers: {} },
   services: { kind: 'Service', path: '/api/v1/services', indexers: { [INDEX.byNamespace]: byNamespace } },
@@ -111,7 +115,9 @@ export class ClusterCache {
   start(): void {
     for (const [name, store] of this.stores) {
       if (this.reflectors.has(name)) continue;
-      const reflector = new Reflector<KubeObject>({ ...this.reflectorOptions, client: this.client, path: RESOURCES[name].path, store });
+      const spec = RESOURCES[name] as unknown as ResourceSpec<KubeObject>;
+      const reflector = new Reflector<KubeObject>({ ...this.reflectorOptions, client: this.client, path: spec.path, store,
+        ...(spec.transform ? { transform: spec.transform } : {}) });
       this.reflectors.set(name, reflector);
       reflector.start();
     }
