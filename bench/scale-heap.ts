@@ -46,15 +46,19 @@ export function cacheBytes(kubeconfig: string, server: string, resource: Resourc
   }, unitsOf);
 }
 
-/** The same for whole objects as the API server sends them (managedFields aside): what a cache without slimming holds. */
-export function wholeObjectBytes(kubeconfig: string, server: string, path: string, unitsOf: (o: any) => number = () => 1): Promise<CacheBytes> {
+/**
+ * The same for a plain store without indexes: whole objects as the API server sends them (managedFields aside), or
+ * as `transform` leaves them. Comparing the two isolates what slimming saves; the ClusterCache adds its indexes.
+ */
+export function plainStoreBytes(kubeconfig: string, server: string, path: string, transform?: (o: any) => any): Promise<CacheBytes> {
   return measure(async () => {
     const store = new Store<KubeObject>('Object', {});
-    const reflector = new Reflector<KubeObject>({ client: clientFor(kubeconfig, server), path, store, watchTimeoutSeconds: () => 600 });
+    const reflector = new Reflector<KubeObject>({ client: clientFor(kubeconfig, server), path, store, watchTimeoutSeconds: () => 600,
+      ...(transform ? { transform } : {}) });
     reflector.start();
     await reflector.waitForSync();
     return { list: () => store.list(), stop: () => reflector.stop() };
-  }, unitsOf);
+  }, () => 1);
 }
 
 export const endpointsOf = (slice: { endpoints?: unknown[] }): number => slice.endpoints?.length ?? 0;

@@ -12,7 +12,8 @@ import { DEFAULT_UNDERLAY_CIDR } from '../lab/netns/topology.ts';
 import { apiWriter } from './api-writer.ts';
 import { loadCluster, shapeFor } from './load-cluster.ts';
 import { BenchDaemon, kernelCounts, procStatus } from './scale-daemon.ts';
-import { cacheBytes, endpointsOf, wholeObjectBytes } from './scale-heap.ts';
+import { cacheBytes, endpointsOf, plainStoreBytes } from './scale-heap.ts';
+import { slimPod } from '../src/kube/slim.ts';
 import { rawReplay } from './scale-raw.ts';
 
 const PREFIX = 'krs';
@@ -50,8 +51,10 @@ async function runSize(size: string): Promise<string[]> {
     console.log(`loaded ${load.creates} writes in ${f1(load.seconds['total'])} s (${load.createsPerSecond.toFixed(0)}/s); lab API server (supervisor) RSS ${api.rssMb.toFixed(0)} MB, peak ${api.hwmMb.toFixed(0)} MB`);
     const pods = await cacheBytes(record.kubeconfig ?? '', record.apiUrl ?? '', 'pods');
     const slices = await cacheBytes(record.kubeconfig ?? '', record.apiUrl ?? '', 'endpointslices', endpointsOf);
-    const wholePods = await wholeObjectBytes(record.kubeconfig ?? '', record.apiUrl ?? '', '/api/v1/pods');
-    console.log(`cache bytes: ${pods.bytesPerUnit.toFixed(0)} per pod (${pods.objects} pods; whole Pod objects: ${wholePods.bytesPerUnit.toFixed(0)}), `
+    const wholePods = await plainStoreBytes(record.kubeconfig ?? '', record.apiUrl ?? '', '/api/v1/pods');
+    const slimPods = await plainStoreBytes(record.kubeconfig ?? '', record.apiUrl ?? '', '/api/v1/pods', slimPod);
+    console.log(`cache bytes: ${pods.bytesPerUnit.toFixed(0)} per pod in the daemon's cache (${pods.objects} pods; plain store: whole Pods `
+      + `${wholePods.bytesPerUnit.toFixed(0)}, slimmed ${slimPods.bytesPerUnit.toFixed(0)}), `
       + `${slices.bytesPerUnit.toFixed(0)} per endpoint (${slices.units} endpoints in ${slices.objects} slices)`);
 
     daemon = new BenchDaemon(record, node);
@@ -72,7 +75,7 @@ async function runSize(size: string): Promise<string[]> {
       + `daemon caches-filled -> first netpol sync ${f1(daemonWrite)} s (sync metric sum ${netpolSyncS?.toFixed(2) ?? '—'} s), ratio ${(daemonWrite / raw.totalS).toFixed(1)}x`);
     return [`| ${size} | ${shape.pods} / ${shape.policies} / ${shape.services} | ${load.createsPerSecond.toFixed(0)}/s | ${api.rssMb.toFixed(0)} MB | ${f1(startup.cachesFilledS)} s | ${syncs} | `
       + `${idle.peakRssMb.toFixed(0)} MB | ${idle.rssMb.toFixed(0)} MB | ${idle.cpuCores.toFixed(4)} | ${kernel.sets} / ${kernel.setEntries} / ${kernel.rules} | `
-      + `${raw.totalS.toFixed(2)} s | ${(daemonWrite / raw.totalS).toFixed(1)}x | ${pods.bytesPerUnit.toFixed(0)} (whole: ${wholePods.bytesPerUnit.toFixed(0)}) | ${slices.bytesPerUnit.toFixed(0)} |`];
+      + `${raw.totalS.toFixed(2)} s | ${(daemonWrite / raw.totalS).toFixed(1)}x | ${pods.bytesPerUnit.toFixed(0)} (plain store: ${wholePods.bytesPerUnit.toFixed(0)} whole, ${slimPods.bytesPerUnit.toFixed(0)} slim) | ${slices.bytesPerUnit.toFixed(0)} |`];
   } finally {
     await daemon?.stop();
     await down({ stateDir, prefix: PREFIX });
