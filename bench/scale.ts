@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { down, up } from '../lab/cli/up-down.ts';
 import { kernelHasIpvs } from '../lab/cluster/kube-router.ts';
 import { DEFAULT_EXTERNAL_IP_RANGE, DEFAULT_LOADBALANCER_IP_RANGE } from '../lab/cluster/layout.ts';
-import { DEFAULT_CLUSTER_CIDRS, DEFAULT_SERVICE_CIDRS } from '../lab/controllers/index.ts';
+import { DEFAULT_CLUSTER_CIDRS } from '../lab/controllers/index.ts';
 import { DEFAULT_UNDERLAY_CIDR } from '../lab/netns/topology.ts';
 import { apiWriter } from './api-writer.ts';
 import { loadCluster, shapeFor } from './load-cluster.ts';
@@ -17,6 +17,9 @@ import { slimPod } from '../src/kube/slim.ts';
 import { rawReplay } from './scale-raw.ts';
 
 const PREFIX = 'krs';
+/** 16,382 ClusterIPs (the lab's default /20 holds 4,094, fewer than the 10,000 Services at 50k pods); clear of the
+ * lab's external-IP (198.19.32.0/24) and load-balancer (198.19.48.0/24) ranges and the fake nodes (198.19.64.0/18). */
+const SERVICE_CIDR = '198.19.128.0/18';
 const { values } = parseArgs({ options: {
   sizes: { type: 'string', default: '1k,10k' }, idle: { type: 'string', default: '120' },
   'local-pods': { type: 'string', default: '20' }, concurrency: { type: 'string', default: '32' },
@@ -35,7 +38,7 @@ async function runSize(size: string): Promise<string[]> {
   const stateDir = `/tmp/krs-bench-${size}`;
   current = stateDir;
   const record = await up({
-    stateDir, prefix: PREFIX, nodes: 1, clusterCidr: DEFAULT_CLUSTER_CIDRS[0]!, serviceCidr: DEFAULT_SERVICE_CIDRS[0]!,
+    stateDir, prefix: PREFIX, nodes: 1, clusterCidr: DEFAULT_CLUSTER_CIDRS[0]!, serviceCidr: SERVICE_CIDR,
     underlayCidr: DEFAULT_UNDERLAY_CIDR, kubeRouter: false, kubeRouterArgs: [], staticRoutes: false,
     externalIpRange: DEFAULT_EXTERNAL_IP_RANGE, loadBalancerIpRange: DEFAULT_LOADBALANCER_IP_RANGE,
   });
