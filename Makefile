@@ -1,7 +1,7 @@
 # Two commands matter: `make test` and `make demo`. Both first install what they need on a fresh machine.
 SHELL := /bin/bash
 APT_PACKAGES := iproute2 iptables ipset nftables conntrack containernetworking-plugins gobgpd bird2 \
-	qemu-system-x86 busybox-static socat golang-github-osrg-gobgp-dev openssl ipvsadm kmod xz-utils \
+	qemu-system-x86 busybox-static umoci socat golang-github-osrg-gobgp-dev openssl ipvsadm kmod xz-utils \
 	procps python3 make g++
 TEST_ENV := KUBE_ROUTER_LOG_LEVEL=$${KUBE_ROUTER_LOG_LEVEL:-silent}
 NODE_TEST := node --import tsx --test --test-force-exit --test-concurrency=1
@@ -43,10 +43,11 @@ test-root: build
 test-heavy: build
 	$(TEST_ENV) $(NODE_TEST) $$(find test/heavy -name '*.test.ts' | sort)
 
-# The service proxy in the Debian-kernel VM: the controller with real packets (also in `make test`) and the whole lab
-# brought up inside the VM with kube-router's proxy (`up --vm`, a few minutes under emulation).
+# The service proxy in the Debian-kernel VM: the controller with real packets (also in `make test`), the same over
+# IPv6 and dual-stack, NetworkPolicy on Service traffic with both netpol backends (a few minutes each) and the whole
+# lab brought up inside the VM with kube-router's proxy (`up --vm`, a few minutes under emulation).
 test-proxy: build
-	$(TEST_ENV) $(NODE_TEST) test/root/vm/proxy-vm.test.ts test/heavy/lab-up-vm.test.ts
+	$(TEST_ENV) $(NODE_TEST) test/root/vm/proxy-vm.test.ts test/heavy/proxy-ipv6-vm.test.ts test/heavy/proxy-netpol-vm.test.ts test/heavy/lab-up-vm.test.ts
 
 test-conformance: build
 	$(TEST_ENV) $(NODE_TEST) $$(find test/conformance -name '*.test.ts' | sort)

@@ -13,6 +13,16 @@ import { FAMILIES } from '../src/controllers/netpol/model.ts';
 import { IptablesSync, type SyncBackend } from '../src/controllers/netpol/sync-backends.ts';
 import { NftSync } from '../src/controllers/netpol/sync-nft.ts';
 import { BenchCluster } from './netpol-cluster.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inChunks } from '../src/kernel/exec.ts';
+import { ipsetScriptLines } from '../src/kernel/ipset.ts';
+import { diffFamily, type FamilyChanges } from '../src/controllers/netpol/diff.ts';
+import { plan } from '../src/controllers/netpol/plan.ts';
+import { ipsetChangeOps } from '../src/controllers/netpol/render-ipset.ts';
+import { iptablesRestoreLines } from '../src/controllers/netpol/render-iptables.ts';
+import { nftLines } from '../src/controllers/netpol/render-nft.ts';
 
 const RUNS = 3;
 const SAMPLES = 200;
@@ -27,12 +37,43 @@ const now = (): number => performance.now();
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
 
-async function must(exec: NetpolExec, cmd: string, args: string[], input: string): Promise<void> {
-  const r = await exec.run(cmd, args, { input });
+async function must(exec: NetpolExec, cmd: string, args: string[]): Promise<void> {
+  const r = await exec.run(cmd, args);
   if (!r.ok) throw new Error(r.error.message);
 }
 
-interface Row { backend: string; full: number; plan: number; applyInSync: number; raw: number; changePlan: number; changeApply: number; resync: number; p50: number; p99: number; execs: number; size: string }
+/** The whole state's tool input, written to files chunk by chunk (never one string), for the raw-tool runs. */
+async function rawInputs(cluster: BenchCluster, dir: string): Promise<{ ipset: string; iptables: string; nft: string; lines: Record<string, number> }> {
+  const view = cluster.view();
+  if (!view.ok) throw new Error(view.error);
+  const changes = plan(view.value).families.map((f) => diffFamily(f, { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
+  const lines: Record<string, number> = {};
+  const counted = function* (name: string, xs: Iterable<string>): Generator<string> {
+    lines[name] = 0;
+    for (const x of xs) lines[name]++, yield x;
+  };
+  const files = { ipset: join(dir, 'ipset'), iptables: join(dir, 'iptables'), nft: join(dir, 'nft') };
+  await writeFile(files.ipset, inChunks(counted('ipset', ipsetScriptLines((function* () { for (const c of changes) yield* ipsetChangeOps(c.ipset); })()))));
+  await writeFile(files.iptables, inChunks(counted('iptables', iptablesRestoreLines((changes[0] as FamilyChanges).iptables))));
+  await writeFile(files.nft, inChunks(counted('nft', (function* () { for (const f of plan(view.value).families) yield* nftLines(f); })())));
+  return { ...files, lines };
+}
+
+/** Sets and entries the planned state holds, and how many distinct member lists (the floor for any sharing). */
+function setCounts(cluster: BenchCluster): string {
+  const view = cluster.view();
+  if (!view.ok) throw new Error(view.error);
+  const sets = plan(view.value).families.flatMap((f) => f.sets);
+  const distinct = new Map(sets.map((s) => [`${s.type} ${s.members.map((m) => `${m.entry}${m.nomatch ? '!' : ''}`).join(',')}`, s.members.length]));
+  const entries = sets.reduce((n, s) => n + s.members.length, 0);
+  const floor = [...distinct.values()].reduce((a, b) => a + b, 0);
+  return `${sets.length} sets, ${entries} entries (distinct member lists: ${distinct.size} sets, ${floor} entries)`;
+}
+
+const rssMiB = (): number => process.memoryUsage().rss / 1048576;
+const peakMiB = (): number => process.resourceUsage().maxRSS / 1024;
+
+interface Row { backend: string; full: number; plan: number; applyInSync: number; raw: number; changePlan: number; changeApply: number; resync: number; p50: number; p99: number; execs: number; size: string; peakAfterFull: number; rssAfterFull: number }
 
 async function benchBackend(kind: 'iptables' | 'nftables', exec: NetpolExec): Promise<Row> {
   const mode = await detectIptablesMode(exec);
@@ -54,30 +95,37 @@ async function benchBackend(kind: 'iptables' | 'nftables', exec: NetpolExec): Pr
   const raw: number[] = [];
   const applyInSync: number[] = [];
   let size = '';
-  for (let run = 0; run < RUNS; run++) {
-    await clean();
-    const controller = make();
-    const t = now();
-    await controller.fullSync();
-    full.push(now() - t);
-    plan.push((controller.lastSync?.planSeconds ?? NaN) * 1000);
-    const report = controller.lastSync?.report;
-    applyInSync.push((report?.applySeconds ?? NaN) * 1000);
-    await clean();
-    // The same generated state, fed straight to the tools.
-    const t2 = now();
-    if (kind === 'iptables') {
-      const applied = report?.applied;
-      if (!applied) throw new Error('full sync applied nothing');
-      await must(exec, 'ipset', ['-exist', 'restore'], applied.ipsetRestore);
-      await must(exec, iptablesTool(mode.value, 'ipv4', 'restore'), ['-w', '--noflush'], applied.iptablesRestore.ipv4 ?? '');
-      size = `${applied.ipsetRestore.split('\n').length} ipset + ${(applied.iptablesRestore.ipv4 ?? '').split('\n').length} iptables lines`;
-    } else {
-      if (!report?.transaction) throw new Error('full sync applied nothing');
-      await must(exec, 'nft', ['-f', '-'], report.transaction);
-      size = `${report.transaction.split('\n').length} nft lines`;
+  let peakAfterFull = NaN;
+  let rssAfterFull = NaN;
+  const dir = await mkdtemp(join(tmpdir(), 'krt-npc-bench-'));
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      await clean();
+      const controller = make();
+      const t = now();
+      await controller.fullSync();
+      full.push(now() - t);
+      if (run === 0) peakAfterFull = peakMiB(), rssAfterFull = rssMiB();
+      plan.push((controller.lastSync?.planSeconds ?? NaN) * 1000);
+      const report = controller.lastSync?.report;
+      if (report?.unchanged !== false) throw new Error('full sync applied nothing');
+      applyInSync.push((report?.applySeconds ?? NaN) * 1000);
+      await clean();
+      // The same state, rendered to files beforehand (not timed) and fed straight to the tools.
+      const files = await rawInputs(cluster, dir);
+      const t2 = now();
+      if (kind === 'iptables') {
+        await must(exec, 'ipset', ['-exist', 'restore', '-f', files.ipset]);
+        await must(exec, iptablesTool(mode.value, 'ipv4', 'restore'), ['-w', '--noflush', files.iptables]);
+        size = `${files.lines['ipset']} ipset + ${files.lines['iptables']} iptables lines`;
+      } else {
+        await must(exec, 'nft', ['-f', files.nft]);
+        size = `${files.lines['nft']} nft lines`;
+      }
+      raw.push(now() - t2);
     }
-    raw.push(now() - t2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
   // The live controller: adopt the state, re-sync with nothing to do, then pod label changes one by one.
   await clean();
@@ -111,7 +159,7 @@ async function benchBackend(kind: 'iptables' | 'nftables', exec: NetpolExec): Pr
   return {
     backend: kind === 'iptables' ? `iptables-${mode.value}` : 'nftables', full: median(full), plan: median(plan), applyInSync: median(applyInSync), raw: median(raw),
     changePlan: median(changePlan), changeApply: median(changeApply), resync,
-    p50: pct(latencies, 50), p99: pct(latencies, 99), execs: (exec.count - execsBefore) / SAMPLES, size,
+    p50: pct(latencies, 50), p99: pct(latencies, 99), execs: (exec.count - execsBefore) / SAMPLES, size, peakAfterFull, rssAfterFull,
   };
 }
 
@@ -119,12 +167,15 @@ async function inside(): Promise<void> {
   const exec = netpolExec();
   const rows: Row[] = [];
   for (const kind of ['iptables', 'nftables'] as const) rows.push(await benchBackend(kind, exec));
+  const sets = setCounts(new BenchCluster(config));
   const f = (x: number): string => x.toFixed(1).padStart(8);
   console.log(`synthetic cluster: 100 namespaces, 10,000 pods (110 local), 1,000 policies, IPv4, default-deny; medians of 3 full syncs; ${SAMPLES} pod label changes (1 in 10 local) after ${WARMUP} warm-up ones`);
   console.log('backend          full sync ms (plan ms) (tools ms)  raw apply ms  full/raw  re-sync ms  change p50 ms  change p99 ms  (p50 plan/tools ms)  execs/change  state');
   for (const r of rows) {
     console.log(`${r.backend.padEnd(16)} ${f(r.full)} ${f(r.plan)} ${f(r.applyInSync)}  ${f(r.raw)}      ${(r.full / r.raw).toFixed(2).padStart(5)}  ${f(r.resync)}   ${f(r.p50)}       ${f(r.p99)}    ${f(r.changePlan)}/${f(r.changeApply).trim()}       ${r.execs.toFixed(2).padStart(5)}    ${r.size}`);
   }
+  console.log(`policy sets: ${sets}`);
+  for (const r of rows) console.log(`${r.backend}: peak RSS after the first full sync ${r.peakAfterFull.toFixed(0)} MiB, RSS then ${r.rssAfterFull.toFixed(0)} MiB`);
   console.log(`load average during the run: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
   console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 }

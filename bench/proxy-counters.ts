@@ -1,7 +1,7 @@
 // What the proxy bench counts and times around the real kernel doors: netlink messages and dumps through the IPVS
 // handle and the rtnetlink socket, processes started through the exec layer (with their input kept, so the raw
 // run can replay the same restores), and time spent in each dataplane part.
-import type { Exec } from '../src/kernel/exec.ts';
+import { inputText, type Exec } from '../src/kernel/exec.ts';
 import type { Ipvs } from '../src/kernel/ipvs.ts';
 import type { NetlinkSocket } from '../src/kernel/netlink/socket.ts';
 
@@ -64,8 +64,9 @@ export function recordingExec(inner: Exec, runs: ExecRecord[]): Exec {
       return inner.count;
     },
     run(tool, args, options = {}) {
-      runs.push({ tool, args, ...(options.input !== undefined ? { input: options.input } : {}) });
-      return inner.run(tool, args, options);
+      const input = options.input === undefined ? undefined : inputText(options.input);
+      runs.push({ tool, args, ...(input !== undefined ? { input } : {}) });
+      return inner.run(tool, args, input === undefined ? options : { ...options, input });
     },
   };
 }

@@ -120,7 +120,7 @@ export class LabApi {
       return fail(alreadyExists({ group: type.group, plural: type.plural, name: meta.name }));
     }
     // as upstream: a client cannot create a pod or service with a status; the kubelet/LB controller writes it later
-    if (type.plural === 'pods' || type.plural === 'services') delete object['status'];
+    if (type.plural === 'pods' || type.plural === 'services' || type.plural === 'daemonsets') delete object['status'];
     applyDefaults(object);
     const rejected = this.check(type, { operation: 'CREATE', type, object });
     if (rejected) return fail(rejected);

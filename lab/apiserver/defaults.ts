@@ -49,7 +49,7 @@ function defaultContainer(container: Json): void {
   setDefault(container, 'resources', {});
 }
 
-function defaultPod(pod: KubeObject): void {
+function defaultPod(pod: KubeObject, withStatus = true): void {
   const spec = obj(pod, 'spec');
   for (const c of [...list(spec, 'containers'), ...list(spec, 'initContainers')]) defaultContainer(c);
   setDefault(spec, 'restartPolicy', 'Always');
@@ -62,9 +62,27 @@ function defaultPod(pod: KubeObject): void {
   setDefault(spec, 'preemptionPolicy', 'PreemptLowerPriority');
   setDefault(spec, 'serviceAccountName', 'default');
   setDefault(spec, 'serviceAccount', spec['serviceAccountName']);
+  if (!withStatus) return;
   const status = obj(pod, 'status');
   setDefault(status, 'phase', 'Pending');
   setDefault(status, 'qosClass', 'BestEffort');
+}
+
+/** As upstream: RollingUpdate with maxUnavailable 1, history 10, and the pod template defaulted like a pod. */
+function defaultDaemonSet(ds: KubeObject): void {
+  const spec = obj(ds, 'spec');
+  setDefault(spec, 'revisionHistoryLimit', 10);
+  const strategy = obj(spec, 'updateStrategy');
+  setDefault(strategy, 'type', 'RollingUpdate');
+  if (strategy['type'] === 'RollingUpdate') {
+    const rolling = obj(strategy, 'rollingUpdate');
+    setDefault(rolling, 'maxUnavailable', 1);
+    setDefault(rolling, 'maxSurge', 0);
+  }
+  // a template is defaulted like a pod, without the pod's status
+  defaultPod(obj(spec, 'template') as KubeObject, false);
+  const status = obj(ds, 'status');
+  for (const field of ['currentNumberScheduled', 'numberMisscheduled', 'desiredNumberScheduled', 'numberReady']) setDefault(status, field, 0);
 }
 
 function defaultNetworkPolicy(policy: KubeObject): void {
@@ -96,6 +114,7 @@ export function applyDefaults(object: KubeObject): void {
   switch (object.kind) {
     case 'Service': return defaultService(object);
     case 'Pod': return defaultPod(object);
+    case 'DaemonSet': return defaultDaemonSet(object);
     case 'NetworkPolicy': return defaultNetworkPolicy(object);
     case 'Namespace': return defaultNamespace(object);
     case 'EndpointSlice': return defaultEndpointSlice(object);

@@ -1,6 +1,6 @@
 // Discovery documents (/version, /api, /apis, resource lists) and the minimal OpenAPI v3 index that tells
 // kubectl the server validates fields itself (so `kubectl create/apply` need no client-side schema).
-import { groupVersion, RESOURCE_TYPES, verbsFor, type ResourceType } from './resources.ts';
+import { groupVersion, RESOURCE_TYPES, subresourceVerbs, verbsFor, type ResourceType } from './resources.ts';
 
 export const SERVER_VERSION = { major: '1', minor: '30', gitVersion: 'v1.30.6', platform: 'linux/amd64' };
 
@@ -44,7 +44,7 @@ function resourceEntries(type: ResourceType): Record<string, unknown>[] {
     verbs: verbsFor(type), ...(type.shortNames.length ? { shortNames: type.shortNames } : {}),
     ...(type.categories.length ? { categories: type.categories } : {}) };
   const subs = type.subresources.map((sub) => ({ name: `${type.plural}/${sub}`, singularName: '',
-    namespaced: type.namespaced, kind: type.kind, verbs: ['get', 'patch', 'update'] }));
+    namespaced: type.namespaced, kind: sub === 'log' ? 'Pod' : type.kind, verbs: subresourceVerbs(sub) }));
   return [main, ...subs];
 }
 

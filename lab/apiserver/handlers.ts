@@ -33,7 +33,25 @@ export function parseResourcePath(path: string): ResourceTarget | undefined {
   return { type, ...(rest[1] ? { name: rest[1] } : {}), ...(rest[2] ? { subresource: rest[2] } : {}), legacyWatch };
 }
 
-export interface HandlerContext { api: LabApi; watch: WatchSettings; serverAddress: string }
+/** A pod's log text (container: the one asked for, else the pod's first), or undefined when this source does not run the pod. */
+export type PodLogSource = (namespace: string, name: string, container: string | undefined) => Result<string> | undefined;
+
+export interface HandlerContext { api: LabApi; watch: WatchSettings; serverAddress: string; podLogs?: readonly PodLogSource[] }
+
+/** GET pods/<name>/log (`kubectl logs`): the text a kubelet captured; tailLines honoured, follow is not. */
+function servePodLog(ctx: HandlerContext, res: ServerResponse, namespace: string, name: string, query: URLSearchParams): void {
+  const pod = ctx.api.get(ctx.api.type('', 'pods'), namespace, name);
+  if (!pod.ok) { sendError(res, pod.error); return; }
+  let text: Result<string> | undefined;
+  for (const source of ctx.podLogs ?? []) { text = source(namespace, name, query.get('container') ?? undefined); if (text) break; }
+  if (!text) { sendError(res, badRequest(`pod "${name}" has no logs: no lab kubelet runs its containers`)); return; }
+  if (!text.ok) { sendError(res, text.error); return; }
+  const tail = Number(query.get('tailLines') ?? '-1');
+  const lines = text.value.split(/(?<=\n)/);
+  const body = tail >= 0 ? lines.slice(Math.max(0, lines.length - tail)).join('') : text.value;
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
 
 /** The request's URL, or undefined when its target cannot be parsed (answered 400, never thrown). */
 export function requestUrl(req: IncomingMessage): URL | undefined {
@@ -111,6 +129,10 @@ async function handleResource(ctx: HandlerContext, req: IncomingMessage, res: Se
   const { type, namespace, name, subresource } = target;
   if (subresource && !type.subresources.includes(subresource)) { sendError(res, notFound({ group: type.group, plural: `${type.plural}/${subresource}`, name: name ?? '' })); return; }
   const method = req.method ?? 'GET';
+  if (subresource === 'log') {
+    if (method !== 'GET') { sendError(res, methodNotAllowed(`${method} is not supported on pods/log`)); return; }
+    servePodLog(ctx, res, namespace ?? 'default', name ?? '', query); return;
+  }
   const asTable = wantsTable(req.headers.accept);
   const include = query.get('includeObject') ?? 'Metadata';
   const write = { dryRun: query.getAll('dryRun').includes('All') };

@@ -110,6 +110,8 @@ const MERGE_KEYS: Record<string, string> = {
 };
 
 function mergeKeyOf(kind: string, path: string): string | undefined {
+  // a workload's pod template merges like a pod
+  if (kind === 'DaemonSet' && path.startsWith('spec.template.')) return mergeKeyOf('Pod', path.slice('spec.template.'.length));
   return MERGE_KEYS[`${kind}:${path}`] ?? MERGE_KEYS[`*:${path}`];
 }
 

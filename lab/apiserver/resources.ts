@@ -35,9 +35,17 @@ function rt(group: string, version: string, plural: string, kind: string, namesp
 export const RESOURCE_TYPES: readonly ResourceType[] = [
   rt('', 'v1', 'namespaces', 'Namespace', false, ['ns'], ['status']),
   rt('', 'v1', 'nodes', 'Node', false, ['no'], ['status']),
-  rt('', 'v1', 'pods', 'Pod', true, ['po'], ['status'], ['all']),
+  rt('', 'v1', 'pods', 'Pod', true, ['po'], ['status', 'log'], ['all']),
   rt('', 'v1', 'services', 'Service', true, ['svc'], ['status'], ['all']),
   rt('', 'v1', 'events', 'Event', true, ['ev']),
+  rt('', 'v1', 'serviceaccounts', 'ServiceAccount', true, ['sa']),
+  rt('', 'v1', 'configmaps', 'ConfigMap', true, ['cm']),
+  rt('', 'v1', 'secrets', 'Secret', true),
+  rt('apps', 'v1', 'daemonsets', 'DaemonSet', true, ['ds'], ['status'], ['all']),
+  rt('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false),
+  rt('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', 'ClusterRoleBinding', false),
+  rt('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true),
+  rt('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true),
   rt('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
   rt('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', true, ['netpol']),
   rt('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
@@ -46,6 +54,11 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
 
 export function verbsFor(_type: ResourceType): string[] {
   return ALL_VERBS;
+}
+
+/** Verbs of a subresource: pods/log is read-only, status subresources are read and written. */
+export function subresourceVerbs(subresource: string): string[] {
+  return subresource === 'log' ? ['get'] : ['get', 'patch', 'update'];
 }
 
 export function groupVersion(type: ResourceType): string {

@@ -2,14 +2,14 @@
 // a kubeconfig for clients (kubectl, kube-router) and, unless disabled, the lab control loops.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { LabApi } from './api.ts';
-import { handleRequest, requestUrl, sendError } from './handlers.ts';
-import { unauthorized } from './status-errors.ts';
+import { authorizeRequest, ServiceAccountTokens } from './auth.ts';
+import { handleRequest, sendError, type PodLogSource } from './handlers.ts';
+import { fail, ok, type Result } from './status-errors.ts';
 import { makeClientCertificate, makeServerCertificates, writeKubeconfig } from './tls.ts';
 import { DEFAULT_SERVICE_CIDRS, startLabControllers, type LabControllerOptions } from '../controllers/index.ts';
 import { ensureKubernetesService } from '../controllers/kubernetes-service.ts';
@@ -52,6 +52,10 @@ export interface LabApiServer {
   caPath: string | undefined;
   token: string | undefined;
   store: LabApi;
+  /** A bearer token for ServiceAccount namespace/name (held to RBAC); fails when the account does not exist. */
+  serviceAccountToken(namespace: string, name: string): Result<string>;
+  /** Where GET pods/<name>/log reads from (the kubelets register here). */
+  podLogs: PodLogSource[];
   stop(): Promise<void>;
 }
 
@@ -64,18 +68,6 @@ function splitHostPort(listen: string): { host: string; port: number } {
 function urlHost(host: string): string {
   const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   return shown.includes(':') ? `[${shown}]` : shown;
-}
-
-const OPEN_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
-
-function authorized(req: IncomingMessage, token: string | undefined, clientCerts: boolean): boolean {
-  if (!token && !clientCerts) return true;
-  if (req.method === 'GET' && OPEN_PATHS.has(requestUrl(req)?.pathname ?? '')) return true;
-  if (clientCerts && (req.socket as TLSSocket).authorized === true) return true;
-  if (!token) return false;
-  const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
-  const wanted = Buffer.from(token);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
 export async function startLabApiServer(options: LabApiServerOptions): Promise<LabApiServer> {
@@ -91,11 +83,15 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
     : await makeServerCertificates(join(options.stateDir, 'pki'), [...listens.map((l) => l.host), ...(options.extraSans ?? [])]);
   const clientCert = certs && options.clientCertAuth ? await makeClientCertificate(join(options.stateDir, 'pki')) : undefined;
   const firstHost = listens[0]?.host ?? '127.0.0.1';
-  const context = { api: store, watch: {
+  const tokens = new ServiceAccountTokens();
+  const auth = { adminToken: token, clientCerts: clientCert !== undefined, tokens };
+  const podLogs: PodLogSource[] = [];
+  const context = { api: store, podLogs, watch: {
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000, maxBufferedBytes: options.maxWatchBufferBytes ?? 64 * 1024 * 1024,
   }, serverAddress: '' };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    if (!authorized(req, token, clientCert !== undefined)) { sendError(res, unauthorized()); return; }
+    const denied = authorizeRequest(store, auth, req);
+    if (denied) { sendError(res, denied); return; }
     handleRequest(context, req, res).catch((error: unknown) => {
       // a client that aborts mid-request (e.g. while sending its body) is not a server failure
       if (res.destroyed || req.socket.destroyed) { log.debug({ err: error, url: req.url }, 'client went away mid-request'); return; }
@@ -127,7 +123,11 @@ export async function startLabApiServer(options: LabApiServerOptions): Promise<L
     { server: url, ...(certs ? { caPem: certs.ca } : {}), ...(token ? { token } : {}), ...(clientCert ? { clientCert } : {}) });
   log.info({ urls, kubeconfigPath }, 'lab API server listening');
   return {
-    url, urls, kubeconfigPath, caPath: certs?.caPath, token, store,
+    url, urls, kubeconfigPath, caPath: certs?.caPath, token, store, podLogs,
+    serviceAccountToken(namespace: string, name: string): Result<string> {
+      const account = store.get(store.type('', 'serviceaccounts'), namespace, name);
+      return account.ok ? ok(tokens.issue(namespace, name, account.value.metadata.uid ?? '')) : fail(account.error);
+    },
     async stop(): Promise<void> {
       controllers?.stop();
       store.close();

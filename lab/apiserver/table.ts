@@ -96,6 +96,13 @@ const PRINTERS: Record<string, Printer> = {
     const labels = asObj(asObj(asObj(np['spec'])['podSelector'])['matchLabels']);
     return [np.metadata.name, str(Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',')), age(np)];
   } },
+  DaemonSet: { columns: [nameCol, ...['Desired', 'Current', 'Ready', 'Up-to-date', 'Available'].map((name) => ({ name, type: 'integer' })),
+    { name: 'Node Selector', type: 'string' }, ageCol], cells: (ds) => {
+    const status = asObj(ds['status']);
+    const selector = asObj(asObj(asObj(asObj(ds['spec'])['template'])['spec'])['nodeSelector']);
+    return [ds.metadata.name, ...['desiredNumberScheduled', 'currentNumberScheduled', 'numberReady', 'updatedNumberScheduled', 'numberAvailable'].map((f) => Number(status[f] ?? 0)),
+      str(Object.entries(selector).map(([k, v]) => `${k}=${String(v)}`).join(',')), age(ds)];
+  } },
   Lease: { columns: [nameCol, { name: 'Holder', type: 'string' }, ageCol],
     cells: (l) => [l.metadata.name, str(asObj(l['spec'])['holderIdentity'], ''), age(l)] },
   Event: { columns: [{ name: 'Last Seen', type: 'string' }, { name: 'Type', type: 'string' }, { name: 'Reason', type: 'string' },

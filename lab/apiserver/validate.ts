@@ -38,7 +38,8 @@ function checkName(object: KubeObject, c: Causes): void {
     : object.kind === 'Namespace' ? [DNS1123_LABEL, 63, 'a lowercase RFC 1123 label']
       : [DNS1123_SUBDOMAIN, 253, 'a lowercase RFC 1123 subdomain'];
   if (!name) c.required('metadata.name');
-  else if (object.kind !== 'Event' && (!pattern.test(name) || name.length > max)) {
+  // RBAC object names are path segments, not DNS names (e.g. system:kube-router)
+  else if (object.kind !== 'Event' && !object.apiVersion.startsWith('rbac.authorization.k8s.io/') && (!pattern.test(name) || name.length > max)) {
     c.invalid('metadata.name', name, `must be ${what}`);
   }
   for (const [key, value] of Object.entries(object.metadata.labels ?? {})) {
@@ -166,6 +167,19 @@ function validateEndpointSlice(slice: KubeObject, c: Causes): void {
   });
 }
 
+/** A DaemonSet needs a selector its pod template's labels match (else it would never own its pods). */
+function validateDaemonSet(object: KubeObject, c: Causes): void {
+  const spec = asObj(object['spec']);
+  const selector = asObj(spec['selector']);
+  const matchLabels = asObj(selector['matchLabels']);
+  if (Object.keys(matchLabels).length === 0 && asList(selector['matchExpressions']).length === 0) { c.required('spec.selector'); return; }
+  const labels = asObj(asObj(asObj(spec['template'])['metadata'])['labels']);
+  if (Object.entries(matchLabels).some(([k, v]) => labels[k] !== v)) {
+    c.invalid('spec.template.metadata.labels', labels, '`selector` does not match template `labels`');
+  }
+  if (asList(asObj(asObj(spec['template'])['spec'])['containers']).length === 0) c.required('spec.template.spec.containers');
+}
+
 /** Returns the causes that make the object invalid (empty when it is valid). */
 export function validateObject(object: KubeObject): StatusCause[] {
   const c = new Causes();
@@ -176,6 +190,7 @@ export function validateObject(object: KubeObject): StatusCause[] {
     case 'NetworkPolicy': validateNetworkPolicy(object, c); break;
     case 'Node': validateNode(object, c); break;
     case 'EndpointSlice': validateEndpointSlice(object, c); break;
+    case 'DaemonSet': validateDaemonSet(object, c); break;
     default: break;
   }
   return c.list;

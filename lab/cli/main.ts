@@ -9,6 +9,7 @@ import { execInLab, probeBatch, probeOnce, status } from './inspect.ts';
 import { requireLab, stateDirOf, UsageError } from './lab-ref.ts';
 import { down, up, upSummary } from './up-down.ts';
 import { vmRun } from './vm-run.ts';
+import { DEFAULT_IMAGE_DIR, loadImage } from '../kubelet/image-store.ts';
 
 const USAGE = `usage: kube-router-lab COMMAND [options]   (every command takes --state-dir DIR, default .lab)
   up [--nodes N] [--cluster-cidr CIDR] [--service-cidr CIDR] [--underlay CIDR] [--kube-router-args="--flag ..."]
@@ -23,7 +24,10 @@ const USAGE = `usage: kube-router-lab COMMAND [options]   (every command takes -
                                              prints the answering pod and "client ADDRESS PORT" as it saw us
   probe --batch [--timeout 1s]               JSON lines {"from","host","port","protocol"?} in, results out
   demo [--prefix P]                          up --nodes 3 with kube-router, then show what works today
-  vm-run [--timeout 600s] -- CMD [ARGS...]   run a command (e.g. a test doing up/down) in the Debian-kernel VM`;
+  vm-run [--timeout 600s] -- CMD [ARGS...]   run a command (e.g. a test doing up/down) in the Debian-kernel VM
+  image load ARCHIVE [--tag T] [--as REF] [--image-dir D]   unpack an OCI archive into the lab image store
+                                             (default dir $KUBE_ROUTER_LAB_IMAGE_DIR or ${DEFAULT_IMAGE_DIR});
+                                             hostNetwork pods whose image: is loaded run from it`;
 
 const STATE_DIR = { 'state-dir': { type: 'string' } } as const;
 
@@ -135,6 +139,18 @@ async function dispatch(command: string | undefined, args: string[]): Promise<nu
       const [before, argv] = splitAtDashes(args);
       const { values } = parseArgs({ args: before, strict: true, options: { timeout: { type: 'string' } } });
       return vmRun(argv, values.timeout);
+    }
+    case 'image': {
+      const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true,
+        options: { tag: { type: 'string' }, as: { type: 'string' }, 'image-dir': { type: 'string' } } });
+      if (positionals[0] !== 'load' || positionals.length !== 2) throw new UsageError('usage: kube-router-lab image load ARCHIVE [--tag T] [--as REF] [--image-dir D]');
+      const loaded = await loadImage(positionals[1]!, {
+        ...(values.tag !== undefined ? { tag: values.tag } : {}), ...(values.as !== undefined ? { reference: values.as } : {}),
+        ...(values['image-dir'] !== undefined ? { dir: values['image-dir'] } : {}),
+      });
+      if (!loaded.ok) { process.stderr.write(`${loaded.error}\n`); return 1; }
+      process.stdout.write(`loaded ${loaded.value.reference} (${loaded.value.digest})\n`);
+      return 0;
     }
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(USAGE + '\n');

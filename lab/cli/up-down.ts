@@ -19,8 +19,11 @@ function tail(file: string, lines: number): string {
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-/** Starts the lab and resolves with its record once it is ready; throws (lab torn down) when it failed. */
-export async function up(options: ClusterOptions): Promise<ClusterRecord> {
+/**
+ * Starts the lab and resolves with its record once it is ready; throws (lab torn down) when it failed.
+ * `onPoll` sees the record as the supervisor last wrote it, on every poll (the demo shows progress from it).
+ */
+export async function up(options: ClusterOptions, onPoll?: (record: ClusterRecord | undefined) => void): Promise<ClusterRecord> {
   const paths = clusterPaths(options.stateDir);
   const previous = readClusterRecord(paths);
   if (previous && supervisorAlive(previous)) throw new UsageError(`a lab is already up in ${paths.root} (kube-router-lab down first)`);
@@ -38,6 +41,7 @@ export async function up(options: ClusterOptions): Promise<ClusterRecord> {
   for (;;) {
     await sleep(150);
     const record = readClusterRecord(paths);
+    onPoll?.(record);
     if (record?.phase === 'ready') return record;
     const dead = child.pid === undefined || !isAlive(child.pid) || child.exitCode !== null;
     if (record?.phase === 'failed' || dead || Date.now() > deadline) {

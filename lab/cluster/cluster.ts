@@ -15,6 +15,7 @@ import { kubeRouterConflistTemplate } from '../kubelet/cni-conf.ts';
 import { LabKubelet } from '../kubelet/kubelet.ts';
 import { startRoundRobinScheduler } from '../kubelet/scheduler.ts';
 import { AgentWarmer } from '../kubelet/warm.ts';
+import { findImage } from '../kubelet/image-store.ts';
 import { startNamespaceForwarder, startUnixToTcpBridge } from './api-bridge.ts';
 import { healthStatus, kubeRouterLog, startKubeRouter } from './kube-router.ts';
 import { clusterPaths, ensureClusterDirs, exitDescription, healthPortOf, labTimeoutScale, writeClusterRecord, type ClusterOptions, type ClusterRecord, type ProcessRecord } from './layout.ts';
@@ -106,6 +107,7 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
     stops.push(() => api.stop());
     record.apiUrl = api.url;
     record.kubeconfig = api.kubeconfigPath;
+    save(); // progress for `up`/`demo`: the API server is up
     const port = Number(new URL(api.url).port);
 
     stops.push(async () => { await teardownLab(lab); });
@@ -120,12 +122,20 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
     const warmer = new AgentWarmer(lab, WARM_AGENTS);
     stops.push(() => warmer.stop());
     const kernel = labPaths(options.prefix);
+    const caPem = api.caPath ? readFileSync(api.caPath, 'utf8') : '';
     for (const node of nodes) {
       const kubelet = new LabKubelet({
         api: api.store, lab, node, warmer,
         cni: { kubeRouterConflist: paths.kubeRouterConflist(node.name), dir: join(paths.nodeDir(node.name), 'cni-lab'), ipamDataDir: join(kernel.ipam, node.name) },
+        // hostNetwork pods whose images were loaded (kube-router-lab image load) run from those images
+        containers: {
+          findImage: (reference) => findImage(reference), podsDir: join(paths.nodeDir(node.name), 'pods'),
+          hostPath: (path) => paths.hostPath(node.name, path), apiEndpoint: { host: '127.0.0.1', port },
+          serviceAccountToken: (namespace, name) => api.serviceAccountToken(namespace, name), caPem,
+        },
       });
       mkdirSync(join(paths.nodeDir(node.name), 'cni-lab'), { recursive: true });
+      api.podLogs.push((namespace, name, container) => kubelet.logs(namespace, name, container));
       kubelet.start();
       stops.push(() => kubelet.stop());
     }
@@ -134,6 +144,7 @@ export async function startCluster(options: ClusterOptions, onChange: (r: Cluste
     stops.push(startNodeLeases(api.store, nodes));
     const podCidrs = await waitForPodCidrs(api.store, nodes.map((n) => n.name));
     for (const n of record.nodes) n.podCidr = podCidrs.get(n.name);
+    save();
     if (options.staticRoutes) installStaticPodRoutes(nodes, podCidrs);
 
     if (options.kubeRouter) {

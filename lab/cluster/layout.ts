@@ -83,6 +83,25 @@ export interface ClusterPaths {
   nodeDir(node: string): string;
   /** Where kube-router on `node` writes its conflist (KUBE_ROUTER_CNI_CONF_FILE). */
   kubeRouterConflist(node: string): string;
+  /** A hostPath volume of a pod on `node`, on the real host (see nodeHostPath). */
+  hostPath(node: string, path: string): string;
+}
+
+/**
+ * The host paths that differ per node. Node namespaces share one filesystem, so a node's /etc/cni/net.d is its
+ * lab CNI directory (where the lab kubelet reads kube-router's conflist) and its /opt/cni/bin and
+ * /var/lib/kube-router are directories of its own; every other hostPath (/lib/modules, /run/xtables.lock, ...)
+ * is the real host's, shared by all nodes as the kernel is, when it exists there: a missing one is made below the
+ * node's directory (runtimes create missing bind sources; the lab never creates paths on the real host).
+ */
+export const PER_NODE_HOST_PATHS = ['/etc/cni/net.d', '/opt/cni/bin', '/var/lib/kube-router'];
+
+export function nodeHostPath(nodeDir: string, path: string): string {
+  const normal = path.replace(/\/+$/, '') || '/';
+  const owner = PER_NODE_HOST_PATHS.find((p) => normal === p || normal.startsWith(`${p}/`));
+  if (!owner) return existsSync(path) ? path : join(nodeDir, 'host', normal);
+  const base = owner === '/etc/cni/net.d' ? join(nodeDir, 'cni') : join(nodeDir, 'host', owner);
+  return join(base, normal.slice(owner.length));
 }
 
 export function clusterPaths(stateDir: string): ClusterPaths {
@@ -96,6 +115,7 @@ export function clusterPaths(stateDir: string): ClusterPaths {
     apiSocket: join(root, 'api.sock'),
     nodeDir: (node) => join(root, 'nodes', node),
     kubeRouterConflist: (node) => join(root, 'nodes', node, 'cni', '10-kuberouter.conflist'),
+    hostPath: (node, path) => nodeHostPath(join(root, 'nodes', node), path),
   };
 }
 

@@ -1,9 +1,12 @@
 // Starts the lab's in-process control loops against the lab API store: ClusterIP/NodePort allocation
-// (an admission hook), node pod-CIDR allocation and EndpointSlice maintenance.
+// (an admission hook), node pod-CIDR allocation, EndpointSlice maintenance, DaemonSets and the default
+// ServiceAccount of each namespace.
 import type { LabApi } from '../apiserver/api.ts';
 import { makeServiceAllocator } from './service-allocator.ts';
 import { startPodCidrAllocator } from './pod-cidr.ts';
 import { startEndpointSliceController } from './endpointslices.ts';
+import { startDaemonSetController } from './daemonsets.ts';
+import { startDefaultServiceAccounts } from './service-accounts.ts';
 
 export interface LabControllerOptions {
   /** Cluster (pod) CIDRs, one per family; default ["198.18.0.0/16"]. Empty: no pod-CIDR allocation. */
@@ -19,6 +22,8 @@ export interface LabControllerOptions {
   maxEndpointsPerSlice?: number;
   /** How long EndpointSlice changes collect before they are written (default 50 ms; 0: next event-loop turn). */
   endpointSliceBatchMs?: number;
+  /** Run the DaemonSet controller (default true). */
+  daemonSets?: boolean;
 }
 
 export const DEFAULT_CLUSTER_CIDRS = ['198.18.0.0/16'];
@@ -40,5 +45,7 @@ export function startLabControllers(api: LabApi, options: LabControllerOptions =
     }));
   }
   if (options.endpointSlices !== false) stops.push(startEndpointSliceController(api, options.maxEndpointsPerSlice, options.endpointSliceBatchMs ?? 50));
+  if (options.daemonSets !== false) stops.push(startDaemonSetController(api));
+  stops.push(startDefaultServiceAccounts(api));
   return { stop: () => { for (const stop of stops) stop(); } };
 }

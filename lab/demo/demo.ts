@@ -13,6 +13,7 @@ import { up, upSummary } from '../cli/up-down.ts';
 import { supervisorAlive } from '../cli/lab-ref.ts';
 import { kubeRouterConflistWritten } from '../kubelet/cni-conf.ts';
 import { allowFromClientManifest, DEMO_NAMESPACE, denyAllIngressManifest, workloadManifest } from './manifests.ts';
+import { currentHost, demoPreflightProblem, labStartStage, progressLine } from './preflight.ts';
 
 /** Route protocol kube-router gives the pod-CIDR routes it learns over BGP (upstream's zebra origin, 0x11). */
 const BGP_ROUTE_PROTO = '17';
@@ -53,13 +54,30 @@ async function demoLab(stateDir: string, prefix: string): Promise<ClusterRecord>
     return running;
   }
   say('Starting a 3-node lab with kube-router on every node (network namespaces on this machine)...');
+  const started = Date.now();
+  let shown = '';
+  let shownAt = 0;
+  // A line when the stage changes, and a reminder every 15 s while it does not.
+  const showProgress = (record: ClusterRecord | undefined): void => {
+    const stage = labStartStage(record);
+    if (stage === 'ready' || stage === 'failed' || (stage === shown && Date.now() - shownAt < 15_000)) return;
+    say(progressLine(stage, Date.now() - started));
+    shown = stage;
+    shownAt = Date.now();
+  };
   return up({
     stateDir, prefix, nodes: 3, clusterCidr: DEFAULT_CLUSTER_CIDRS[0]!, serviceCidr: DEFAULT_SERVICE_CIDRS[0]!,
     underlayCidr: DEFAULT_UNDERLAY_CIDR, kubeRouter: true, kubeRouterArgs: [], staticRoutes: false,
-  });
+  }, showProgress);
 }
 
 export async function runDemo(opts: { stateDir: string; prefix?: string }): Promise<number> {
+  // Before anything is created: a demo that cannot finish must not leave half a lab behind.
+  const problem = demoPreflightProblem(currentHost());
+  if (problem !== undefined) {
+    process.stderr.write(`kube-router-lab demo: ${problem}\n`);
+    return 1;
+  }
   let record: ClusterRecord;
   try {
     record = await demoLab(opts.stateDir, opts.prefix ?? DEFAULT_PREFIX);

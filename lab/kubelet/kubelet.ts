@@ -2,6 +2,8 @@
 // lab/pods (netns + CNI + agent), writes their status, and on graceful deletion stops them and confirms the
 // deletion with the pod's uid as precondition. Lab pods have no preStop hooks and their agent exits on
 // SIGTERM, so a deletion is carried out at once rather than after terminationGracePeriodSeconds.
+// A hostNetwork pod whose images are all in the lab image store runs its containers for real instead
+// (container-pod.ts), and is given the grace period it asks for.
 import type { LabApi } from '../apiserver/api.ts';
 import { storageKey, type KubeObject } from '../apiserver/resources.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
@@ -10,6 +12,12 @@ import { createPod, deletePod, findPod, type LabRef } from '../pods/runtime.ts';
 import { effectiveConflist, type NodeCniFiles } from './cni-conf.ts';
 import { agentPortsOf, failedStartStatus, podSpecOf, requestedIpOf, runningStatus } from './pod-status.ts';
 import type { AgentWarmer } from './warm.ts';
+import { ContainerPod, podImagesLoaded } from './container-pod.ts';
+import type { StoredImage } from './image-store.ts';
+import type { Result } from '../../src/result.ts';
+import type { ApiError } from '../apiserver/status-errors.ts';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 const log = logger('lab-kubelet');
 
@@ -21,6 +29,20 @@ export interface LabKubeletOptions {
   warmer?: AgentWarmer;
   /** Pod starts/stops in flight at once on this node (default 4). */
   concurrency?: number;
+  /** Running hostNetwork pods from images; without it every pod gets the lab's agent. */
+  containers?: ContainerRuntimeSettings;
+}
+
+export interface ContainerRuntimeSettings {
+  findImage(reference: string): StoredImage | undefined;
+  /** Per-pod directories (volumes, token, overlay layers, logs) live below this. */
+  podsDir: string;
+  /** A hostPath of this node on the real host. */
+  hostPath(path: string): string;
+  /** The API server as reached from the node's namespace (KUBERNETES_SERVICE_HOST/PORT). */
+  apiEndpoint: { host: string; port: number };
+  serviceAccountToken(namespace: string, name: string): Result<string, ApiError>;
+  caPem: string;
 }
 
 interface PodEntry {
@@ -42,6 +64,7 @@ export class LabKubelet {
   private unsubscribe: (() => void) | undefined;
   private slots: number;
   private readonly waiting: (() => void)[] = [];
+  private readonly containerPods = new Map<string, ContainerPod>();
 
   constructor(private readonly o: LabKubeletOptions) {
     this.podsType = o.api.type('', 'pods');
@@ -119,9 +142,48 @@ export class LabKubelet {
     return node.ok ? ((node.value['spec'] ?? {}) as { podCIDR?: string }).podCIDR : undefined;
   }
 
+  /** `kubectl logs` for pods this kubelet runs from images; undefined for pods it does not run that way. */
+  logs(namespace: string, name: string, container: string | undefined): Result<string, ApiError> | undefined {
+    const entry = [...this.pods.values()].find((p) => p.namespace === namespace && p.name === name);
+    const running = entry ? this.containerPods.get(entry.uid) : undefined;
+    if (!running) return undefined;
+    const text = running.logs(container);
+    return text.ok ? text : { ok: false, error: { code: 400, reason: 'BadRequest', message: text.error } };
+  }
+
+  private startContainerPod(pod: KubeObject, entry: PodEntry, settings: ContainerRuntimeSettings): void {
+    const spec = (pod['spec'] ?? {}) as { serviceAccountName?: string; automountServiceAccountToken?: boolean };
+    const account = spec.serviceAccountName ?? 'default';
+    const sa = this.o.api.get(this.o.api.type('', 'serviceaccounts'), entry.namespace, account);
+    const automount = spec.automountServiceAccountToken ?? (sa.ok ? sa.value['automountServiceAccountToken'] as boolean | undefined : undefined) ?? true;
+    const token = automount ? settings.serviceAccountToken(entry.namespace, account) : undefined;
+    const podDir = join(settings.podsDir, entry.uid);
+    let pending = false;
+    const running: ContainerPod = new ContainerPod({
+      ctx: { api: this.o.api, pod, nodeName: this.o.node.name, hostIP: this.o.node.ip, apiEndpoint: settings.apiEndpoint },
+      netns: this.o.node.netns, podDir, findImage: settings.findImage,
+      volumes: { podDir, hostPath: settings.hostPath, ...(token?.ok ? { serviceAccountToken: { token: token.value, caPem: settings.caPem } } : {}) },
+      // status changes come in bursts (a restart, a probe): one write per turn
+      onChange: () => {
+        if (pending) return;
+        pending = true;
+        setImmediate(() => { pending = false; if (this.containerPods.get(entry.uid) === running) this.writeStatus(entry, running.status()); });
+      },
+    });
+    if (token && !token.ok) {
+      this.writeStatus(entry, failedStartStatus(pod, this.o.node.ip, `serviceaccount ${entry.namespace}/${account}: ${token.error.message}`, timestamp()));
+      return;
+    }
+    this.containerPods.set(entry.uid, running);
+    entry.started = true;
+    running.start();
+  }
+
   private async startPod(pod: KubeObject, entry: PodEntry): Promise<void> {
     const started = Date.now();
     const hostNetwork = podSpecOf(pod).hostNetwork === true;
+    const settings = this.o.containers;
+    if (hostNetwork && settings && podImagesLoaded(pod, settings.findImage)) { this.startContainerPod(pod, entry, settings); return; }
     try {
       let conflistFile: string | undefined;
       if (!hostNetwork) {
@@ -160,6 +222,16 @@ export class LabKubelet {
   }
 
   private async stopPod(entry: PodEntry): Promise<void> {
+    const running = this.containerPods.get(entry.uid);
+    if (running) {
+      const current = this.o.api.get(this.podsType, entry.namespace, entry.name);
+      const grace = current.ok ? current.value.metadata.deletionGracePeriodSeconds ?? 30 : 0;
+      await running.stop(grace);
+      this.containerPods.delete(entry.uid);
+      entry.started = false;
+      if (this.o.containers) rmSync(join(this.o.containers.podsDir, entry.uid), { recursive: true, force: true });
+      return;
+    }
     const record = findPod(this.o.lab, entry.namespace, entry.name);
     if (!record || record.uid !== entry.uid) return;
     await deletePod(this.o.lab, { namespace: entry.namespace, name: entry.name });

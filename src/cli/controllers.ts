@@ -2,6 +2,7 @@
 // each one wants to hear about.
 import type { Options } from '../config/options.ts';
 import type { ResourceName } from '../kube/cluster-cache.ts';
+import { permissionsFor, type Permission } from '../kube/api-access.ts';
 import type { ControllerContext } from '../controllers/context.ts';
 import type { RunningController } from '../controllers/runtime.ts';
 import { logger } from '../observe/log.ts';
@@ -10,11 +11,17 @@ import { cleanupRoutingState, createRoutingController } from '../controllers/rou
 import { cleanupNetpolState, createNetpolController } from '../controllers/netpol/index.ts';
 import { cleanupProxyState, createProxyController } from '../controllers/proxy/index.ts';
 
+/** The resources the daemon watches for these flags: nodes always (its own identity), the rest per controller. */
 export function resourcesFor(options: Options): ResourceName[] {
-  const wanted = new Set<ResourceName>();
+  const wanted = new Set<ResourceName>(['nodes']);
   if (options.runFirewall) for (const r of ['pods', 'namespaces', 'networkpolicies'] as const) wanted.add(r);
   if (options.runRouter || options.runServiceProxy) for (const r of ['services', 'endpointslices'] as const) wanted.add(r);
   return [...wanted];
+}
+
+/** The API permissions the daemon needs for these flags; deploy/ ClusterRoles must grant exactly these. */
+export function apiPermissionsFor(options: Options): Permission[] {
+  return permissionsFor(resourcesFor(options));
 }
 
 export async function buildControllers(ctx: ControllerContext): Promise<RunningController[]> {

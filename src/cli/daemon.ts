@@ -64,7 +64,7 @@ export async function runDaemon(options: Options): Promise<number> {
     return 1;
   }
   const client = new KubeClient(config.value, { version: VERSION });
-  const resources: ResourceName[] = ['nodes', ...resourcesFor(options)];
+  const resources: ResourceName[] = resourcesFor(options);
   const cache = new ClusterCache(client, resources);
   const stopAll = async () => {
     await cache.stop();

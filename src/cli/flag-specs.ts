@@ -26,6 +26,8 @@ export interface FlagSpec<K extends FlagKind = FlagKind> {
   upstream: boolean;
   /** Never echo the value in messages (passwords). */
   secret?: boolean;
+  /** Why the flag is accepted (upstream has it) but changes nothing in this build; --help says so. */
+  noEffect?: string;
   check?: check.Check<ValueOf<K>>;
 }
 
@@ -35,6 +37,7 @@ interface Extra<K extends FlagKind> {
   short?: string;
   upstream?: boolean;
   secret?: boolean;
+  noEffect?: string;
   check?: check.Check<ValueOf<K>>;
 }
 
@@ -42,6 +45,7 @@ function def<K extends FlagKind>(kind: K, name: string, defaultText: string, gro
   const spec: FlagSpec<K> = { name, kind, defaultText, group, help, upstream: extra.upstream ?? true };
   if (extra.short !== undefined) spec.short = extra.short;
   if (extra.secret !== undefined) spec.secret = extra.secret;
+  if (extra.noEffect !== undefined) spec.noEffect = extra.noEffect;
   if (extra.check !== undefined) spec.check = extra.check;
   return spec as unknown as AnyFlagSpec;
 }
@@ -53,6 +57,10 @@ const SP: FlagGroup = 'Service proxy';
 const NP: FlagGroup = 'Network policy';
 const LB: FlagGroup = 'Load balancer';
 const positive = { check: check.positiveDuration };
+// Why some upstream flags are accepted (so upstream manifests keep working) but do nothing here yet.
+const NO_BFD = "Debian's gobgpd 3.10 has no BFD";
+const NO_ALLOCATOR = 'the load-balancer allocator is not implemented';
+const NO_GRACEFUL_TERMINATION = 'graceful termination is not implemented; removed endpoints are deleted at once';
 const port = { check: check.intBetween(1, 65535) };
 
 export const FLAG_SPECS: readonly AnyFlagSpec[] = [
@@ -60,7 +68,9 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   def('bool', 'run-router', 'true', G, 'Run the routing controller: BGP pod routing, CNI config, overlay tunnels, pod egress SNAT.'),
   def('bool', 'run-service-proxy', 'true', G, 'Run the service proxy: IPVS virtual servers for Kubernetes Services.'),
   def('bool', 'run-firewall', 'true', G, 'Run the network policy controller: NetworkPolicy enforcement for local pods.'),
-  def('bool', 'run-loadbalancer', 'false', G, 'Run the LoadBalancer IP allocator (does not count as something to do on its own).'),
+  def('bool', 'run-loadbalancer', 'false', G, 'Run the LoadBalancer IP allocator (does not count as something to do on its own).', {
+    noEffect: NO_ALLOCATOR,
+  }),
   def('string', 'kubeconfig', '', G, 'Path to a kubeconfig file; empty means the in-cluster service account.'),
   def('string', 'master', '', G, 'Kubernetes API server address; overrides the one in the kubeconfig.'),
   def('string', 'hostname-override', '', G, 'Node name to use instead of $NODE_NAME or the host name.'),
@@ -105,11 +115,17 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   def('bool', 'advertise-loadbalancer-ip', 'false', R, 'Announce Service status.loadBalancer.ingress IPs to BGP peers.'),
   def('bool', 'advertise-pod-cidr', 'true', R, "Announce this node's pod CIDRs to external peers (cluster peers always get them)."),
   def('bool', 'auto-mtu', 'true', R, 'Give kube-bridge and the CNI config the MTU of the node interface.'),
-  def('bool', 'enable-bfd', 'false', R, 'Run BFD with the external peers given by --peer-router-ips.'),
-  def('uint32', 'bfd-port', '3784', R, 'UDP port for BFD.', port),
-  def('uint32', 'bfd-detection-multiplier', '3', R, 'Missed BFD packets before a peer is declared down.', { check: check.intBetween(1, 255) }),
-  def('uint32', 'bfd-desired-min-tx-interval', '1000', R, 'Desired BFD transmit interval, in milliseconds.', { check: check.intBetween(1, 4294967) }),
-  def('uint32', 'bfd-required-min-rx-interval', '1000', R, 'Required BFD receive interval, in milliseconds.', { check: check.intBetween(1, 4294967) }),
+  def('bool', 'enable-bfd', 'false', R, 'Run BFD with the external peers given by --peer-router-ips.', { noEffect: NO_BFD }),
+  def('uint32', 'bfd-port', '3784', R, 'UDP port for BFD.', { ...port, noEffect: NO_BFD }),
+  def('uint32', 'bfd-detection-multiplier', '3', R, 'Missed BFD packets before a peer is declared down.', { check: check.intBetween(1, 255), noEffect: NO_BFD }),
+  def('uint32', 'bfd-desired-min-tx-interval', '1000', R, 'Desired BFD transmit interval, in milliseconds.', {
+    check: check.intBetween(1, 4294967),
+    noEffect: NO_BFD,
+  }),
+  def('uint32', 'bfd-required-min-rx-interval', '1000', R, 'Required BFD receive interval, in milliseconds.', {
+    check: check.intBetween(1, 4294967),
+    noEffect: NO_BFD,
+  }),
   def('bool', 'bgp-graceful-restart', 'false', R, 'Offer BGP graceful restart (RFC 4724) so peers keep our routes while we restart.'),
   def('duration', 'bgp-graceful-restart-time', '1m30s', R, 'Graceful restart time announced to peers (at most 4095s).', {
     check: check.GRACEFUL_RESTART_TIME_CHECK,
@@ -147,18 +163,23 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   def('string', 'overlay-encap', 'ipip', R, 'Tunnel encapsulation: ipip or fou.', { check: check.oneOf('ipip', 'fou') }),
   def('uint16', 'overlay-encap-port', '5555', R, 'UDP port for fou encapsulation (1024 or above).', { check: check.intBetween(1024, 65535) }),
   def('bool', 'enable-pod-egress', 'true', R, 'Masquerade traffic from pods to destinations outside the cluster.'),
-  def('bool', 'disable-source-dest-check', 'true', R, 'On AWS EC2, turn off the source/destination check of node instances.'),
+  def('bool', 'disable-source-dest-check', 'true', R, 'On AWS EC2, turn off the source/destination check of node instances.', {
+    noEffect: 'the AWS EC2 API call is not implemented; turn the check off in AWS',
+  }),
 
   // Service proxy.
   def('duration', 'ipvs-sync-period', '5m0s', SP, 'Period of the full IPVS sync.', positive),
   def('bool', 'ipvs-permit-all', 'true', SP, 'Accept all traffic to service IPs on the node (else only service ports).'),
-  def('bool', 'ipvs-graceful-termination', 'false', SP, 'Drain removed endpoints (weight 0) before deleting them.'),
-  def('duration', 'ipvs-graceful-period', '30s', SP, 'Drain time when the pod termination grace period is unknown.', positive),
+  def('bool', 'ipvs-graceful-termination', 'false', SP, 'Drain removed endpoints (weight 0) before deleting them.', { noEffect: NO_GRACEFUL_TERMINATION }),
+  def('duration', 'ipvs-graceful-period', '30s', SP, 'Drain time when the pod termination grace period is unknown.', {
+    ...positive,
+    noEffect: NO_GRACEFUL_TERMINATION,
+  }),
   def('bool', 'masquerade-all', 'false', SP, 'Source-NAT all proxied traffic to the node IP.'),
   def('bool', 'hairpin-mode', 'false', SP, 'Allow hairpin traffic for every Service, not only annotated ones.'),
   def('bool', 'nodeport-bindon-all-ip', 'false', SP, 'Serve NodePorts on every local address, not only the node IPs.'),
   def('strings', 'excluded-cidrs', '', SP, 'IPVS services in these CIDRs are never removed as stale.', { check: check.cidrList }),
-  def('string', 'runtime-endpoint', '', SP, 'Container runtime (CRI) socket, used for DSR.'),
+  def('string', 'runtime-endpoint', '', SP, 'Container runtime (CRI) socket, used for DSR.', { noEffect: 'DSR is not implemented' }),
   def('duration', 'service-tcp-timeout', '0s', SP, 'IPVS TCP session timeout; 0s keeps the kernel setting.', { check: check.nonNegativeDuration }),
   def('duration', 'service-tcpfin-timeout', '0s', SP, 'IPVS TCP FIN timeout; 0s keeps the kernel setting.', { check: check.nonNegativeDuration }),
   def('duration', 'service-udp-timeout', '0s', SP, 'IPVS UDP timeout; 0s keeps the kernel setting.', { check: check.nonNegativeDuration }),
@@ -169,6 +190,11 @@ export const FLAG_SPECS: readonly AnyFlagSpec[] = [
   def('bool', 'use-nftables-for-netpol', 'false', NP, 'Enforce network policy with nftables instead of iptables and ipset (experimental).'),
 
   // Load balancer allocator.
-  def('bool', 'loadbalancer-default-class', 'true', LB, 'Also allocate for LoadBalancer Services with no class or class "default".'),
-  def('duration', 'loadbalancer-sync-period', '1m0s', LB, 'Period of the allocator walk over LoadBalancer Services.', positive),
+  def('bool', 'loadbalancer-default-class', 'true', LB, 'Also allocate for LoadBalancer Services with no class or class "default".', {
+    noEffect: NO_ALLOCATOR,
+  }),
+  def('duration', 'loadbalancer-sync-period', '1m0s', LB, 'Period of the allocator walk over LoadBalancer Services.', {
+    ...positive,
+    noEffect: NO_ALLOCATOR,
+  }),
 ];

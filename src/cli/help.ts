@@ -3,6 +3,9 @@
 import { formatValue, parseValue, TYPE_HINT } from './flag-kinds.ts';
 import { FLAG_GROUPS, type AnyFlagSpec } from './flag-specs.ts';
 
+/** Starts the note on a flag accepted for upstream compatibility that changes nothing in this build. */
+export const NO_EFFECT_MARK = '[accepted, no effect: ';
+
 function leftColumn(spec: AnyFlagSpec): string {
   const short = spec.short === undefined ? '    ' : `-${spec.short}, `;
   const hint = TYPE_HINT[spec.kind];
@@ -28,7 +31,8 @@ export function helpText(specs: readonly AnyFlagSpec[]): string {
     if (members.length === 0) continue;
     lines.push('', `${group}:`);
     for (const spec of members) {
-      lines.push(`${leftColumn(spec).padEnd(width)}${spec.help} (default ${defaultShown(spec)})`);
+      const noEffect = spec.noEffect === undefined ? '' : ` ${NO_EFFECT_MARK}${spec.noEffect}]`;
+      lines.push(`${leftColumn(spec).padEnd(width)}${spec.help}${noEffect} (default ${defaultShown(spec)})`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -31,8 +31,11 @@ export interface ExecError {
 }
 
 export interface ExecOptions {
-  /** Written to the tool's stdin (stdin is closed either way). */
-  input?: string;
+  /**
+   * Written to the tool's stdin (stdin is closed either way). Chunks (see inChunks) are pulled one at a time
+   * as the pipe drains, so a big restore never sits in memory as one string.
+   */
+  input?: string | Iterable<string>;
   /** Kill the tool after this long (default DEFAULT_TIMEOUT_MS). */
   timeoutMs?: number;
 }
@@ -130,8 +133,65 @@ function runProcess(file: string, argv: readonly string[], options: ExecOptions)
     });
     child.on('close', (code) => finish(code));
     child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
+    const input = options.input ?? '';
+    if (typeof input === 'string') child.stdin.end(input);
+    else feed(child.stdin, input[Symbol.iterator]());
   });
+}
+
+/** Writes chunks as the pipe takes them (waiting for 'drain'), then closes it; stops if the tool went away. */
+function feed(stdin: NodeJS.WritableStream & { destroyed: boolean }, chunks: Iterator<string>): void {
+  for (let next = chunks.next(); !next.done; next = chunks.next()) {
+    if (stdin.destroyed) return;
+    if (!stdin.write(next.value)) {
+      stdin.once('drain', () => feed(stdin, chunks));
+      return;
+    }
+  }
+  stdin.end();
+}
+
+/** Tool input as one string (recording fakes and wrappers in tests and benches; never on the write path). */
+export function inputText(input: ExecOptions['input']): string {
+  return typeof input === 'string' ? input : input === undefined ? '' : [...input].join('');
+}
+
+/** Chunk size for tool input: big enough that writes are few, small enough that memory stays flat. */
+export const INPUT_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Lines (without their newline) joined into chunks of about `maxBytes`, each ending in a newline, produced
+ * lazily: a renderer that yields lines feeds a tool with bounded memory however big the state is.
+ */
+export function* inChunks(lines: Iterable<string>, maxBytes = INPUT_CHUNK_BYTES): Generator<string> {
+  let parts: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    parts.push(line);
+    size += line.length + 1;
+    if (size >= maxBytes) {
+      yield `${parts.join('\n')}\n`;
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length > 0) yield `${parts.join('\n')}\n`;
+}
+
+/**
+ * The chunks, or null when there are none (so a caller with nothing to write starts no process). Only the
+ * first chunk is produced here; the rest stay lazy.
+ */
+export function nonEmptyChunks(chunks: Iterable<string>): Iterable<string> | null {
+  const it = chunks[Symbol.iterator]();
+  let first = it.next();
+  while (!first.done && first.value === '') first = it.next();
+  if (first.done) return null;
+  const head = first.value;
+  return (function* () {
+    yield head;
+    for (let next = it.next(); !next.done; next = it.next()) yield next.value;
+  })();
 }
 
 /** Runs tools in the current network namespace, or (tests, benches) in the named one via `ip netns exec`. */

@@ -3,7 +3,7 @@
 // scheme for all), and reading back chosen sets. Member-only changes may also go over netlink (netlink/ipset.ts).
 import { createHash } from 'node:crypto';
 import { ok, type Result } from '../result.ts';
-import type { Exec, ExecError, ExecOptions } from './exec.ts';
+import { inChunks, nonEmptyChunks, type Exec, type ExecError, type ExecOptions } from './exec.ts';
 import type { IpFamily } from '../net/ip.ts';
 
 /** ipset names are at most 31 characters (IPSET_MAXNAMELEN 32 with the NUL). */
@@ -59,35 +59,43 @@ const entryText = (m: IpsetEntry): string => (m.nomatch ? `${m.entry} nomatch` :
  * The script for `ipset -exist restore`. -exist makes creating an identical existing set, adding a present
  * member, deleting an absent one and destroying an absent set no-ops, so a script can run again after a failure.
  */
-export function renderIpsetScript(ops: readonly IpsetOp[]): string {
-  const lines: string[] = [];
+export function renderIpsetScript(ops: Iterable<IpsetOp>): string {
+  return [...inChunks(ipsetScriptLines(ops))].join('');
+}
+
+/** The script's lines, produced lazily (one set's members at a time), for streaming into `ipset restore`. */
+export function* ipsetScriptLines(ops: Iterable<IpsetOp>): Generator<string> {
   for (const o of ops) {
     switch (o.op) {
       case 'create':
-        lines.push(createLine(o.set.name, o.set));
-        for (const m of o.members ?? []) lines.push(`add ${o.set.name} ${entryText(m)}`);
+        yield createLine(o.set.name, o.set);
+        for (const m of o.members ?? []) yield `add ${o.set.name} ${entryText(m)}`;
         break;
       case 'replace': {
         const tmp = tmpSetName(o.set.name);
         // A temporary left by a failed run may be of another type: destroy it rather than reuse it.
-        lines.push(`destroy ${tmp}`, createLine(tmp, o.set));
-        for (const m of o.members) lines.push(`add ${tmp} ${entryText(m)}`);
-        lines.push(`swap ${tmp} ${o.set.name}`, `destroy ${tmp}`);
+        yield `destroy ${tmp}`;
+        yield createLine(tmp, o.set);
+        for (const m of o.members) yield `add ${tmp} ${entryText(m)}`;
+        yield `swap ${tmp} ${o.set.name}`;
+        yield `destroy ${tmp}`;
         break;
       }
-      case 'add': lines.push(`add ${o.set} ${entryText(o.entry)}`); break;
-      case 'del': lines.push(`del ${o.set} ${o.entry}`); break;
+      case 'add': yield `add ${o.set} ${entryText(o.entry)}`; break;
+      case 'del': yield `del ${o.set} ${o.entry}`; break;
       // No flush first: a set still in use must fail to go, not lose its members.
-      case 'destroy': lines.push(`destroy ${o.set}`, `destroy ${tmpSetName(o.set)}`); break;
+      case 'destroy': yield `destroy ${o.set}`; yield `destroy ${tmpSetName(o.set)}`; break;
     }
   }
-  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
 }
 
-/** Runs the operations (or a ready script) as one `ipset -exist restore`; nothing to do: no exec. */
-export async function ipsetRestore(exec: Exec, script: readonly IpsetOp[] | string, options: Pick<ExecOptions, 'timeoutMs'> = {}): Promise<Result<void, ExecError>> {
-  const input = typeof script === 'string' ? script : renderIpsetScript(script);
-  if (input === '') return ok(undefined);
+/**
+ * Runs the operations (or a ready script) as one `ipset -exist restore`; nothing to do: no exec. Operations
+ * are rendered and written in bounded chunks as ipset reads them.
+ */
+export async function ipsetRestore(exec: Exec, script: Iterable<IpsetOp> | string, options: Pick<ExecOptions, 'timeoutMs'> = {}): Promise<Result<void, ExecError>> {
+  const input = typeof script === 'string' ? (script === '' ? null : script) : nonEmptyChunks(inChunks(ipsetScriptLines(script)));
+  if (input === null) return ok(undefined);
   const r = await exec.run('ipset', ['-exist', 'restore'], { input, ...options });
   return r.ok ? ok(undefined) : r;
 }

@@ -5,6 +5,7 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import { type IndexFunc, type KubeObject, Store, type StoreEventType } from './cache.ts';
 import type { KubeClient } from './client.ts';
+import { collectionPath, REFLECTED_RESOURCES } from './api-access.ts';
 import { Reflector, type ReflectorOptions } from './reflector.ts';
 import { slimPod } from './slim.ts';
 import { logger } from '../observe/log.ts';
@@ -34,25 +35,22 @@ const byNamespace: IndexFunc<KubeObject> = (o) => (o.metadata?.namespace ? [o.me
 
 interface ResourceSpec<T> {
   kind: string;
-  path: string;
   indexers: Record<string, IndexFunc<T>>;
   /** What of each object the store keeps (default: all of it but managedFields). */
   transform?: (obj: T) => T;
 }
 
 const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
-  nodes: { kind: 'Node', path: '/api/v1/nodes', indexers: {} },
+  nodes: { kind: 'Node', indexers: {} },
   pods: {
     kind: 'Pod',
-    path: '/api/v1/pods',
     indexers: { [INDEX.byNode]: (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []), [INDEX.byNamespace]: byNamespace },
     transform: slimPod,
   },
-  namespaces: { kind: 'Namespace', path: '/api/v1/namespaces', indexers: {} },
-  services: { kind: 'Service', path: '/api/v1/services', indexers: { [INDEX.byNamespace]: byNamespace } },
+  namespaces: { kind: 'Namespace', indexers: {} },
+  services: { kind: 'Service', indexers: { [INDEX.byNamespace]: byNamespace } },
   endpointslices: {
     kind: 'EndpointSlice',
-    path: '/apis/discovery.k8s.io/v1/endpointslices',
     indexers: {
       // Upstream's service-name indexer: `<namespace>/<service name label>`; unlabelled slices are not indexed.
       [INDEX.service]: (s) => {
@@ -63,7 +61,6 @@ const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
   },
   networkpolicies: {
     kind: 'NetworkPolicy',
-    path: '/apis/networking.k8s.io/v1/networkpolicies',
     indexers: { [INDEX.byNamespace]: byNamespace },
   },
 };
@@ -115,8 +112,10 @@ export class ClusterCache {
   start(): void {
     for (const [name, store] of this.stores) {
       if (this.reflectors.has(name)) continue;
+      // The path comes from the declared API access, so what is watched is what deploy/ RBAC grants.
+      const path = collectionPath(REFLECTED_RESOURCES[name]);
       const spec = RESOURCES[name] as unknown as ResourceSpec<KubeObject>;
-      const reflector = new Reflector<KubeObject>({ ...this.reflectorOptions, client: this.client, path: spec.path, store,
+      const reflector = new Reflector<KubeObject>({ ...this.reflectorOptions, client: this.client, path, store,
         ...(spec.transform ? { transform: spec.transform } : {}) });
       this.reflectors.set(name, reflector);
       reflector.start();

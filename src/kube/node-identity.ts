@@ -2,8 +2,6 @@
 // per-family IPs from the Node's addresses. Its pod CIDRs are decided in pod-cidrs.ts.
 import { hostname as osHostname } from 'node:os';
 import type { Node } from 'kubernetes-types/core/v1.js';
-import type { ApiResult, KubeClient } from './client.ts';
-import { resourcePath } from './client.ts';
 import { familyOf } from '../net/cidr.ts';
 import { isIp, type IpFamily } from '../net/ip.ts';
 import { type Result, ok, err } from '../result.ts';
@@ -13,10 +11,6 @@ export function nodeName(opts: { hostnameOverride?: string; env?: NodeJS.Process
   const fromEnv = (opts.env ?? process.env)['NODE_NAME'];
   if (fromEnv) return fromEnv;
   return (opts.hostname ?? osHostname)();
-}
-
-export function fetchNode(client: KubeClient, name: string): Promise<ApiResult<Node>> {
-  return client.get<Node>(resourcePath('v1', 'nodes', undefined, name));
 }
 
 function addressesOfType(node: Node, type: string): string[] {

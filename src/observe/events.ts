@@ -4,6 +4,7 @@ import type { Event, ObjectReference } from 'kubernetes-types/core/v1.js';
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 import { logger } from './log.ts';
 import { type KubeClient, resourcePath } from '../kube/client.ts';
+import { apiVersionOf, EVENTS } from '../kube/api-access.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -108,7 +109,7 @@ export class EventRecorder {
     const seen = this.remembered.get(p.key);
     if (seen) {
       const patch = { count: seen.count + 1, lastTimestamp: timestamp(p.at), message: p.message };
-      const res = await this.opts.client.patch<Event>(resourcePath('v1', 'events', seen.namespace, seen.name), patch, 'merge');
+      const res = await this.opts.client.patch<Event>(resourcePath(apiVersionOf(EVENTS), EVENTS.resource, seen.namespace, seen.name), patch, 'merge');
       if (res.ok) {
         seen.count += 1;
         return;
@@ -121,7 +122,7 @@ export class EventRecorder {
       }
     }
     const event = this.newEvent(p);
-    const res = await this.opts.client.create<Event>(resourcePath('v1', 'events', event.metadata.namespace), event);
+    const res = await this.opts.client.create<Event>(resourcePath(apiVersionOf(EVENTS), EVENTS.resource, event.metadata.namespace), event);
     if (!res.ok) {
       log.warn({ error: res.error, reason: p.reason, object: event.involvedObject.name }, 'could not create event');
       return;

@@ -1,6 +1,6 @@
 // A fake of the kernel exec layer (src/kernel/exec.ts) for tests without root: records every tool run and
 // answers from a function; failures are classified exactly as a real run's would be.
-import { classifyFailure, type Exec, type ExecError } from '../../src/kernel/exec.ts';
+import { classifyFailure, inputText, type Exec, type ExecError } from '../../src/kernel/exec.ts';
 import { err, ok, type Result } from '../../src/result.ts';
 
 export interface RecordedCall {
@@ -27,7 +27,7 @@ export function recordingExec(answer: (call: RecordedCall) => Result<string, Exe
       return calls.length;
     },
     async run(cmd, args, options = {}) {
-      const call = { cmd, args: [...args], input: options.input ?? '' };
+      const call = { cmd, args: [...args], input: inputText(options.input) };
       calls.push(call);
       return answer(call);
     },

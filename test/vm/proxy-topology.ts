@@ -22,7 +22,8 @@ export interface Topology {
   destroy(): void;
 }
 
-function pod(node: TestNetns, ns: TestNetns, hostIf: string, ip: string, gw: string): void {
+/** A pod namespace on `node`'s bridge: eth0 with `ip`/24, default route via the bridge address `gw`. */
+export function pod(node: TestNetns, ns: TestNetns, hostIf: string, ip: string, gw: string): void {
   sh('ip', ['-n', node.name, '-batch', '-'], `link add ${hostIf} type veth peer name eth0 netns ${ns.name}\nlink set ${hostIf} master kube-bridge up\n`);
   sh('ip', ['-n', ns.name, '-batch', '-'], `addr add ${ip}/24 dev eth0\nlink set eth0 up\nroute add default via ${gw}\n`);
 }

@@ -4,42 +4,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import type { Service } from 'kubernetes-types/core/v1.js';
-import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { parseCommandLine } from '../../src/cli/command-line.ts';
 import type { Options } from '../../src/config/options.ts';
 import { assembleProxy, prepareKernel } from '../../src/controllers/proxy/index.ts';
 import type { ProxyController } from '../../src/controllers/proxy/controller.ts';
 import type { Problem } from '../../src/controllers/proxy/model.ts';
-import { readLocalAddresses, type CacheSource, type LocalAddresses } from '../../src/controllers/proxy/source.ts';
 import { processExec } from '../../src/kernel/exec.ts';
 import { detectIptablesMode } from '../../src/kernel/iptables.ts';
 import { openIpvs, type Ipvs } from '../../src/kernel/ipvs.ts';
 import { openRtnetlink } from '../../src/kernel/netlink/rtnetlink.ts';
 import type { NetlinkSocket } from '../../src/kernel/netlink/socket.ts';
 import { service, slice } from '../unit/proxy/fixtures.ts';
+import { NodeOneServices } from './proxy-source.ts';
 import { buildTopology, datagramAnswer, EXTERNAL_IP, LongConnection, N1_IP, POD, tcpAnswers, type Topology } from './proxy-topology.ts';
 
 const IN_VM = process.env['KUBE_ROUTER_IN_VM'] === '1';
-
-class Source implements CacheSource {
-  readonly svcs = new Map<string, Service>();
-  readonly slices = new Map<string, EndpointSlice>();
-  private local: LocalAddresses = { all: new Set(), host: new Set(), nodePort: { ipv4: [], ipv6: [] } };
-  constructor(private readonly sock: NetlinkSocket) {}
-  services() { return this.svcs.values(); }
-  service(key: string) { return this.svcs.get(key); }
-  slicesOf(key: string) { return [...this.slices.values()].filter((s) => `${s.metadata!.namespace}/${s.metadata!.labels!['kubernetes.io/service-name']}` === key); }
-  slice(key: string) { return this.slices.get(key); }
-  node() { return { name: 'n1', addresses: { ipv4: N1_IP }, nodePortAddresses: this.local.nodePort, podCidrs: ['198.18.1.0/24'] }; }
-  async refresh() { this.local = await readLocalAddresses(this.sock); }
-  localAddresses() { return this.local; }
-  put(svc: Service, ...slices: EndpointSlice[]) {
-    this.svcs.set(`default/${svc.metadata!.name}`, svc);
-    for (const s of slices) this.slices.set(`default/${s.metadata!.name}`, s);
-    return [{ kind: 'Service', key: `default/${svc.metadata!.name}` }, ...slices.map((s) => ({ kind: 'EndpointSlice', key: `default/${s.metadata!.name}` }))];
-  }
-}
 
 const both = [{ ip: POD.p1, node: 'n1' }, { ip: POD.p2, node: 'n2' }];
 const ports = (port: number, target: number, protocol = 'TCP', nodePort?: number) => [{ name: 'p', protocol, port, targetPort: target, ...(nodePort ? { nodePort } : {}) }];
@@ -48,7 +27,7 @@ const counts = (lines: string[]) => lines.reduce<Record<string, number>>((m, l) 
 
 describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside the test VM: see test/root/vm/proxy-vm.test.ts' }, () => {
   let t: Topology;
-  let source: Source;
+  let source: NodeOneServices;
   let options: Options;
   let ipvs: Ipvs;
   let sock: NetlinkSocket;
@@ -77,7 +56,7 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
     const list = ipvs.listServices.bind(ipvs);
     ipvs.listServices = () => { lists++; return list(); };
     sock = openRtnetlink({ netns: t.n1.path });
-    source = new Source(sock);
+    source = new NodeOneServices(sock);
     await prepareKernel(processExec(t.n1.name), ipvs, options);
     source.put(service('web', { clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], ports: ports(80, 8080) }), slice('web', 'IPv4', both, slicePorts(8080)));
     source.put(service('np', { type: 'NodePort', clusterIP: '10.96.0.20', clusterIPs: ['10.96.0.20'], ports: ports(80, 8080, 'TCP', 30080) }), slice('np', 'IPv4', both, slicePorts(8080)));

@@ -4,20 +4,20 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withMessage } from '../../kernel/exec.ts';
+import { inChunks, withMessage } from '../../kernel/exec.ts';
 import { firstRule, iptablesRestore, iptablesTool as toolOf, saveTable, type IptablesMode, type IptablesTarget } from '../../kernel/iptables.ts';
-import { ipsetRestore, listSetNames, saveSets } from '../../kernel/ipset.ts';
+import { ipsetRestore, ipsetScriptLines, listSetNames, saveSets, type IpsetOp } from '../../kernel/ipset.ts';
 import { err, ok, type Result } from '../../result.ts';
 import { ipsetMemberMessage, type IpsetMemberChange } from '../../kernel/netlink/ipset.ts';
 import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { secondsSince, type NetpolExec } from './apply-exec.ts';
-import { diff, emptyFamily, type FamilyChanges, type ObservedFamily } from './diff.ts';
+import { changeCounts, diff, emptyFamily, type ChangeCounts, type FamilyChanges, type ObservedFamily } from './diff.ts';
 import { FAMILIES, IPV6_SET_PREFIX, isOwnedSet, type Family, TOP_CHAIN_OF } from './model.ts';
 import { parseIpsetSave, type ObservedSet } from './parse-ipset-save.ts';
 import { parseIptablesSave } from './parse-iptables-save.ts';
-import { isEmptyChange, renderIptablesRestore } from './render-iptables.ts';
-import { isEmptyIpsetChange, renderIpsetDestroy, renderIpsetRestore } from './render-ipset.ts';
+import { iptablesRestoreLines, isEmptyChange } from './render-iptables.ts';
+import { ipsetChangeOps, ipsetDestroyOps, isEmptyIpsetChange } from './render-ipset.ts';
 
 const log = logger('netpol');
 
@@ -31,13 +31,13 @@ export const iptablesTool = (mode: IptablesMode, family: Family, verb: 'save' | 
 
 export type ObservedKernel = Partial<Record<Family, ObservedFamily>>;
 
-/** What one apply ran: the texts fed to each tool (empty when skipped) and how many execs it took. */
-export interface ApplyReport {
-  ipsetRestore: string;
-  iptablesRestore: Partial<Record<Family, string>>;
-  ipsetDestroy: string;
+/**
+ * What one apply did: counts (the texts fed to the tools are streamed and never kept: at scale they are
+ * hundreds of MB).
+ */
+export interface ApplyReport extends ChangeCounts {
   execs: number;
-  /** How the member changes of ipsetRestore were applied, when not by `ipset restore`. */
+  /** How the member changes were applied, when not by `ipset restore`. */
   ipsetVia?: 'netlink';
 }
 
@@ -116,7 +116,7 @@ export class IptablesApplier {
    * 4. stale sets destroyed, now that no rule references them (in the same ipset restore as 3 when that runs one).
    */
   async apply(changes: readonly FamilyChanges[]): Promise<Result<ApplyReport>> {
-    const report: ApplyReport = { ipsetRestore: '', iptablesRestore: {}, ipsetDestroy: '', execs: 0 };
+    const report: ApplyReport = { ...changeCounts(changes), execs: 0 };
     const rulesChange = changes.some((c) => !isEmptyChange(c.iptables));
     const withoutDels = (c: FamilyChanges): FamilyChanges => ({ ...c, ipset: { ...c.ipset, del: [] } });
     const onlyDels = (c: FamilyChanges): FamilyChanges => ({ ...c, ipset: { create: [], replace: [], add: [], del: c.ipset.del, destroy: [] } });
@@ -124,30 +124,29 @@ export class IptablesApplier {
     if (!early.ok) return early;
     for (const c of changes) {
       if (isEmptyChange(c.iptables)) continue;
-      const text = renderIptablesRestore(c.iptables);
-      report.iptablesRestore[c.family] = text;
       const start = process.hrtime.bigint();
       report.execs++;
-      const r = withMessage(await iptablesRestore(this.exec, iptablesTarget(this.mode, c.family), text));
+      const r = withMessage(await iptablesRestore(this.exec, iptablesTarget(this.mode, c.family), inChunks(iptablesRestoreLines(c.iptables))));
       restoreMetric[c.family].observe(secondsSince(start));
       if (!r.ok) return r;
     }
     // Member removals (over netlink when possible) and stale sets: one ipset restore at most.
-    let lateDels = '';
+    let lateDels: FamilyChanges[] = [];
     if (rulesChange) {
       const dels = changes.map(onlyDels);
-      lateDels = dels.map((c) => renderIpsetRestore(c.ipset)).join('');
       const members = memberOps(dels);
-      if (lateDels && members !== null && (await this.applyMembers(members))) {
-        report.ipsetVia = 'netlink';
-        report.ipsetRestore += lateDels;
-        lateDels = '';
+      if (dels.some((c) => c.ipset.del.length > 0)) {
+        if (members !== null && (await this.applyMembers(members))) report.ipsetVia = 'netlink';
+        else lateDels = dels;
       }
     }
-    report.ipsetDestroy = lateDels + changes.map((c) => renderIpsetDestroy(c.ipset)).join('');
-    if (report.ipsetDestroy) {
+    if (lateDels.length > 0 || changes.some((c) => c.ipset.destroy.length > 0)) {
       report.execs++;
-      const r = withMessage(await ipsetRestore(this.exec, report.ipsetDestroy));
+      const ops = (function* (): Generator<IpsetOp> {
+        for (const c of lateDels) yield* ipsetChangeOps(c.ipset);
+        for (const c of changes) yield* ipsetDestroyOps(c.ipset);
+      })();
+      const r = withMessage(await ipsetRestore(this.exec, ops));
       if (!r.ok) return r;
     }
     return ok(report);
@@ -155,18 +154,17 @@ export class IptablesApplier {
 
   /** Set creations, refills and member changes: plain members over netlink when possible, else ipset restore. */
   private async applySets(changes: readonly FamilyChanges[], report: ApplyReport): Promise<Result<unknown>> {
-    const texts = changes.map((c) => ({ family: c.family, text: renderIpsetRestore(c.ipset) }));
-    const text = texts.map((t) => t.text).join('');
-    if (!text) return ok(null);
-    report.ipsetRestore += text;
+    if (changes.every((c) => c.ipset.create.length + c.ipset.replace.length + c.ipset.add.length + c.ipset.del.length === 0)) return ok(null);
     const start = process.hrtime.bigint();
     const members = memberOps(changes);
     const viaNetlink = members !== null && (await this.applyMembers(members));
     if (viaNetlink) report.ipsetVia = 'netlink';
     if (!viaNetlink) report.execs++;
-    const r = viaNetlink ? ok(undefined) : withMessage(await ipsetRestore(this.exec, text));
+    // Rendered op by op as ipset reads them: never the whole script in memory.
+    const ops = (function* () { for (const c of changes) yield* ipsetChangeOps(c.ipset); })();
+    const r = viaNetlink ? ok(undefined) : withMessage(await ipsetRestore(this.exec, ops));
     const seconds = secondsSince(start);
-    for (const t of texts) if (t.text) ipsetMetric[t.family].observe(seconds);
+    for (const c of changes) if (!isEmptyIpsetChange({ ...c.ipset, destroy: [] })) ipsetMetric[c.family].observe(seconds);
     return r;
   }
 
@@ -179,10 +177,11 @@ export class IptablesApplier {
     const dir = await mkdtemp(join(tmpdir(), 'kube-router-check-'));
     try {
       const files = [join(dir, 'ipset'), ...changes.map((c) => join(dir, c.family))];
-      await writeFile(files[0] as string, changes.map((c) => renderIpsetRestore(c.ipset)).join(''));
+      // Streamed to the files chunk by chunk, like the real apply.
+      await writeFile(files[0] as string, inChunks(ipsetScriptLines((function* () { for (const c of changes) yield* ipsetChangeOps(c.ipset); })())));
       const steps = ['ipset -exist restore -f "$1"'];
       for (const [i, c] of changes.entries()) {
-        await writeFile(files[i + 1] as string, renderIptablesRestore(c.iptables));
+        await writeFile(files[i + 1] as string, inChunks(iptablesRestoreLines(c.iptables)));
         steps.push(`${iptablesTool(this.mode, c.family, 'restore')} -w --noflush "$${i + 2}"`);
       }
       return (await this.exec.run('unshare', ['--net', '--', 'sh', '-ec', steps.join('\n'), 'check', ...files])).ok;

@@ -56,7 +56,7 @@ export class NftApplier {
   }
 
   /** Runs one transaction (all families' text concatenated). */
-  async apply(transaction: string): Promise<Result<void>> {
+  async apply(transaction: string | Iterable<string>): Promise<Result<void>> {
     const start = process.hrtime.bigint();
     const r = await nftApply(this.exec, transaction);
     metrics.iptablesV4RestoreTime.observe(secondsSince(start));
@@ -64,7 +64,7 @@ export class NftApplier {
   }
 
   /** Whether the kernel would take this transaction (`nft -c`: validated in the kernel, never committed). */
-  async check(transaction: string): Promise<boolean> {
+  async check(transaction: string | Iterable<string>): Promise<boolean> {
     return (await nftCheck(this.exec, transaction)).ok;
   }
 

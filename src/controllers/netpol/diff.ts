@@ -177,6 +177,35 @@ export function diffFamily(desired: FamilyState, observed: ObservedFamily, opts:
   };
 }
 
+/** How much a change list writes: the sync report's size, instead of the text it became. */
+export interface ChangeCounts {
+  setsCreated: number;
+  setsReplaced: number;
+  membersAdded: number;
+  membersDeleted: number;
+  setsDestroyed: number;
+  /** Chains declared (created or flushed) and refilled, and the rules written into them. */
+  chainsWritten: number;
+  rulesWritten: number;
+  chainsRemoved: number;
+}
+
+export function changeCounts(changes: readonly FamilyChanges[]): ChangeCounts {
+  const out: ChangeCounts = { setsCreated: 0, setsReplaced: 0, membersAdded: 0, membersDeleted: 0, setsDestroyed: 0, chainsWritten: 0, rulesWritten: 0, chainsRemoved: 0 };
+  for (const { ipset, iptables } of changes) {
+    out.setsCreated += ipset.create.length;
+    out.setsReplaced += ipset.replace.length;
+    out.membersAdded += ipset.add.length;
+    for (const s of [...ipset.create, ...ipset.replace]) out.membersAdded += s.members.length;
+    out.membersDeleted += ipset.del.length;
+    out.setsDestroyed += ipset.destroy.length;
+    out.chainsWritten += iptables.refill.length;
+    for (const c of iptables.refill) out.rulesWritten += c.rules.length;
+    out.chainsRemoved += iptables.remove.length;
+  }
+  return out;
+}
+
 /** A family with nothing desired: diffing against it removes everything of ours (cleanup, disabled family). */
 export function emptyFamily(family: Family): FamilyState {
   return { family, sets: [], chains: [], podFirewalls: [], policyChains: [], builtinJumps: [] };

@@ -59,28 +59,28 @@ function setName(prefix: 'KUBE-SRC-' | 'KUBE-DST-', family: Family, hashKey: str
   return family === 'ipv6' ? IPV6_SET_PREFIX + base : base;
 }
 
-/** Set of the policy's local target pods: DST for ingress (matched on destination), SRC for egress. */
-export function targetSetName(namespace: string, name: string, family: Family, direction: 'ingress' | 'egress'): string {
-  return setName(direction === 'ingress' ? 'KUBE-DST-' : 'KUBE-SRC-', family, key(namespace, name, familyKey(family)));
+// Policy sets are named by what decides their members (a "definition"), not by the policy and rule that use
+// them: every rule with the same definition shares one set, and since equal definitions always have equal
+// members, a shared set never has to split when pods change. The kind tag keeps kinds apart.
+
+/** Local pods selected by a pod selector in a namespace: DST for ingress (matched on destination), SRC for egress. */
+export function targetSetName(definition: string, family: Family, direction: 'ingress' | 'egress'): string {
+  return setName(direction === 'ingress' ? 'KUBE-DST-' : 'KUBE-SRC-', family, key('target', definition, familyKey(family)));
 }
 
-/** Set of the pods selected by the selector peers of rule `index` (SRC for ingress, DST for egress). */
-export function peerPodSetName(namespace: string, name: string, family: Family, direction: 'ingress' | 'egress', index: number): string {
-  return setName(direction === 'ingress' ? 'KUBE-SRC-' : 'KUBE-DST-', family,
-    key(namespace, name, `${direction}rule`, index, familyKey(family), 'pod'));
+/** Pods selected by a rule's selector peers (SRC for ingress, DST for egress). */
+export function peerPodSetName(definition: string, family: Family, direction: 'ingress' | 'egress'): string {
+  return setName(direction === 'ingress' ? 'KUBE-SRC-' : 'KUBE-DST-', family, key('pods', definition, familyKey(family)));
 }
 
-/** Set of one ipBlock peer (cidr plus nomatch excepts) of rule `index`. */
-export function ipBlockSetName(namespace: string, name: string, family: Family, direction: 'ingress' | 'egress', index: number, peer: number): string {
-  return setName(direction === 'ingress' ? 'KUBE-SRC-' : 'KUBE-DST-', family,
-    key(namespace, name, `${direction}rule`, index, familyKey(family), 'ipblock', peer));
+/** One ipBlock peer (cidr plus nomatch excepts): its definition is its content. */
+export function ipBlockSetName(definition: string, family: Family, direction: 'ingress' | 'egress'): string {
+  return setName(direction === 'ingress' ? 'KUBE-SRC-' : 'KUBE-DST-', family, key('ipblock', definition, familyKey(family)));
 }
 
-/** Destination pods on which named port `portIndex` of rule `index` resolves to `portNumber`. */
-export function namedPortSetName(namespace: string, name: string, family: Family, direction: 'ingress' | 'egress',
-  index: number, portIndex: number, portNumber: number): string {
-  return setName('KUBE-DST-', family,
-    key(namespace, name, `${direction}rule`, index, portIndex, familyKey(family), 'namedport', portNumber));
+/** Destination pods among a candidate definition on which a named port resolves to `portNumber`. */
+export function namedPortSetName(definition: string, family: Family, portNumber: number): string {
+  return setName('KUBE-DST-', family, key('namedport', definition, familyKey(family), portNumber));
 }
 
 export function localPodsSetName(family: Family): string {

@@ -2,7 +2,7 @@
 // "allowed" mark) and the ipsets those rules match on, plus the predicates deciding set membership.
 import { cidrFamilyName, hostPrefixLen, netMemberText } from './addresses.ts';
 import {
-  MARK_ALLOWED, type ChainSpec, type Family, type PolicyChainInfo, type Rule, type RuleMatch, type SetMatch, type SetSpec,
+  MARK_ALLOWED, type ChainSpec, type Family, type PolicyChainInfo, type Rule, type RuleMatch, type SetMatch, type SetMember, type SetSpec,
 } from './model.ts';
 import { ipBlockSetName, namedPortSetName, peerPodSetName, policyChainName, targetSetName } from './names.ts';
 import type { Direction, NormalizedPolicy, NormalizedRule } from './policy-spec.ts';
@@ -42,11 +42,30 @@ export function isNamedPortCandidate(policy: NormalizedPolicy, dir: Direction, r
 // is the same for each, so it is computed once per distinct (namespace scope, selectors) and shared.
 const peerMemo = new WeakMap<PreparedView, Map<string, PolicyPod[]>>();
 
+/**
+ * What decides a rule's selector-peer members: per pod peer its namespace scope (the policy's namespace, or a
+ * namespace selector) and pod selector, sorted. Equal definitions always select the same pods, so it keys both
+ * the planning memo and the shared set's name.
+ */
+export function peerDefinition(policy: NormalizedPolicy, rule: NormalizedRule): string {
+  let def = peerDefs.get(rule);
+  if (def === undefined) {
+    const scope = (rule.peers ?? []).filter((p) => p.kind === 'pods')
+      .map((p) => (p.kind === 'pods' ? JSON.stringify([p.namespaceSelector ?? policy.namespace, p.podSelector]) : ''));
+    def = `[${[...new Set(scope)].sort().join(',')}]`;
+    peerDefs.set(rule, def);
+  }
+  return def;
+}
+// Normalised rules are immutable and belong to one policy.
+const peerDefs = new WeakMap<NormalizedRule, string>();
+
+/** What decides a policy's target members: its namespace and pod selector. */
+export const targetDefinition = (policy: NormalizedPolicy): string => JSON.stringify([policy.namespace, policy.podSelector]);
+
 /** The rule's selector peers, found namespace by namespace (same result as filtering with isSelectorPeer). */
 function selectorPeerPods(prepared: PreparedView, policy: NormalizedPolicy, rule: NormalizedRule): PolicyPod[] {
-  const scope = (rule.peers ?? []).filter((p) => p.kind === 'pods')
-    .map((p) => (p.kind === 'pods' ? [p.namespaceSelector ?? policy.namespace, p.podSelector] : null));
-  const key = JSON.stringify(scope);
+  const key = peerDefinition(policy, rule);
   let memo = peerMemo.get(prepared);
   if (!memo) peerMemo.set(prepared, (memo = new Map()));
   const hit = memo.get(key);
@@ -119,27 +138,30 @@ function directionPlan(prepared: PreparedView, policy: NormalizedPolicy, family:
   const peerDir: 'src' | 'dst' = dir === 'ingress' ? 'src' : 'dst';
   const sets: SetSpec[] = [];
   const chainRules: Rule[] = [];
-  const targetSet = targetSetName(namespace, name, family, dir);
+  const targetDef = targetDefinition(policy);
+  const targetSet = targetSetName(targetDef, family, dir);
   const targetPods = prepared.podsIn(namespace).filter((p) => p.local && isTarget(policy, p));
   sets.push({ name: targetSet, type: 'hash:ip', family, members: sortedMembers(targetPods.flatMap((p) => p.ips[family])) });
   const targetMatch: SetMatch = { set: targetSet, dir: dir === 'ingress' ? 'dst' : 'src' };
 
-  rules.forEach((rule, i) => {
+  rules.forEach((rule) => {
     const peerVariants: (SetMatch | null)[] = [];
     if (rule.peers === null) peerVariants.push(null);
     else {
       if (rule.peers.some((p) => p.kind === 'pods')) {
-        const setName = peerPodSetName(namespace, name, family, dir, i);
+        const setName = peerPodSetName(peerDefinition(policy, rule), family, dir);
         sets.push({ name: setName, type: 'hash:ip', family, members: selectorPeerMembers(prepared, policy, rule, family) });
         peerVariants.push({ set: setName, dir: peerDir });
       }
-      rule.peers.forEach((peer, j) => {
+      rule.peers.forEach((peer) => {
         if (peer.kind !== 'ipBlock' || peer.blocks[0] === undefined || cidrFamilyName(peer.blocks[0]) !== family) return;
-        const setName = ipBlockSetName(namespace, name, family, dir, i, j);
-        const members = [
+        const members: SetMember[] = [
           ...peer.blocks.map((b) => ({ entry: netMemberText(b) })),
           ...peer.except.map((e) => ({ entry: netMemberText(e), nomatch: true })),
         ].sort((a, b) => (a.entry < b.entry ? -1 : a.entry > b.entry ? 1 : 0));
+        const setName = ipBlockSetName(members.map((m) => (m.nomatch ? `!${m.entry}` : m.entry)).join(','), family, dir);
+        // Two equal blocks in one rule share their set, and one rule is enough for both.
+        if (peerVariants.some((v) => v?.set === setName)) return;
         sets.push({ name: setName, type: 'hash:net', family, members });
         peerVariants.push({ set: setName, dir: peerDir });
       });
@@ -150,16 +172,18 @@ function directionPlan(prepared: PreparedView, policy: NormalizedPolicy, family:
     const portVariants: PortVariant[] = [];
     if (rule.ports === null) portVariants.push({});
     else {
-      rule.ports.forEach((port, j) => {
+      rule.ports.forEach((port) => {
         if (port.kind === 'all') portVariants.push({ proto: port.protocol });
         else if (port.kind === 'range') portVariants.push({ proto: port.protocol, dport: { from: port.from, to: port.to } });
         else {
           // Candidates per isNamedPortCandidate, enumerated without scanning every pod where possible.
-          const candidates = dir === 'ingress' ? targetPods
-            : rule.peers === null || rule.peers.some((p) => p.kind === 'ipBlock') ? prepared.pods : selectorPeerPods(prepared, policy, rule);
-          const byNumber = namedPortMembers(candidates, namedPortKey(port.name, port.protocol), family);
+          const everyPod = dir === 'egress' && (rule.peers === null || rule.peers.some((p) => p.kind === 'ipBlock'));
+          const candidates = dir === 'ingress' ? targetPods : everyPod ? prepared.pods : selectorPeerPods(prepared, policy, rule);
+          const portKey = namedPortKey(port.name, port.protocol);
+          const candidateDef = dir === 'ingress' ? `target${targetDef}` : everyPod ? 'all' : `pods${peerDefinition(policy, rule)}`;
+          const byNumber = namedPortMembers(candidates, portKey, family);
           for (const number of [...byNumber.keys()].sort((a, b) => a - b)) {
-            const setName = namedPortSetName(namespace, name, family, dir, i, j, number);
+            const setName = namedPortSetName(`${candidateDef}/${portKey}`, family, number);
             sets.push({ name: setName, type: 'hash:ip', family, members: byNumber.get(number) ?? [] });
             portVariants.push({ proto: port.protocol, dport: { from: number, to: number }, set: { set: setName, dir: 'dst' } });
           }

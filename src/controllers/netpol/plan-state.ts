@@ -93,6 +93,12 @@ export class PlanState {
   readonly pods = new Map<string, PolicyPod>();
   /** Namespace labels as last planned. */
   readonly namespaces = new Map<string, Labels>();
+  /**
+   * Every policy set by name with how many policy plans use it: rules with the same definition share a set
+   * (names.ts), which stays while any of them does. The spec is the one planned last (equal definitions have
+   * equal members, and every user of a definition is re-planned by the same change).
+   */
+  private readonly sets: Record<Family, Map<string, { spec: SetSpec; users: number }>> = { ipv4: new Map(), ipv6: new Map() };
 
   /** The view last planned, prepared; advanced pod by pod between full plans. */
   private prepared: PreparedView;
@@ -115,7 +121,7 @@ export class PlanState {
     const state = new PlanState(view, quarantine);
     const prepared = state.prepared;
     const policies = policiesOf(view);
-    for (const policy of policies) state.policies.set(policy.key, state.planEntry(prepared, policy));
+    for (const policy of policies) state.setEntry(policy.key, state.planEntry(prepared, policy));
     for (const pod of prepared.pods) {
       state.pods.set(pod.key, pod);
       for (const f of state.families) {
@@ -131,6 +137,28 @@ export class PlanState {
     }
     for (const ns of view.namespaces) if (ns.metadata?.name) state.namespaces.set(ns.metadata.name, ns.metadata.labels ?? {});
     return state;
+  }
+
+  /** Replaces (or, with undefined, removes) a policy's entry, keeping the shared-set use counts. */
+  private setEntry(key: string, entry: PolicyEntry | undefined): void {
+    for (const [f, part] of Object.entries(this.policies.get(key)?.families ?? {}) as [Family, PolicyFamilyPlan][]) {
+      for (const set of part.sets) {
+        const held = this.sets[f].get(set.name);
+        if (held && --held.users === 0) this.sets[f].delete(set.name);
+      }
+    }
+    if (!entry) {
+      this.policies.delete(key);
+      return;
+    }
+    this.policies.set(key, entry);
+    for (const [f, part] of Object.entries(entry.families) as [Family, PolicyFamilyPlan][]) {
+      for (const set of part.sets) {
+        const held = this.sets[f].get(set.name);
+        if (held) held.spec = set, held.users++;
+        else this.sets[f].set(set.name, { spec: set, users: 1 });
+      }
+    }
   }
 
   private planEntry(prepared: PreparedView, planned: NormalizedPolicy): PolicyEntry {
@@ -169,11 +197,11 @@ export class PlanState {
       for (const t of old?.localTargets ?? []) delta.pods.add(t);
       const policy = byKey.get(key);
       if (!policy) {
-        this.policies.delete(key);
+        this.setEntry(key, undefined);
         continue;
       }
       const entry = this.planEntry(prepared, policy);
-      this.policies.set(key, entry);
+      this.setEntry(key, entry);
       namesOf(entry, delta.names);
       for (const t of entry.localTargets) delta.pods.add(t);
     }
@@ -215,13 +243,12 @@ export class PlanState {
   /** The whole desired state of one family (equal to what plan() returns for the same view). */
   familyState(family: Family): FamilyState {
     const { config, podCIDRs } = this.view;
-    const sets: SetSpec[] = [];
+    const sets: SetSpec[] = [...this.sets[family].values()].map((s) => s.spec);
     const chains: ChainSpec[] = [commonChain(family), defaultChain(), tailChain(family, podCIDRs, config.defaultDeny)];
     const policyChains: PolicyChainInfo[] = [];
     for (const entry of this.policies.values()) {
       const part = entry.families[family];
       if (!part) continue;
-      sets.push(...part.sets);
       chains.push(...part.chains);
       policyChains.push(...part.info);
     }
@@ -238,7 +265,12 @@ export class PlanState {
     const chains: ChainSpec[] = [];
     for (const key of delta.policies) {
       const part = this.policies.get(key)?.families[family];
-      if (part) sets.push(...part.sets), chains.push(...part.chains);
+      if (part) chains.push(...part.chains);
+    }
+    // A touched set another policy still uses stays (it is absent only when no policy uses it any more).
+    for (const name of delta.names) {
+      const held = this.sets[family].get(name);
+      if (held) sets.push(held.spec);
     }
     for (const key of delta.pods) {
       const fw = this.firewalls[family].get(key);

@@ -72,12 +72,13 @@ export function podFirewallFor(pod: PolicyPod, family: Family, policies: readonl
 
 function planFamily(prepared: PreparedView, policies: readonly NormalizedPolicy[], family: Family): FamilyState {
   const { config, podCIDRs } = prepared.view;
-  const sets: SetSpec[] = [];
+  // Rules with the same definition share one set (names.ts): each name once.
+  const sets = new Map<string, SetSpec>();
   const chains: ChainSpec[] = [commonChain(family), defaultChain(), tailChain(family, podCIDRs, config.defaultDeny)];
   const policyChains: PolicyChainInfo[] = [];
   for (const policy of policies) {
     const part = planPolicyFamily(prepared, policy, family);
-    sets.push(...part.sets);
+    for (const set of part.sets) if (!sets.has(set.name)) sets.set(set.name, set);
     chains.push(...part.chains);
     policyChains.push(...part.info);
   }
@@ -87,10 +88,10 @@ function planFamily(prepared: PreparedView, policies: readonly NormalizedPolicy[
   chains.push(...topChains(family, config, podFirewalls));
   if (config.defaultDeny) {
     const members = [...new Set(podFirewalls.flatMap((f) => f.ips))].sort().map((entry) => ({ entry }));
-    sets.push({ name: localPodsSetName(family), type: 'hash:ip', family, members });
+    sets.set(localPodsSetName(family), { name: localPodsSetName(family), type: 'hash:ip', family, members });
   }
   policyChains.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
-  return { family, sets: sets.sort(byName), chains: chains.sort(byName), podFirewalls, policyChains, builtinJumps: builtinJumps() };
+  return { family, sets: [...sets.values()].sort(byName), chains: chains.sort(byName), podFirewalls, policyChains, builtinJumps: builtinJumps() };
 }
 
 /** The whole desired state for this node. */

@@ -21,20 +21,29 @@ export function isEmptyIpsetChange(c: IpsetChanges): boolean {
 
 const spec = (s: SetSpec): IpsetSpec => ({ name: s.name, type: s.type, family: s.family === 'ipv4' ? 4 : 6 });
 
+/** The operations of `ipset -exist restore` run before the iptables transaction, produced lazily. */
+export function* ipsetChangeOps(c: IpsetChanges): Generator<IpsetOp> {
+  for (const s of c.create) yield { op: 'create', set: spec(s), members: s.members };
+  for (const s of c.replace) yield { op: 'replace', set: spec(s), members: s.members };
+  for (const d of c.del) yield { op: 'del', set: d.set, entry: d.member.entry };
+  for (const a of c.add) yield { op: 'add', set: a.set, entry: a.member };
+}
+
+/** The destruction of stale sets, run after the iptables transaction. */
+export function* ipsetDestroyOps(c: IpsetChanges): Generator<IpsetOp> {
+  for (const set of c.destroy) yield { op: 'destroy', set };
+}
+
 /**
  * Input for `ipset -exist restore` (run before the iptables transaction): -exist makes creating an existing
- * identical set, adding a present member and deleting an absent one no-ops, so a re-run is harmless.
+ * identical set, adding a present member and deleting an absent one no-ops, so a re-run is harmless. As one
+ * string for tests; the appliers stream ipsetChangeOps instead.
  */
 export function renderIpsetRestore(c: IpsetChanges): string {
-  return renderIpsetScript([
-    ...c.create.map((s): IpsetOp => ({ op: 'create', set: spec(s), members: s.members })),
-    ...c.replace.map((s): IpsetOp => ({ op: 'replace', set: spec(s), members: s.members })),
-    ...c.del.map((d): IpsetOp => ({ op: 'del', set: d.set, entry: d.member.entry })),
-    ...c.add.map((a): IpsetOp => ({ op: 'add', set: a.set, entry: a.member })),
-  ]);
+  return renderIpsetScript(ipsetChangeOps(c));
 }
 
 /** Input for `ipset -exist restore` after the iptables transaction: destroys stale sets. */
 export function renderIpsetDestroy(c: IpsetChanges): string {
-  return renderIpsetScript(c.destroy.map((set): IpsetOp => ({ op: 'destroy', set })));
+  return renderIpsetScript(ipsetDestroyOps(c));
 }

@@ -1,5 +1,6 @@
 // Renders planned rules as iptables arguments and a set of chain changes as one `iptables-restore --noflush`
 // transaction that touches only chains this controller owns (plus its own jumps in INPUT/FORWARD/OUTPUT).
+import { inChunks } from '../../kernel/exec.ts';
 import type { Family, Rule, RuleAction } from './model.ts';
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -67,14 +68,18 @@ export function isEmptyChange(c: IptablesChanges): boolean {
  * chains being rewritten or removed are declared; everything else in the table is left as it is.
  */
 export function renderIptablesRestore(c: IptablesChanges): string {
-  const lines = ['*filter'];
-  for (const chain of c.refill) lines.push(`:${chain.name} - [0:0]`);
-  for (const name of c.remove) lines.push(`:${name} - [0:0]`);
-  for (const chain of c.refill) if (chain.exists) lines.push(`-F ${chain.name}`);
-  for (const d of c.deleteBuiltin) lines.push(`-D ${d.builtin} ${d.args}`);
-  for (const chain of c.refill) for (const rule of chain.rules) lines.push(`-A ${chain.name} ${ruleArgs(rule, c.family)}`);
-  for (const ins of c.insertBuiltin) lines.push(`-I ${ins.builtin} 1 ${ruleArgs(ins.rule, c.family)}`);
-  for (const name of c.remove) lines.push(`-X ${name}`);
-  lines.push('COMMIT', '');
-  return lines.join('\n');
+  return [...inChunks(iptablesRestoreLines(c))].join('');
+}
+
+/** The same input line by line, produced lazily (a rule's text only when the tool is ready for it). */
+export function* iptablesRestoreLines(c: IptablesChanges): Generator<string> {
+  yield '*filter';
+  for (const chain of c.refill) yield `:${chain.name} - [0:0]`;
+  for (const name of c.remove) yield `:${name} - [0:0]`;
+  for (const chain of c.refill) if (chain.exists) yield `-F ${chain.name}`;
+  for (const d of c.deleteBuiltin) yield `-D ${d.builtin} ${d.args}`;
+  for (const chain of c.refill) for (const rule of chain.rules) yield `-A ${chain.name} ${ruleArgs(rule, c.family)}`;
+  for (const ins of c.insertBuiltin) yield `-I ${ins.builtin} 1 ${ruleArgs(ins.rule, c.family)}`;
+  for (const name of c.remove) yield `-X ${name}`;
+  yield 'COMMIT';
 }

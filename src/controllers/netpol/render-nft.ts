@@ -1,5 +1,6 @@
 // Renders one family's desired state as a single `nft -f` transaction for table kube-router-filter-ipv4
 // (ip) or -ipv6 (ip6): named sets, base chains on the input/forward/output hooks, and every rule.
+import { inChunks } from '../../kernel/exec.ts';
 import type { FamilyChanges } from './diff.ts';
 import type { Family, FamilyState, Rule, SetMember, SetSpec } from './model.ts';
 import { IPV6_SET_PREFIX, TOP_CHAIN_OF } from './model.ts';
@@ -89,10 +90,14 @@ function nftSets(s: SetSpec, family: Family): NftTable['sets'] {
   return except.length > 0 ? [...out, { name: exceptSetName(s.name), type, interval, elements: except } as const] : out;
 }
 
-function setDecl(prefix: string, set: NftTable['sets'][number]): string[] {
-  const lines = [`add set ${prefix} ${set.name} { type ${set.type};${set.interval ? ' flags interval;' : ''} }`];
-  if (set.elements.length > 0) lines.push(`add element ${prefix} ${set.name} { ${set.elements.join(', ')} }`);
-  return lines;
+// Elements per `add element` line: a 17k-member set is many short lines, not one huge one.
+const ELEMENTS_PER_LINE = 1000;
+
+function* setDecl(prefix: string, set: NftTable['sets'][number]): Generator<string> {
+  yield `add set ${prefix} ${set.name} { type ${set.type};${set.interval ? ' flags interval;' : ''} }`;
+  for (let i = 0; i < set.elements.length; i += ELEMENTS_PER_LINE) {
+    yield `add element ${prefix} ${set.name} { ${set.elements.slice(i, i + ELEMENTS_PER_LINE).join(', ')} }`;
+  }
 }
 
 /** The table a family state becomes. */
@@ -112,16 +117,24 @@ export function nftTable(state: FamilyState): NftTable {
  * the kernel switches from the old ruleset to the new one atomically and nothing stale survives.
  */
 export function renderNft(state: FamilyState): string {
+  return [...inChunks(nftLines(state))].join('');
+}
+
+/** The same transaction line by line, produced lazily (set by set, rule by rule) for streaming into nft. */
+export function* nftLines(state: FamilyState): Generator<string> {
   const prefix = `${nftFamily(state.family)} ${nftTableName(state.family)}`;
-  const table = nftTable(state);
-  const lines = [`add table ${prefix}`, `delete table ${prefix}`, `add table ${prefix}`];
-  for (const set of table.sets) lines.push(...setDecl(prefix, set));
+  yield `add table ${prefix}`;
+  yield `delete table ${prefix}`;
+  yield `add table ${prefix}`;
+  for (const s of state.sets) for (const set of nftSets(s, state.family)) yield* setDecl(prefix, set);
+  const setsWithExcept = new Set(state.sets.filter(hasExcept).map((s) => s.name));
+  const hooks = new Map(Object.entries(TOP_CHAIN_OF).map(([builtin, chain]) => [chain, builtin.toLowerCase()]));
   // Declare every chain before any rule so jumps resolve regardless of order.
-  for (const c of table.chains) {
-    lines.push(c.hook ? `add chain ${prefix} ${c.name} { type filter hook ${c.hook} priority filter; policy accept; }` : `add chain ${prefix} ${c.name}`);
+  for (const c of state.chains) {
+    const hook = hooks.get(c.name);
+    yield hook ? `add chain ${prefix} ${c.name} { type filter hook ${hook} priority filter; policy accept; }` : `add chain ${prefix} ${c.name}`;
   }
-  for (const c of table.chains) for (const rule of c.rules) lines.push(`add rule ${prefix} ${c.name} ${rule}`);
-  return lines.join('\n') + '\n';
+  for (const c of state.chains) for (const rule of c.rules) yield `add rule ${prefix} ${c.name} ${ruleExpr(rule, state.family, setsWithExcept)}`;
 }
 
 /** Removes our table of that family (cleanup when the nftables backend is turned off). */
@@ -150,7 +163,9 @@ export function renderNftDelta(family: Family, changes: FamilyChanges, current: 
     const before = previous.get(s.name);
     if (!before || hasExcept(before) || hasExcept(s)) return null;
     lines.push(`flush set ${prefix} ${nftSetName(s.name)}`);
-    if (s.members.length > 0) lines.push(`add element ${prefix} ${nftSetName(s.name)} { ${s.members.map((m) => m.entry).join(', ')} }`);
+    for (let i = 0; i < s.members.length; i += ELEMENTS_PER_LINE) {
+      lines.push(`add element ${prefix} ${nftSetName(s.name)} { ${s.members.slice(i, i + ELEMENTS_PER_LINE).map((m) => m.entry).join(', ')} }`);
+    }
   }
   for (const [verb, list] of [['delete', ipset.del], ['add', ipset.add]] as const) {
     for (const { set, member } of list) {

@@ -3,7 +3,7 @@
 // one is in sync-nft.ts.
 import { ok, type Result } from '../../result.ts';
 import type { IptablesApplier, ApplyReport } from './apply-iptables.ts';
-import { diffFamily, type FamilyChanges } from './diff.ts';
+import { diffFamily, type ChangeCounts, type FamilyChanges } from './diff.ts';
 
 import type { Family, FamilyState } from './model.ts';
 import { AppliedCache } from './observe-cache.ts';
@@ -17,8 +17,10 @@ export interface SyncReport {
   unchanged: boolean;
   /** iptables backend: what was run. */
   applied?: ApplyReport;
-  /** nftables backend: the transaction run (or, with via netlink, its equivalent). */
-  transaction?: string;
+  /** nftables backend: what the write changed (counts only: the transaction text is streamed, not kept). */
+  counts?: ChangeCounts;
+  /** nftables backend: the write replaced whole tables (a full sync, or a delta nft cannot express). */
+  rewrite?: boolean;
   /** nftables backend: how a delta was applied (an nft -f transaction, or an nf_tables element batch). */
   via?: 'nft' | 'netlink';
   /** Time spent reading the kernel and running the apply tools (the rest of a sync is planning and diffing). */

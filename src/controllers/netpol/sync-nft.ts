@@ -3,17 +3,17 @@
 // state (sets by element, rules by fingerprint comment) and replaced in one transaction if they differ at all.
 import type { SetElementChange } from '../../kernel/netlink/nftables.ts';
 import { NFPROTO_IPV4, NFPROTO_IPV6 } from '../../kernel/netlink/nfnetlink.ts';
-import { withMessage } from '../../kernel/exec.ts';
+import { inChunks, withMessage } from '../../kernel/exec.ts';
 import { err, ok, type Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { secondsSince } from './apply-exec.ts';
 import type { NftApplier } from './apply-nftables.ts';
-import type { FamilyChanges } from './diff.ts';
+import { changeCounts, diffFamily, type FamilyChanges } from './diff.ts';
 import type { Family, FamilyState } from './model.ts';
 import { nftTableDifference, parseNftListing } from './nft-compare.ts';
 import { AppliedCache } from './observe-cache.ts';
 import type { Delta, PlanState } from './plan-state.ts';
-import { nftSetName, nftTable, nftTableName, renderNft, renderNftDelta } from './render-nft.ts';
+import { nftLines, nftSetName, nftTable, nftTableName, renderNftDelta } from './render-nft.ts';
 import { deltaChanges, type SyncBackend, type SyncReport } from './sync-backends.ts';
 
 const log = logger('netpol');
@@ -41,6 +41,10 @@ function elementChanges(changes: readonly FamilyChanges[], desired: readonly Fam
   return out;
 }
 
+/** The whole-table transaction of these states, rendered chunk by chunk as nft reads it. */
+const tableChunks = (states: readonly FamilyState[]): Iterable<string> =>
+  inChunks((function* () { for (const st of states) yield* nftLines(st); })());
+
 export class NftSync implements SyncBackend {
   readonly kind = 'nftables';
   /** The state our tables hold, for turning a delta into element operations. */
@@ -53,7 +57,7 @@ export class NftSync implements SyncBackend {
   }
 
   check(state: PlanState): Promise<boolean> {
-    return this.applier.check(state.families.map((f) => renderNft(state.familyState(f))).join(''));
+    return this.applier.check(tableChunks(state.families.map((f) => state.familyState(f))));
   }
 
   /**
@@ -112,20 +116,20 @@ export class NftSync implements SyncBackend {
       return r;
     }
     for (const p of parts) this.cache.applyDelta(p.desired, delta.names);
-    return ok({ unchanged: false, transaction, applySeconds, via });
+    return ok({ unchanged: false, counts: changeCounts(changes), rewrite: false, applySeconds, via });
   }
 
   /** Rewrites the `stale` families' tables in one transaction; the cache then holds every family's state. */
   private async write(states: FamilyState[], stale: FamilyState[], observeSeconds?: number): Promise<Result<SyncReport>> {
-    const transaction = stale.map((s) => renderNft(s)).join('');
     const t1 = process.hrtime.bigint();
-    const r = await this.applier.apply(transaction);
+    const r = await this.applier.apply(tableChunks(stale));
     const applySeconds = secondsSince(t1);
     if (!r.ok) {
       this.cache.invalidate();
       return r;
     }
     this.cache.replaceAll(states);
-    return ok({ unchanged: false, transaction, applySeconds, ...(observeSeconds !== undefined ? { observeSeconds } : {}) });
+    const counts = changeCounts(stale.map((st) => diffFamily(st, { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() })));
+    return ok({ unchanged: false, counts, rewrite: true, applySeconds, ...(observeSeconds !== undefined ? { observeSeconds } : {}) });
   }
 }

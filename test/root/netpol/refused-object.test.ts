@@ -14,6 +14,7 @@ import { FakeCluster } from '../../unit/netpol/fake-cluster.ts';
 import { netpolExec, type NetpolExec } from '../../../src/controllers/netpol/apply-exec.ts';
 import { err } from '../../../src/result.ts';
 import { exitFailure } from '../../helpers/fake-exec.ts';
+import { inputText } from '../../../src/kernel/exec.ts';
 import { newController, type Backend } from './controller-harness.ts';
 
 const skip = !isRoot || !haveCommand('socat') || !haveCommand('ipset') || !haveCommand('nft') || !haveCommand('unshare')
@@ -33,8 +34,9 @@ function refusingExec(netns: string, poison: string): NetpolExec {
     netns,
     run(cmd, args, options) {
       const files = args.filter((a) => a.includes('kube-router-check-')).map((f) => readFileSync(f, 'utf8'));
-      if ([options?.input ?? '', ...files].some((t) => t.includes(poison))) return Promise.resolve(err(exitFailure(cmd, args, 1, 'refused')));
-      return inner.run(cmd, args, options);
+      const input = inputText(options?.input);
+      if ([input, ...files].some((t) => t.includes(poison))) return Promise.resolve(err(exitFailure(cmd, args, 1, 'refused')));
+      return inner.run(cmd, args, { ...options, input });
     },
   };
 }
