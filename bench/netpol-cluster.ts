@@ -75,7 +75,8 @@ export class BenchCluster implements NetpolSource {
   }
 }
 
-function policyFor(namespace: string, n: number, k: number): NetworkPolicy {
+/** Policy kind k (0-9) of namespace n: default deny, pod, namespace+pod, ipBlock and egress peers. */
+export function policyFor(namespace: string, n: number, k: number): NetworkPolicy {
   const meta = { namespace, name: `pol-${k}` };
   if (k === 0) return { metadata: meta, spec: { podSelector: {}, policyTypes: ['Ingress'] } };
   if (k <= 6) {

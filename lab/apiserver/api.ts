@@ -32,12 +32,25 @@ export interface LabApiOptions {
 }
 
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-/** JSON with object keys sorted, so equal objects compare equal whatever order their fields were written in. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v)
-    ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
+/**
+ * Whether two JSON values are equal as JSON (key order ignored, undefined fields absent), optionally ignoring
+ * some top-level fields. A walk rather than two sorted serialisations: updates compare every write this way.
+ */
+function jsonEqual(a: unknown, b: unknown, ignore?: ReadonlySet<string>): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => jsonEqual(v, b[i]));
+  }
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const defined = (r: Record<string, unknown>): string[] => Object.keys(r).filter((k) => r[k] !== undefined && !ignore?.has(k));
+  const keys = defined(ra);
+  if (keys.length !== defined(rb).length) return false;
+  return keys.every((k) => rb[k] !== undefined && jsonEqual(ra[k], rb[k]));
 }
-const sansStatusAndMeta = (o: KubeObject): string => canonical({ ...o, metadata: undefined, status: undefined });
+const STATUS_AND_META = new Set(['metadata', 'status']);
 
 export class LabApi {
   readonly objects: ObjectStore;
@@ -68,18 +81,25 @@ export class LabApi {
     return found ? ok(this.present(type, found)) : fail(notFound({ group: type.group, plural: type.plural, name }));
   }
 
+  /** The stored object itself (read-only, no copy), for control loops on hot paths. */
+  getShared(type: ResourceType, namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.objects.peek(storageKey(type), type.namespaced ? namespace : undefined, name);
+  }
+
   /** Current objects of a type (all namespaces when namespace is undefined), in key order. */
   list(type: ResourceType, namespace?: string): KubeObject[] {
     return this.objects.list(storageKey(type)).map((e) => this.present(type, e.object))
       .filter((o) => !namespace || !type.namespaced || o.metadata.namespace === namespace);
   }
 
-  /** Like list() but without deep copies (top level only, for apiVersion/kind): read-only, for hot paths. */
-  listShared(type: ResourceType, namespace?: string): KubeObject[] {
+  /**
+   * Like list() but without copies (a top-level copy only where the stored apiVersion/kind differ, as for
+   * events.k8s.io events): read-only, for hot paths. `after`: only objects whose namespace/name key sorts after it.
+   */
+  listShared(type: ResourceType, namespace?: string, after = ''): KubeObject[] {
     const version = groupVersion(type);
-    return this.objects.shared(storageKey(type))
-      .filter((o) => !namespace || !type.namespaced || o.metadata.namespace === namespace)
-      .map((o) => ({ ...o, apiVersion: version, kind: type.kind }));
+    const shared = this.objects.shared(storageKey(type), namespace && type.namespaced ? namespace : undefined, after);
+    return shared.map((o) => (o.apiVersion === version && o.kind === type.kind ? o : { ...o, apiVersion: version, kind: type.kind }));
   }
 
   create(type: ResourceType, input: KubeObject, options: WriteOptions = {}): Result<KubeObject> {
@@ -90,13 +110,13 @@ export class LabApi {
     object.metadata = meta;
     if (!type.namespaced) delete meta.namespace;
     else if (!meta.namespace) return fail(badRequest('the namespace of the object must be set'));
-    else if (!this.objects.get('/namespaces', undefined, meta.namespace)) {
+    else if (!this.objects.has('/namespaces', undefined, meta.namespace)) {
       return fail(notFound({ group: '', plural: 'namespaces', name: meta.namespace }));
     } else if (this.objects.get('/namespaces', undefined, meta.namespace)?.metadata.deletionTimestamp) {
       return fail(forbidden(`${type.plural} "${meta.name ?? ''}" is forbidden: unable to create new content in namespace ${meta.namespace} because it is being terminated`));
     }
     if (!meta.name && meta.generateName) meta.name = meta.generateName + randomBytes(4).toString('hex').slice(0, 5);
-    if (meta.name && this.objects.get(storageKey(type), meta.namespace, meta.name)) {
+    if (meta.name && this.objects.has(storageKey(type), meta.namespace, meta.name)) {
       return fail(alreadyExists({ group: type.group, plural: type.plural, name: meta.name }));
     }
     // as upstream: a client cannot create a pod or service with a status; the kubelet/LB controller writes it later
@@ -144,8 +164,8 @@ export class LabApi {
     const rejected = this.check(type, { operation: 'UPDATE', type, object, oldObject: existing });
     if (rejected) return fail(rejected);
     object.metadata.resourceVersion = existing.metadata.resourceVersion;
-    if (canonical(object) === canonical(existing)) return ok(this.present(type, existing));
-    if (sansStatusAndMeta(object) !== sansStatusAndMeta(existing)) object.metadata.generation = (existing.metadata.generation ?? 0) + 1;
+    if (jsonEqual(object, existing)) return ok(this.present(type, existing));
+    if (!jsonEqual(object, existing, STATUS_AND_META)) object.metadata.generation = (existing.metadata.generation ?? 0) + 1;
     if (options.dryRun) return ok(this.present(type, object));
     const stored = this.objects.put(storageKey(type), object);
     if (stored.metadata.deletionTimestamp && (stored.metadata.finalizers ?? []).length === 0 && !this.gracePending(type, stored)) {

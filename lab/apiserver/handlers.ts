@@ -114,7 +114,7 @@ function list(ctx: HandlerContext, target: ResourceTarget, query: URLSearchParam
     after = parsed.after;
   }
   const key = (o: KubeObject): string => (o.metadata.namespace ? `${o.metadata.namespace}/` : '') + (o.metadata.name ?? '');
-  const matching = ctx.api.listShared(target.type, target.namespace).filter((o) => filterMatches(filter, o) && key(o) > after);
+  const matching = ctx.api.listShared(target.type, target.namespace, after).filter((o) => filterMatches(filter, o));
   const limit = Number(query.get('limit') ?? '0');
   const rv = String(ctx.api.objects.resourceVersion);
   if (!(limit > 0) || matching.length <= limit) return ok({ items: matching, meta: { resourceVersion: rv } });

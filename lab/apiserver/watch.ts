@@ -30,6 +30,20 @@ export interface WatchSettings {
 
 type WireType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
+/**
+ * Encoded event lines shared by every watch of the same resource version and wire type: with N watchers an event
+ * is serialised once, not N times. Keyed weakly by the store event, so lines go when the event leaves the window.
+ */
+const encodedLines = new WeakMap<StoreEvent, Map<string, string>>();
+
+function encodedLine(event: StoreEvent, key: string, encode: () => string): string {
+  let lines = encodedLines.get(event);
+  if (!lines) { lines = new Map(); encodedLines.set(event, lines); }
+  let line = lines.get(key);
+  if (line === undefined) { line = encode(); lines.set(key, line); }
+  return line;
+}
+
 /** How one store event looks to a watcher with this filter: objects leaving the selection are DELETED. */
 export function translateEvent(filter: ObjectFilter, event: StoreEvent): WireType | undefined {
   const now = event.type !== 'DELETED' && filterMatches(filter, event.object);
@@ -70,10 +84,10 @@ export function serveWatch(api: LabApi, settings: WatchSettings, res: ServerResp
     if (how === 'end') res.end();
     else res.destroy();
   };
-  const send = (type: string, object: unknown): void => {
+  const send = (type: string, object: unknown, line?: string): void => {
     if (!open || res.destroyed || res.writableEnded) { stop(); return; }
     try {
-      res.write(JSON.stringify({ type, object }) + '\n');
+      res.write(line ?? JSON.stringify({ type, object }) + '\n');
     } catch (error) {
       log.warn({ err: error, resource }, 'watch write failed; ending the watch');
       finish('destroy');
@@ -113,7 +127,10 @@ export function serveWatch(api: LabApi, settings: WatchSettings, res: ServerResp
     if (!open || event.resource !== resource) return;
     try {
       const wire = translateEvent(watch.filter, event);
-      if (wire) send(wire, present(wire === 'DELETED' && event.type !== 'DELETED' ? { ...event.object } : event.object));
+      if (!wire) return;
+      if (watch.asTable) { send(wire, present(event.object)); return; }
+      send(wire, undefined, encodedLine(event, `${wire} ${watch.type.group}/${watch.type.version}/${watch.type.kind}`,
+        () => JSON.stringify({ type: wire, object: present(event.object) }) + '\n'));
     } catch (error) {
       // an event this watch cannot render: end it (its client resumes) rather than skip the event silently
       log.warn({ err: error, resource }, 'watch event could not be sent; ending the watch');

@@ -20,6 +20,8 @@ export interface LabControllerOptions {
   endpointSlices?: boolean;
   /** Endpoints per EndpointSlice before another slice is started (default 100, as upstream). */
   maxEndpointsPerSlice?: number;
+  /** How long EndpointSlice changes collect before they are written (default 50 ms; 0: next event-loop turn). */
+  endpointSliceBatchMs?: number;
   /** Run the DaemonSet controller (default true). */
   daemonSets?: boolean;
 }
@@ -28,11 +30,12 @@ export const DEFAULT_CLUSTER_CIDRS = ['198.18.0.0/16'];
 export const DEFAULT_SERVICE_CIDRS = ['198.19.0.0/20'];
 
 export function startLabControllers(api: LabApi, options: LabControllerOptions = {}): { stop(): void } {
-  api.addAdmissionHook(makeServiceAllocator(api, {
+  const allocator = makeServiceAllocator(api, {
     serviceCidrs: options.serviceCidrs ?? DEFAULT_SERVICE_CIDRS,
     ...(options.nodePortRange ? { nodePortRange: options.nodePortRange } : {}),
-  }));
-  const stops: (() => void)[] = [];
+  });
+  api.addAdmissionHook(allocator.hook);
+  const stops: (() => void)[] = [allocator.stop];
   const clusterCidrs = options.clusterCidrs ?? DEFAULT_CLUSTER_CIDRS;
   if (clusterCidrs.length > 0) {
     stops.push(startPodCidrAllocator(api, {
@@ -41,7 +44,7 @@ export function startLabControllers(api: LabApi, options: LabControllerOptions =
       ...(options.nodeMaskV6 !== undefined ? { nodeMaskV6: options.nodeMaskV6 } : {}),
     }));
   }
-  if (options.endpointSlices !== false) stops.push(startEndpointSliceController(api, options.maxEndpointsPerSlice));
+  if (options.endpointSlices !== false) stops.push(startEndpointSliceController(api, options.maxEndpointsPerSlice, options.endpointSliceBatchMs ?? 50));
   if (options.daemonSets !== false) stops.push(startDaemonSetController(api));
   stops.push(startDefaultServiceAccounts(api));
   return { stop: () => { for (const stop of stops) stop(); } };

@@ -46,19 +46,66 @@ function keepAllocated(spec: ServiceSpec, old: ServiceSpec): void {
   if (!spec.healthCheckNodePort && old.healthCheckNodePort && spec.externalTrafficPolicy === 'Local') spec.healthCheckNodePort = old.healthCheckNodePort;
 }
 
-export function makeServiceAllocator(api: LabApi, options: ServiceAllocatorOptions): AdmissionHook {
+/** The allocator's admission hook and the store subscription that keeps its index current. */
+export interface ServiceAllocator { hook: AdmissionHook; stop(): void }
+
+const serviceKey = (o: KubeObject): string => `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+const ipsOf = (spec: ServiceSpec): string[] => (spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : [])).filter((ip) => ip !== 'None');
+const portsOf = (spec: ServiceSpec): number[] => [...(spec.ports ?? []).map((p) => p.nodePort ?? 0), spec.healthCheckNodePort ?? 0].filter((p) => p > 0);
+
+/**
+ * Which Service holds each ClusterIP and NodePort, kept from the store's events (a create checks the index, never
+ * lists every Service). Admission and the store write run in one synchronous step, so concurrent creates see each
+ * other's allocations; a rejected or dry-run write never reaches the store and so allocates nothing.
+ */
+export class AllocationIndex {
+  readonly ipOwner = new Map<string, string>();
+  readonly portOwner = new Map<number, string>();
+  private readonly held = new Map<string, { ips: string[]; ports: number[] }>();
+
+  /** Records what a stored Service holds now (replacing what it held before); undefined: it was deleted. */
+  record(key: string, spec: ServiceSpec | undefined): void {
+    const before = this.held.get(key);
+    for (const ip of before?.ips ?? []) if (this.ipOwner.get(ip) === key) this.ipOwner.delete(ip);
+    for (const port of before?.ports ?? []) if (this.portOwner.get(port) === key) this.portOwner.delete(port);
+    if (!spec || spec.type === 'ExternalName') { this.held.delete(key); return; }
+    const now = { ips: ipsOf(spec), ports: portsOf(spec) };
+    this.held.set(key, now);
+    for (const ip of now.ips) this.ipOwner.set(ip, key);
+    for (const port of now.ports) this.portOwner.set(port, key);
+  }
+}
+
+/** The addresses/ports held by Services other than `key`, as a set view over the index. */
+class TakenBy<T> {
+  private readonly claimed = new Set<T>();
+  constructor(private readonly owners: Map<T, string>, private readonly key: string) {}
+  has(value: T): boolean {
+    if (this.claimed.has(value)) return true;
+    const owner = this.owners.get(value);
+    return owner !== undefined && owner !== this.key;
+  }
+  add(value: T): void { this.claimed.add(value); }
+}
+
+export function makeServiceAllocator(api: LabApi, options: ServiceAllocatorOptions): ServiceAllocator {
   const cidrs = options.serviceCidrs.map((text) => {
     const parsed = parseCidr(text);
     if (!parsed.ok) throw new Error(`invalid service CIDR ${text}`);
     return parsed.value;
   });
   const [low, high] = options.nodePortRange ?? [30000, 32767];
+  const index = new AllocationIndex();
+  for (const service of api.listShared(api.type('', 'services'))) index.record(serviceKey(service), specOf(service));
+  const stop = api.subscribe((event) => {
+    if (event.resource !== '/services') return;
+    index.record(serviceKey(event.object), event.type === 'DELETED' ? undefined : specOf(event.object));
+  });
+  // dynamic allocation resumes after the last address/port handed out in each range (amortised O(1) per create)
+  const nextOffset = new Map<Cidr, bigint>();
+  let nextPort = low;
 
-  const others = (object: KubeObject): ServiceSpec[] => api.listShared(api.type('', 'services'))
-    .filter((s) => !(s.metadata.namespace === object.metadata.namespace && s.metadata.name === object.metadata.name))
-    .map((s) => specOf(s));
-
-  function assignIps(spec: ServiceSpec, taken: Set<string>): void {
+  function assignIps(spec: ServiceSpec, taken: TakenBy<string>): void {
     if (spec.type === 'ExternalName') {
       delete spec.clusterIP; delete spec.clusterIPs; delete spec.ipFamilies; delete spec.ipFamilyPolicy;
       return;
@@ -89,18 +136,23 @@ export function makeServiceAllocator(api: LabApi, options: ServiceAllocatorOptio
       }
       const last = cidrSize(range) - (range.family === 4 ? 1n : 0n);
       const base = ipToBigInt({ family: range.family, bytes: range.network });
-      for (let offset = 1n; offset < last; offset++) {
+      const start = nextOffset.get(range) ?? 1n;
+      for (let step = 0n; step < last - 1n; step++) {
+        const offset = ((start - 1n + step) % (last - 1n)) + 1n;
         const candidate = formatIp(ipFromBigInt(range.family, base + offset));
-        if (!taken.has(candidate)) { taken.add(candidate); return candidate; }
+        if (!taken.has(candidate)) { taken.add(candidate); nextOffset.set(range, offset + 1n >= last ? 1n : offset + 1n); return candidate; }
       }
       throw new AllocationError('spec.clusterIPs', requested, `range is full`);
     });
     Object.assign(spec, { clusterIP: ips[0], clusterIPs: ips, ipFamilies: families, ipFamilyPolicy: policy });
   }
 
-  function assignNodePorts(spec: ServiceSpec, taken: Set<number>): void {
+  function assignNodePorts(spec: ServiceSpec, taken: TakenBy<number>): void {
     const free = (): number => {
-      for (let port = low; port <= high; port++) if (!taken.has(port)) { taken.add(port); return port; }
+      for (let step = 0; step <= high - low; step++) {
+        const port = low + ((nextPort - low + step) % (high - low + 1));
+        if (!taken.has(port)) { taken.add(port); nextPort = port + 1 > high ? low : port + 1; return port; }
+      }
       throw new AllocationError('spec.ports', spec.ports, 'range is full');
     };
     const check = (field: string, port: number): void => {
@@ -121,7 +173,7 @@ export function makeServiceAllocator(api: LabApi, options: ServiceAllocatorOptio
     else if (!spec.healthCheckNodePort) spec.healthCheckNodePort = free();
   }
 
-  return (request): ApiError | undefined => {
+  const hook: AdmissionHook = (request): ApiError | undefined => {
     if (request.type.plural !== 'services' || request.operation === 'DELETE') return undefined;
     const spec = specOf(request.object);
     const old = specOf(request.oldObject);
@@ -131,9 +183,8 @@ export function makeServiceAllocator(api: LabApi, options: ServiceAllocatorOptio
         return invalid('Service', '', request.object.metadata.name ?? '', [{ reason: 'FieldValueInvalid', field: 'spec.clusterIPs[0]', message: `Invalid value: ${JSON.stringify(spec.clusterIP)}: may not change once set` }]);
       }
     }
-    const rest = others(request.object);
-    const takenIps = new Set(rest.flatMap((s) => s.clusterIPs ?? (s.clusterIP ? [s.clusterIP] : [])).filter((ip) => ip !== 'None'));
-    const takenPorts = new Set(rest.flatMap((s) => [...(s.ports ?? []).map((p) => p.nodePort ?? 0), s.healthCheckNodePort ?? 0]).filter((p) => p > 0));
+    const takenIps = new TakenBy(index.ipOwner, serviceKey(request.object));
+    const takenPorts = new TakenBy(index.portOwner, serviceKey(request.object));
     try {
       assignIps(spec, takenIps);
       assignNodePorts(spec, takenPorts);
@@ -143,4 +194,5 @@ export function makeServiceAllocator(api: LabApi, options: ServiceAllocatorOptio
     }
     return undefined;
   };
+  return { hook, stop };
 }

@@ -7,6 +7,7 @@ import { type IndexFunc, type KubeObject, Store, type StoreEventType } from './c
 import type { KubeClient } from './client.ts';
 import { collectionPath, REFLECTED_RESOURCES } from './api-access.ts';
 import { Reflector, type ReflectorOptions } from './reflector.ts';
+import { slimPod } from './slim.ts';
 import { logger } from '../observe/log.ts';
 
 export interface ResourceTypes {
@@ -35,6 +36,8 @@ const byNamespace: IndexFunc<KubeObject> = (o) => (o.metadata?.namespace ? [o.me
 interface ResourceSpec<T> {
   kind: string;
   indexers: Record<string, IndexFunc<T>>;
+  /** What of each object the store keeps (default: all of it but managedFields). */
+  transform?: (obj: T) => T;
 }
 
 const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
@@ -42,6 +45,7 @@ const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
   pods: {
     kind: 'Pod',
     indexers: { [INDEX.byNode]: (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []), [INDEX.byNamespace]: byNamespace },
+    transform: slimPod,
   },
   namespaces: { kind: 'Namespace', indexers: {} },
   services: { kind: 'Service', indexers: { [INDEX.byNamespace]: byNamespace } },
@@ -110,7 +114,9 @@ export class ClusterCache {
       if (this.reflectors.has(name)) continue;
       // The path comes from the declared API access, so what is watched is what deploy/ RBAC grants.
       const path = collectionPath(REFLECTED_RESOURCES[name]);
-      const reflector = new Reflector<KubeObject>({ ...this.reflectorOptions, client: this.client, path, store });
+      const spec = RESOURCES[name] as unknown as ResourceSpec<KubeObject>;
+      const reflector = new Reflector<KubeObject>({ ...this.reflectorOptions, client: this.client, path, store,
+        ...(spec.transform ? { transform: spec.transform } : {}) });
       this.reflectors.set(name, reflector);
       reflector.start();
     }

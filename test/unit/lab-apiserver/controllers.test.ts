@@ -9,7 +9,7 @@ const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await ne
 
 function lab(options: LabControllerOptions = {}): { api: LabApi; stop(): void } {
   const api = new LabApi();
-  const controllers = startLabControllers(api, { serviceCidrs: ['198.51.100.0/29'], ...options });
+  const controllers = startLabControllers(api, { serviceCidrs: ['198.51.100.0/29'], endpointSliceBatchMs: 0, ...options });
   return { api, stop: () => { controllers.stop(); api.close(); } };
 }
 

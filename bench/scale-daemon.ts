@@ -1,0 +1,140 @@
+// The daemon side of bench:scale: starts kube-router in a lab node's namespace the way the lab does, follows its
+// start-up through /healthz?verbose (caches filled = phase running; a controller's first full sync = its first
+// recorded sync), samples its RSS and CPU from /proc, and counts the kernel objects it made in that namespace.
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { execIn } from '../lab/netns/exec.ts';
+import { kernelHasIpvs, startKubeRouter } from '../lab/cluster/kube-router.ts';
+import { clusterPaths, DEFAULT_HEALTH_PORT, type ClusterRecord } from '../lab/cluster/layout.ts';
+import { serviceRanges } from '../lab/cluster/service-ranges.ts';
+
+export const METRICS_PORT = 20245;
+
+export interface StartupReport {
+  cachesFilledS: number;
+  /** Seconds from start to each controller's first successful full sync. */
+  firstSyncS: Record<string, number>;
+  peakRssMb: number;
+}
+
+interface HealthBody { phase?: string; components?: { name: string; lastSyncOk: boolean | null; lastSyncAgoMs: number | null }[] }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function procStatus(pid: number): { rssMb: number; hwmMb: number } {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+}
+
+/** utime + stime of a process in seconds. */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;  // utime, stime (fields 14, 15) in clock ticks of 1/100 s
+}
+
+async function httpGet(netns: string, port: number, path: string): Promise<string | undefined> {
+  const r = await execIn(netns, ['socat', '-t5', '-T5', '-', `TCP:127.0.0.1:${port}`], { input: `GET ${path} HTTP/1.0\r\nHost: localhost\r\n\r\n` });
+  const split = r.stdout.indexOf('\r\n\r\n');
+  return split < 0 ? undefined : r.stdout.slice(split + 4);
+}
+
+export class BenchDaemon {
+  readonly child: ChildProcess;
+  readonly startedAt = performance.now();
+  readonly proxy: boolean;
+
+  constructor(readonly record: ClusterRecord, readonly node: { name: string; netns: string; ip: string }) {
+    const paths = clusterPaths(record.options.stateDir);
+    this.proxy = kernelHasIpvs();
+    this.child = startKubeRouter({
+      node, kubeconfig: record.kubeconfig ?? '', conflistFile: paths.kubeRouterConflist(node.name), logDir: paths.logs,
+      extraArgs: [...serviceRanges(record.options).args, `--metrics-port=${METRICS_PORT}`],
+    });
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error('kube-router did not start');
+    return this.child.pid;
+  }
+
+  private exited(): boolean { return this.child.exitCode !== null || this.child.signalCode !== null; }
+
+  /** Waits until the daemon is running and every registered controller synced once (or the timeout passes). */
+  async waitForStartup(timeoutMs: number): Promise<StartupReport> {
+    const report: StartupReport = { cachesFilledS: NaN, firstSyncS: {}, peakRssMb: 0 };
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.exited()) throw new Error(`kube-router exited (${this.child.exitCode ?? this.child.signalCode}) during start-up; see its log`);
+      report.peakRssMb = Math.max(report.peakRssMb, procStatus(this.pid).hwmMb);
+      const text = await httpGet(this.node.netns, DEFAULT_HEALTH_PORT, '/healthz?verbose').catch(() => undefined);
+      const now = (performance.now() - this.startedAt) / 1000;
+      let body: HealthBody | undefined;
+      try { body = text ? JSON.parse(text) as HealthBody : undefined; } catch { body = undefined; }
+      if (body?.phase === 'running' && Number.isNaN(report.cachesFilledS)) report.cachesFilledS = now;
+      for (const c of body?.components ?? []) {
+        if (c.lastSyncOk && c.lastSyncAgoMs !== null && report.firstSyncS[c.name] === undefined) report.firstSyncS[c.name] = now - c.lastSyncAgoMs / 1000;
+      }
+      const components = body?.components ?? [];
+      if (body?.phase === 'running' && components.length > 0 && components.every((c) => report.firstSyncS[c.name] !== undefined)) return report;
+      if (Date.now() > deadline) return report;
+      await sleep(250);
+    }
+  }
+
+  /** RSS after `seconds` of no changes, and the CPU (cores) the daemon used meanwhile. */
+  async idle(seconds: number): Promise<{ rssMb: number; cpuCores: number; peakRssMb: number }> {
+    const cpu0 = cpuSeconds(this.pid);
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    const cores = (cpuSeconds(this.pid) - cpu0) / ((performance.now() - t0) / 1000);
+    const status = procStatus(this.pid);
+    return { rssMb: status.rssMb, cpuCores: cores, peakRssMb: status.hwmMb };
+  }
+
+  /** kube_router_* sample values from /metrics (sum over labels), e.g. controller_iptables_sync_time_sum. */
+  async metrics(): Promise<Map<string, number>> {
+    const text = await httpGet(this.node.netns, METRICS_PORT, '/metrics') ?? '';
+    const out = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      const m = /^kube_router_([a-z0-9_]+)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+      if (m) out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[2]));
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited()) return;
+    const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
+    await gone;
+    clearTimeout(timer);
+  }
+}
+
+export interface KernelCounts { sets: number; setEntries: number; rules: number; ipvsServices: number | undefined; ipsetSave: string; iptablesSave: string }
+
+/** The ipsets and iptables rules kube-router owns in `netns` (KUBE-* names), with their save text for the raw replay. */
+export async function kernelCounts(netns: string, proxy: boolean): Promise<KernelCounts> {
+  const ipset = await execIn(netns, ['ipset', 'save']);
+  const ours = ipset.stdout.split('\n').filter((l) => /^(create|add) KUBE-/.test(l));
+  const tables: string[] = [];
+  let rules = 0;
+  for (const family of ['iptables-save', 'ip6tables-save']) {
+    const saved = await execIn(netns, [family]);
+    let table: string[] = [];
+    for (const line of saved.stdout.split('\n')) {
+      if (line.startsWith('*')) table = [line];
+      else if (line.startsWith(':KUBE-') || (line.startsWith('-A') && /KUBE-/.test(line))) {
+        table.push(line);
+        if (line.startsWith('-A')) rules++;
+      } else if (line === 'COMMIT' && table.length > 1 && family === 'iptables-save') tables.push(...table, 'COMMIT');
+    }
+  }
+  const ipvs = proxy ? (await execIn(netns, ['ipvsadm', '-Ln'])).stdout.split('\n').filter((l) => /^(TCP|UDP|SCTP)/.test(l)).length : undefined;
+  return {
+    sets: ours.filter((l) => l.startsWith('create')).length, setEntries: ours.filter((l) => l.startsWith('add')).length,
+    rules, ipvsServices: ipvs, ipsetSave: ours.join('\n') + '\n', iptablesSave: tables.join('\n') + '\n',
+  };
+}

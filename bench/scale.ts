@@ -1,0 +1,94 @@
+// bench:scale — the real daemon (routing + firewall; the service proxy too where the kernel has IPVS) in a lab
+// node's namespace against the lab API server loaded with a synthetic cluster, per size: load rate, caches filled,
+// first full sync per controller, peak/idle RSS, idle CPU, kernel objects, the raw tools writing the same state,
+// and bytes per pod / per endpoint in src/kube's caches. Run as root:
+//   npm run bench:scale -- [--sizes 1k,10k,50k] [--idle 120] [--local-pods 20]
+import { parseArgs } from 'node:util';
+import { down, up } from '../lab/cli/up-down.ts';
+import { kernelHasIpvs } from '../lab/cluster/kube-router.ts';
+import { DEFAULT_EXTERNAL_IP_RANGE, DEFAULT_LOADBALANCER_IP_RANGE } from '../lab/cluster/layout.ts';
+import { DEFAULT_CLUSTER_CIDRS } from '../lab/controllers/index.ts';
+import { DEFAULT_UNDERLAY_CIDR } from '../lab/netns/topology.ts';
+import { apiWriter } from './api-writer.ts';
+import { loadCluster, shapeFor } from './load-cluster.ts';
+import { BenchDaemon, kernelCounts, procStatus } from './scale-daemon.ts';
+import { cacheBytes, endpointsOf, plainStoreBytes } from './scale-heap.ts';
+import { slimPod } from '../src/kube/slim.ts';
+import { rawReplay } from './scale-raw.ts';
+
+const PREFIX = 'krs';
+/** 16,382 ClusterIPs (the lab's default /20 holds 4,094, fewer than the 10,000 Services at 50k pods); clear of the
+ * lab's external-IP (198.19.32.0/24) and load-balancer (198.19.48.0/24) ranges and the fake nodes (198.19.64.0/18). */
+const SERVICE_CIDR = '198.19.128.0/18';
+const { values } = parseArgs({ options: {
+  sizes: { type: 'string', default: '1k,10k' }, idle: { type: 'string', default: '120' },
+  'local-pods': { type: 'string', default: '20' }, concurrency: { type: 'string', default: '32' },
+} });
+const sizes = (values.sizes ?? '1k,10k').split(',').filter(Boolean);
+const idleSeconds = Number(values.idle);
+const f1 = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(1));
+
+// an interrupted run still removes its lab (namespaces, supervisor, kube-router)
+let current: string | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { void (current ? down({ stateDir: current, prefix: PREFIX }) : Promise.resolve()).finally(() => process.exit(130)); });
+}
+
+async function runSize(size: string): Promise<string[]> {
+  const stateDir = `/tmp/krs-bench-${size}`;
+  current = stateDir;
+  const record = await up({
+    stateDir, prefix: PREFIX, nodes: 1, clusterCidr: DEFAULT_CLUSTER_CIDRS[0]!, serviceCidr: SERVICE_CIDR,
+    underlayCidr: DEFAULT_UNDERLAY_CIDR, kubeRouter: false, kubeRouterArgs: [], staticRoutes: false,
+    externalIpRange: DEFAULT_EXTERNAL_IP_RANGE, loadBalancerIpRange: DEFAULT_LOADBALANCER_IP_RANGE,
+  });
+  let daemon: BenchDaemon | undefined;
+  try {
+    const node = { ...record.nodes[0]!, netns: record.nodes[0]!.name };
+    const shape = shapeFor(size, [node.name], Number(values['local-pods']), Number(values.concurrency));
+    console.log(`\n== ${size}: ${shape.pods} pods (${shape.localPods} on ${node.name}), ${shape.policies} policies, ${shape.services} Services x ${shape.endpointsPerService} endpoints`);
+    const writer = apiWriter({ kubeconfig: record.kubeconfig ?? '', server: record.apiUrl ?? '' }, shape.concurrency);
+    const load = await loadCluster(writer, shape, console.log);
+    writer.close();
+    const api = procStatus(record.supervisorPid);
+    console.log(`loaded ${load.creates} writes in ${f1(load.seconds['total'])} s (${load.createsPerSecond.toFixed(0)}/s); lab API server (supervisor) RSS ${api.rssMb.toFixed(0)} MB, peak ${api.hwmMb.toFixed(0)} MB`);
+    const pods = await cacheBytes(record.kubeconfig ?? '', record.apiUrl ?? '', 'pods');
+    const slices = await cacheBytes(record.kubeconfig ?? '', record.apiUrl ?? '', 'endpointslices', endpointsOf);
+    const wholePods = await plainStoreBytes(record.kubeconfig ?? '', record.apiUrl ?? '', '/api/v1/pods');
+    const slimPods = await plainStoreBytes(record.kubeconfig ?? '', record.apiUrl ?? '', '/api/v1/pods', slimPod);
+    console.log(`cache bytes: ${pods.bytesPerUnit.toFixed(0)} per pod in the daemon's cache (${pods.objects} pods; plain store: whole Pods `
+      + `${wholePods.bytesPerUnit.toFixed(0)}, slimmed ${slimPods.bytesPerUnit.toFixed(0)}), `
+      + `${slices.bytesPerUnit.toFixed(0)} per endpoint (${slices.units} endpoints in ${slices.objects} slices)`);
+
+    daemon = new BenchDaemon(record, node);
+    console.log(daemon.proxy ? 'service proxy: on (kernel has IPVS)' : 'service proxy: off — this kernel has no IPVS (routing + firewall only)');
+    const startup = await daemon.waitForStartup(1800_000);
+    const syncs = Object.entries(startup.firstSyncS).map(([name, s]) => `${name} ${f1(s)} s`).join(', ');
+    console.log(`caches filled ${f1(startup.cachesFilledS)} s; first full sync: ${syncs}; peak RSS so far ${startup.peakRssMb.toFixed(0)} MB`);
+    const metrics = await daemon.metrics();
+    const netpolSyncS = metrics.get('controller_policy_chains_sync_time_sum') ?? metrics.get('controller_iptables_sync_time_sum');
+    const idle = await daemon.idle(idleSeconds);
+    console.log(`idle ${idleSeconds} s: RSS ${idle.rssMb.toFixed(0)} MB, CPU ${idle.cpuCores.toFixed(4)} cores; peak RSS ${idle.peakRssMb.toFixed(0)} MB`);
+    const kernel = await kernelCounts(node.netns, daemon.proxy);
+    const raw = rawReplay(kernel.ipsetSave, kernel.iptablesSave);
+    const netpolFirst = Object.entries(startup.firstSyncS).find(([name]) => /netpol|policy|firewall/i.test(name))?.[1];
+    const daemonWrite = netpolFirst !== undefined ? netpolFirst - startup.cachesFilledS : NaN;
+    console.log(`kernel: ${kernel.sets} sets, ${kernel.setEntries} set entries, ${kernel.rules} rules${kernel.ipvsServices !== undefined ? `, ${kernel.ipvsServices} IPVS services` : ''}`);
+    console.log(`raw tools: ipset restore ${raw.ipsetRestoreS.toFixed(2)} s + iptables-restore ${raw.iptablesRestoreS.toFixed(2)} s = ${raw.totalS.toFixed(2)} s; `
+      + `daemon caches-filled -> first netpol sync ${f1(daemonWrite)} s (sync metric sum ${netpolSyncS?.toFixed(2) ?? '—'} s), ratio ${(daemonWrite / raw.totalS).toFixed(1)}x`);
+    return [`| ${size} | ${shape.pods} / ${shape.policies} / ${shape.services} | ${load.createsPerSecond.toFixed(0)}/s | ${api.rssMb.toFixed(0)} MB | ${f1(startup.cachesFilledS)} s | ${syncs} | `
+      + `${idle.peakRssMb.toFixed(0)} MB | ${idle.rssMb.toFixed(0)} MB | ${idle.cpuCores.toFixed(4)} | ${kernel.sets} / ${kernel.setEntries} / ${kernel.rules} | `
+      + `${raw.totalS.toFixed(2)} s | ${(daemonWrite / raw.totalS).toFixed(1)}x | ${pods.bytesPerUnit.toFixed(0)} (plain store: ${wholePods.bytesPerUnit.toFixed(0)} whole, ${slimPods.bytesPerUnit.toFixed(0)} slim) | ${slices.bytesPerUnit.toFixed(0)} |`];
+  } finally {
+    await daemon?.stop();
+    await down({ stateDir, prefix: PREFIX });
+    current = undefined;
+  }
+}
+
+console.log(`bench:scale sizes ${sizes.join(', ')}, idle window ${idleSeconds} s; IPVS on this kernel: ${kernelHasIpvs() ? 'yes' : 'no (the proxy does not run)'}`);
+const rows: string[] = [];
+for (const size of sizes) rows.push(...await runSize(size));
+console.log('\n| size | pods / policies / Services | API load rate | API server RSS | caches filled | first full sync | peak RSS | idle RSS | idle CPU (cores) | sets / entries / rules | raw tools | daemon/raw | B/pod | B/endpoint |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+for (const row of rows) console.log(row);
