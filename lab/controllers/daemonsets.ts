@@ -3,6 +3,7 @@
 // reads, and removes the pods of a deleted DaemonSet (the garbage collector's job for owned pods).
 import type { LabApi } from '../apiserver/api.ts';
 import { storageKey, type KubeObject } from '../apiserver/resources.ts';
+import type { StoreEvent } from '../apiserver/store.ts';
 import { logger } from '../../src/observe/log.ts';
 import { daemonPod, planDaemonSet } from './daemonset-plan.ts';
 
@@ -68,7 +69,16 @@ export function startDaemonSetController(api: LabApi): () => void {
     pending = true;
     setImmediate(reconcile);
   };
-  const unsubscribe = api.subscribe((event) => { if (watched.has(event.resource)) schedule(); });
+  // A pass lists every pod: only changes that can matter start one (pods a DaemonSet owns; nodes while there are
+  // DaemonSets), so loading thousands of other pods does not cost a pass per write.
+  const podsKey = storageKey(pods);
+  const nodesKey = storageKey(nodes);
+  const relevant = (event: StoreEvent): boolean => {
+    if (event.resource === podsKey) return ownerOf(event.object) !== undefined || (event.previous !== undefined && ownerOf(event.previous) !== undefined);
+    if (event.resource === nodesKey) return api.objects.count(storageKey(daemonSets)) > 0;
+    return watched.has(event.resource);
+  };
+  const unsubscribe = api.subscribe((event) => { if (relevant(event)) schedule(); });
   schedule();
   return () => { stopped = true; unsubscribe(); };
 }
