@@ -117,18 +117,35 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
     assert.match(datagramAnswer(t.c1, 'SCTP', '10.96.0.51', 3868, 3), new RegExp(`^p1 ${POD.c1}`));
   });
 
-  test('hairpin: a pod reaches itself through its Service when the reply is routed (bridge netfilter off for the node)', () => {
-    // With br_netfilter on the pod bridge the reply is de-NATed and bridged back without passing IPVS (see the
-    // proxy README, "Hairpin and bridge netfilter"); routed, it returns through IPVS and carries the service address.
-    sh1('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0']);
-    let answers: string[];
+  // Hairpin (see the proxy README, "Hairpin and bridge netfilter"): the reply P:8080 → VIP is de-SNATed to P in
+  // PREROUTING; with bridge netfilter on, br_netfilter then bridges it ("bridged DNAT") back out of the port it came
+  // in on, which the bridge does only for a port in hairpin mode (what the CNI bridge plugin's hairpinMode: true,
+  // kube-router's own CNI config, sets on every pod port); IPVS's reply hook in FORWARD restores VIP:80 on the way.
+  const hairpinThrough = (bridgeNf: 0 | 1, portHairpin: 'on' | 'off', n: number): string[] => {
+    sh1('sysctl', ['-qw', `net.bridge.bridge-nf-call-iptables=${bridgeNf}`]);
+    sh1('ip', ['link', 'set', 'v-p1', 'type', 'bridge_slave', 'hairpin', portHairpin]);
     try {
-      answers = tcpAnswers(t.p1, '10.96.0.60', 80, 2);
+      return tcpAnswers(t.p1, '10.96.0.60', 80, n);
     } finally {
       sh1('sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1']);
+      sh1('ip', ['link', 'set', 'v-p1', 'type', 'bridge_slave', 'hairpin', 'off']);
     }
-    assert.deepEqual(answers, ['p1 10.96.0.60', 'p1 10.96.0.60'],
-      `nat:\n${sh1('iptables-save', ['-t', 'nat'])}\nipvs:\n${sh1('ipvsadm', ['-Lnc'])}\nconntrack:\n${sh1('conntrack', ['-L'])}`);
+  };
+  const hairpinState = () => `nat:\n${sh1('iptables-save', ['-t', 'nat'])}\nipvs:\n${sh1('ipvsadm', ['-Lnc'])}\nconntrack:\n${sh1('conntrack', ['-L'])}`;
+
+  test('hairpin with bridge netfilter on (pod port in hairpin mode): a pod reaches itself and sees the service address', () => {
+    assert.deepEqual(hairpinThrough(1, 'on', 2), ['p1 10.96.0.60', 'p1 10.96.0.60'], hairpinState());
+  });
+
+  test('hairpin with bridge netfilter off: the reply is routed, no port hairpin mode needed, the pod sees the service address', () => {
+    assert.deepEqual(hairpinThrough(0, 'off', 2), ['p1 10.96.0.60', 'p1 10.96.0.60'], hairpinState());
+  });
+
+  test('known limitation: with bridge netfilter on and the pod port not in hairpin mode, the bridge drops the reply', () => {
+    // The SYN-ACK reaches the node (conntrack moves to SYN_RECV) and is never delivered to the pod: the connection
+    // times out. If this starts to pass traffic, the kernel changed: update the README section.
+    assert.deepEqual(hairpinThrough(1, 'off', 1), [], hairpinState());
+    assert.match(sh1('conntrack', ['-L', '-p', 'tcp', '-d', '10.96.0.60', '--state', 'SYN_RECV']), /dport=80 .*sport=8080/, hairpinState());
   });
 
   test('the service firewall refuses other ports on a service IP, while the node address still serves them', () => {
