@@ -1,9 +1,10 @@
 // Service addresses on the node: the dummy link `kube-dummy-if` holds every ClusterIP, externalIP and
 // load-balancer IP as a host address (so IPVS sees the packets in LOCAL_IN), and each gets its local route with
-// the node's address as preferred source, as upstream does. The link and every address on it are ours.
+// the node's address as preferred source, as upstream does. The link, every address on it and the IPv6 local
+// routes we pin for them are ours.
 import {
-  addAddresses, createDummy, deleteAddresses, deleteLink, getLink, listAddresses, replaceRoutes, routeWithDefaults, setLinkUp,
-  IFA_F_NODAD, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_TABLE_LOCAL, RTN_LOCAL, RTPROT_KERNEL, type Link,
+  addAddresses, createDummy, deleteAddresses, deleteLink, deleteRoutes, getLink, listAddresses, replaceRoutes, routeWithDefaults, setLinkUp,
+  IFA_F_NODAD, ROUTE_PROTOCOL_KUBE_ROUTER, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_TABLE_LOCAL, RTN_LOCAL, RTPROT_KERNEL, type Link, type Route,
 } from '../../kernel/netlink/rtnetlink.ts';
 import { NetlinkError } from '../../kernel/netlink/codec.ts';
 import type { NetlinkSocket } from '../../kernel/netlink/socket.ts';
@@ -15,6 +16,7 @@ export const DUMMY_LINK = 'kube-dummy-if';
 const ENODEV = 19;
 const EEXIST = 17;
 const EADDRNOTAVAIL = 99;
+const ESRCH = 3;
 
 const errnoOf = (e: unknown): number | undefined => (e instanceof NetlinkError ? e.errno : undefined);
 const hostPrefix = (address: string) => `${address}/${familyOf(address) === 6 ? 128 : 32}`;
@@ -58,7 +60,12 @@ export class AddressApplier {
 
   private async addressesOn(link: Link): Promise<Set<string>> {
     const found = new Set<string>();
-    for (const a of await listAddresses(this.sock, { ifindex: link.index })) found.add(a.address.slice(0, a.address.indexOf('/')));
+    // Only host prefixes are service addresses: the kernel's own fe80::/64 on the link is not ours to delete.
+    for (const a of await listAddresses(this.sock, { ifindex: link.index })) {
+      const slash = a.address.indexOf('/');
+      const length = Number(a.address.slice(slash + 1));
+      if (length === (a.address.includes(':') ? 128 : 32)) found.add(a.address.slice(0, slash));
+    }
     return found;
   }
 
@@ -97,6 +104,7 @@ export class AddressApplier {
     const result = await deleteAddresses(this.sock, addresses.map((address) => ({ ifindex: link.index, address: hostPrefix(address), scope: RT_SCOPE_LINK })));
     const refused = result.errors.find((e) => e.errno !== EADDRNOTAVAIL && e.errno !== ENODEV);
     if (refused) throw refused;
+    await this.unpin(addresses, link);
   }
 
   /**
@@ -107,17 +115,44 @@ export class AddressApplier {
     if (addresses.length === 0) return;
     const link = this.link ?? await this.ensureLink();
     const node = this.nodeAddresses();
-    const routes = addresses.flatMap((address) => {
+    const pinned = addresses.flatMap((address) => {
       const family = familyOf(address);
       const src = family && node[family === 6 ? 'ipv6' : 'ipv4'];
-      if (!family || !src) return [];
-      return [routeWithDefaults({
-        family, dst: hostPrefix(address), oif: link.index, table: RT_TABLE_LOCAL,
-        protocol: RTPROT_KERNEL, scope: RT_SCOPE_HOST, type: RTN_LOCAL, src,
-      })];
+      return family && src ? [pinnedLocalRoutes(address, link.index, src)] : [];
     });
-    if (routes.length === 0) return;
-    const result = await replaceRoutes(this.sock, routes);
+    if (pinned.length === 0) return;
+    const result = await replaceRoutes(this.sock, pinned.map((p) => p.route));
     if (result.errors.length > 0) throw result.errors[0];
+    // IPv6 only: the kernel's own route (metric 0) would win over ours; absent already is fine.
+    const shadowing = pinned.flatMap((p) => (p.shadowing ? [p.shadowing] : []));
+    if (shadowing.length === 0) return;
+    const deleted = await deleteRoutes(this.sock, shadowing);
+    const refused = deleted.errors.find((e) => e.errno !== ESRCH);
+    if (refused) throw refused;
   }
+
+  /** Deletes the pinned IPv6 local routes of removed addresses (the kernel drops only its own with the address). */
+  private async unpin(addresses: readonly string[], link: Link): Promise<void> {
+    const ours = addresses.filter((a) => familyOf(a) === 6).map((a) => pinnedLocalRoutes(a, link.index).route);
+    if (ours.length === 0) return;
+    const result = await deleteRoutes(this.sock, ours);
+    const refused = result.errors.find((e) => e.errno !== ESRCH);
+    if (refused) throw refused;
+  }
+}
+
+/**
+ * The local route that makes `address` local with `src` as the preferred source, and for IPv6 the kernel's route it
+ * must replace. IPv4: a replace of the kernel's route itself (same table, destination and metric 0). IPv6: user
+ * routes cannot have metric 0 (the kernel turns 0 into 1024), so ours is a second route, stamped with kube-router's
+ * protocol, and the kernel's (protocol kernel, metric 0, which would win) is deleted by protocol; the kernel no longer
+ * knows ours belongs to the address, so removing the address means deleting ours too.
+ */
+export function pinnedLocalRoutes(address: string, ifindex: number, src?: string): { route: Route; shadowing?: Route } {
+  const local = { dst: hostPrefix(address), oif: ifindex, table: RT_TABLE_LOCAL, scope: RT_SCOPE_HOST, type: RTN_LOCAL, ...(src ? { src } : {}) };
+  if (familyOf(address) !== 6) return { route: routeWithDefaults({ ...local, protocol: RTPROT_KERNEL }) };
+  return {
+    route: routeWithDefaults({ ...local, protocol: ROUTE_PROTOCOL_KUBE_ROUTER }),
+    shadowing: routeWithDefaults({ dst: local.dst, oif: ifindex, table: RT_TABLE_LOCAL, scope: RT_SCOPE_HOST, type: RTN_LOCAL, protocol: RTPROT_KERNEL }),
+  };
 }
