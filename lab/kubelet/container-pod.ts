@@ -90,6 +90,8 @@ export class ContainerPod {
       } else {
         const started = Date.now();
         const code = await new Promise<number>((resolve) => launched.value.on('exit', (c, signal) => resolve(c ?? (signal ? 128 + 9 : 1))));
+        // What the main process left behind dies with it, as in a runtime's PID namespace.
+        this.signal(launched.value, 'SIGKILL');
         this.stopProbes(s);
         s.process = undefined;
         s.ready = false;
@@ -222,11 +224,13 @@ export class ContainerPod {
     try { if (child.pid) process.kill(-child.pid, signal); } catch { /* already gone */ }
   }
 
-  /** Stops every container: SIGTERM, then SIGKILL after the grace period. */
+  /** Stops every container: SIGTERM to its main process, then SIGKILL to all of it after the grace period. */
   async stop(graceSeconds: number): Promise<void> {
     this.stopping = true;
     const live = this.states.filter((s) => s.process);
-    for (const s of live) { this.stopProbes(s); this.signal(s.process!, 'SIGTERM'); }
+    // SIGTERM to the main process only, as runtimes do (its children, e.g. kube-router's gobgpd, are its business;
+    // signalling them too would make gobgpd send a CEASE where kube-router's graceful restart wants none).
+    for (const s of live) { this.stopProbes(s); try { process.kill(s.process!.pid!, 'SIGTERM'); } catch { /* already gone */ } }
     const exited = Promise.all(live.map((s) => new Promise<void>((r) => { if (!s.process || s.process.exitCode !== null || s.process.signalCode !== null) r(); else s.process.once('exit', () => r()); })));
     const timer = setTimeout(() => { for (const s of live) if (s.process) this.signal(s.process, 'SIGKILL'); }, Math.max(0, graceSeconds) * 1000);
     await exited;
