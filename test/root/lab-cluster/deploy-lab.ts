@@ -47,13 +47,14 @@ export class DeployLab {
   kubeconfig = '';
   apiServer = '';
 
-  constructor(readonly prefix: string, readonly nodes: number) {}
+  /** `imageDir`: an image store to share between labs (unpacking the image once); default one of its own. */
+  constructor(readonly prefix: string, readonly nodes: number, private readonly imageDir?: string) {}
 
   node(i: number): string { return `${this.prefix}-n${i}`; }
 
   /** Loads the archive under each reference, then `up --no-kube-router` with `extraUp` flags. */
   up(refs: string[], extraUp: string[] = []): void {
-    process.env['KUBE_ROUTER_LAB_IMAGE_DIR'] = join(this.dir, 'images');
+    process.env['KUBE_ROUTER_LAB_IMAGE_DIR'] = this.imageDir ?? join(this.dir, 'images');
     for (const ref of refs) {
       const loaded = labCli(['image', 'load', ARCHIVE, '--tag', IMAGE, '--as', ref]);
       assert.equal(loaded.code, 0, `image load --as ${ref}: ${loaded.stderr}`);
