@@ -51,7 +51,7 @@ test-proxy: build
 
 # Every deploy/ variant installed from the image into the lab (kubectl apply, rollout status, routing, policy, BGP
 # to an external router, the all-features variants on a kernel without IPVS) and a rolling upgrade under continuous
-# probes: test/heavy/deploy-variants.test.ts, about 4 minutes (also part of test-heavy).
+# probes: test/heavy/deploy-variants.test.ts, about 5 minutes (also part of test-heavy).
 test-deploy: image
 	$(TEST_ENV) $(NODE_TEST) test/heavy/deploy-variants.test.ts
 

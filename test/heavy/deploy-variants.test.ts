@@ -13,7 +13,7 @@
 //   so as shipped kube-router refuses to start, saying so (the documented behaviour); with the one further edit
 //   --run-service-proxy=false the rest of the manifest (its API address, routing, firewall) is proven as above.
 //   The IPVS proxy itself is proven in the VM (make test-proxy), not from the image.
-// `make test-deploy` builds the image first. About 6 minutes on the shared 2-core box.
+// `make test-deploy` builds the image first. About 5 minutes on the shared 2-core box.
 import { after, before, describe, test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
