@@ -6,7 +6,7 @@ APT_PACKAGES := iproute2 iptables ipset nftables conntrack containernetworking-p
 TEST_ENV := KUBE_ROUTER_LOG_LEVEL=$${KUBE_ROUTER_LOG_LEVEL:-silent}
 NODE_TEST := node --import tsx --test --test-force-exit --test-concurrency=1
 
-.PHONY: deps build test test-unit test-root test-heavy test-conformance test-proxy test-image image bench demo lab-down clean
+.PHONY: deps build test test-unit test-root test-heavy test-conformance test-proxy test-image test-deploy image bench demo lab-down clean
 
 deps: .stamp/apt .stamp/npm
 
@@ -48,6 +48,12 @@ test-heavy: build
 # lab brought up inside the VM with kube-router's proxy (`up --vm`, a few minutes under emulation).
 test-proxy: build
 	$(TEST_ENV) $(NODE_TEST) test/root/vm/proxy-vm.test.ts test/heavy/proxy-ipv6-vm.test.ts test/heavy/proxy-netpol-vm.test.ts test/heavy/lab-up-vm.test.ts
+
+# Every deploy/ variant installed from the image into the lab (kubectl apply, rollout status, routing, policy, BGP
+# to an external router, the all-features variants on a kernel without IPVS) and a rolling upgrade under continuous
+# probes: test/heavy/deploy-variants.test.ts, about 5 minutes (also part of test-heavy).
+test-deploy: image
+	$(TEST_ENV) $(NODE_TEST) test/heavy/deploy-variants.test.ts
 
 test-conformance: build
 	$(TEST_ENV) $(NODE_TEST) $$(find test/conformance -name '*.test.ts' | sort)

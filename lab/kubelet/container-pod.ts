@@ -1,6 +1,6 @@
 // A lab pod whose containers run from images (hostNetwork only): init containers to completion in order, then
 // every container supervised (restarted after exits as restartPolicy says, with a doubling back-off from 1 s to
-// 30 s, reset after 60 s of running), httpGet readiness/liveness probes run in the node's namespace, output
+// 30 s, reset after 60 s of running), httpGet startup/readiness/liveness probes run in the node's namespace, output
 // appended to a log file per container, and the pod status computed from all of it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -21,6 +21,8 @@ interface ContainerState {
   init: boolean;
   process?: ChildProcess;
   ready: boolean;
+  /** The startupProbe has succeeded (or there is none) since the last start. */
+  started: boolean;
   restartCount: number;
   state: Record<string, unknown>;
   lastState: Record<string, unknown>;
@@ -57,7 +59,7 @@ export class ContainerPod {
 
   constructor(private readonly o: ContainerPodOptions) {
     const spec = (o.ctx.pod['spec'] ?? {}) as Json;
-    const state = (c: Json, init: boolean): ContainerState => ({ spec: c, init, ready: false, restartCount: 0, probeTimers: [], imageDigest: '',
+    const state = (c: Json, init: boolean): ContainerState => ({ spec: c, init, ready: false, started: false, restartCount: 0, probeTimers: [], imageDigest: '',
       state: { waiting: { reason: init ? 'PodInitializing' : 'ContainerCreating' } }, lastState: {} });
     this.states = [...((spec['initContainers'] ?? []) as Json[]).map((c) => state(c, true)), ...((spec['containers'] ?? []) as Json[]).map((c) => state(c, false))];
   }
@@ -88,6 +90,8 @@ export class ContainerPod {
       } else {
         const started = Date.now();
         const code = await new Promise<number>((resolve) => launched.value.on('exit', (c, signal) => resolve(c ?? (signal ? 128 + 9 : 1))));
+        // What the main process left behind dies with it, as in a runtime's PID namespace.
+        this.signal(launched.value, 'SIGKILL');
         this.stopProbes(s);
         s.process = undefined;
         s.ready = false;
@@ -130,34 +134,68 @@ export class ContainerPod {
     });
     s.process = child;
     s.state = { running: { startedAt: timestamp() } };
-    s.ready = !s.init && !s.spec['readinessProbe'];
+    s.started = false;
+    s.ready = !s.init && !s.spec['readinessProbe'] && !(s.spec['startupProbe'] as Json | undefined)?.['httpGet'];
     if (!s.init) this.startProbes(s, child);
     this.o.onChange();
     return ok(child);
   }
 
+  /**
+   * httpGet probes, as the kubelet runs them: a startupProbe first (the container is neither started nor ready,
+   * and the other probes wait, until it succeeds; failureThreshold failures kill it), then readiness and liveness.
+   */
   private startProbes(s: ContainerState, child: ChildProcess): void {
-    for (const kind of ['readinessProbe', 'livenessProbe'] as const) {
-      const probe = s.spec[kind] as Json | undefined;
-      if (!probe?.['httpGet']) continue;
-      let failures = 0, successes = 0;
-      const tick = async (): Promise<void> => {
-        const healthy = await this.httpProbe(probe, s.spec);
-        if (s.process !== child || this.stopping) return;
-        failures = healthy ? 0 : failures + 1;
-        successes = healthy ? successes + 1 : 0;
-        if (kind === 'readinessProbe') {
-          const ready = healthy ? successes >= Number(probe['successThreshold'] ?? 1) ? true : s.ready : failures >= Number(probe['failureThreshold'] ?? 3) ? false : s.ready;
-          if (ready !== s.ready) { s.ready = ready; this.o.onChange(); }
-        } else if (failures >= Number(probe['failureThreshold'] ?? 3)) {
-          log.info({ container: s.spec['name'], pod: this.o.ctx.pod.metadata.name }, 'liveness probe failed: restarting the container');
-          this.signal(child, 'SIGKILL');
-          return;
-        }
-        s.probeTimers.push(setTimeout(() => void tick(), Number(probe['periodSeconds'] ?? 10) * 1000));
-      };
-      s.probeTimers.push(setTimeout(() => void tick(), Number(probe['initialDelaySeconds'] ?? 0) * 1000));
+    const startup = s.spec['startupProbe'] as Json | undefined;
+    if (!startup?.['httpGet']) { s.started = true; this.runningProbes(s, child); return; }
+    this.probeLoop(s, child, startup, (healthy, failures) => {
+      if (healthy) {
+        s.started = true;
+        s.ready = !s.spec['readinessProbe'];
+        this.o.onChange();
+        this.runningProbes(s, child);
+        return false;
+      }
+      if (failures < Number(startup['failureThreshold'] ?? 3)) return true;
+      this.kill(s, child, 'startup');
+      return false;
+    });
+  }
+
+  private runningProbes(s: ContainerState, child: ChildProcess): void {
+    const readiness = s.spec['readinessProbe'] as Json | undefined, liveness = s.spec['livenessProbe'] as Json | undefined;
+    if (readiness?.['httpGet']) {
+      this.probeLoop(s, child, readiness, (healthy, failures, successes) => {
+        const ready = healthy ? successes >= Number(readiness['successThreshold'] ?? 1) ? true : s.ready : failures >= Number(readiness['failureThreshold'] ?? 3) ? false : s.ready;
+        if (ready !== s.ready) { s.ready = ready; this.o.onChange(); }
+        return true;
+      });
     }
+    if (liveness?.['httpGet']) {
+      this.probeLoop(s, child, liveness, (_healthy, failures) => {
+        if (failures < Number(liveness['failureThreshold'] ?? 3)) return true;
+        this.kill(s, child, 'liveness');
+        return false;
+      });
+    }
+  }
+
+  /** Runs one probe every periodSeconds (after initialDelaySeconds) while `child` runs and `onResult` says go on. */
+  private probeLoop(s: ContainerState, child: ChildProcess, probe: Json, onResult: (healthy: boolean, failures: number, successes: number) => boolean): void {
+    let failures = 0, successes = 0;
+    const tick = async (): Promise<void> => {
+      const healthy = await this.httpProbe(probe, s.spec);
+      if (s.process !== child || this.stopping) return;
+      failures = healthy ? 0 : failures + 1;
+      successes = healthy ? successes + 1 : 0;
+      if (onResult(healthy, failures, successes)) s.probeTimers.push(setTimeout(() => void tick(), Number(probe['periodSeconds'] ?? 10) * 1000));
+    };
+    s.probeTimers.push(setTimeout(() => void tick(), Number(probe['initialDelaySeconds'] ?? 0) * 1000));
+  }
+
+  private kill(s: ContainerState, child: ChildProcess, probe: string): void {
+    log.info({ container: s.spec['name'], pod: this.o.ctx.pod.metadata.name }, `${probe} probe failed: restarting the container`);
+    this.signal(child, 'SIGKILL');
   }
 
   private stopProbes(s: ContainerState): void {
@@ -186,11 +224,13 @@ export class ContainerPod {
     try { if (child.pid) process.kill(-child.pid, signal); } catch { /* already gone */ }
   }
 
-  /** Stops every container: SIGTERM, then SIGKILL after the grace period. */
+  /** Stops every container: SIGTERM to its main process, then SIGKILL to all of it after the grace period. */
   async stop(graceSeconds: number): Promise<void> {
     this.stopping = true;
     const live = this.states.filter((s) => s.process);
-    for (const s of live) { this.stopProbes(s); this.signal(s.process!, 'SIGTERM'); }
+    // SIGTERM to the main process only, as runtimes do (its children, e.g. kube-router's gobgpd, are its business;
+    // signalling them too would make gobgpd send a CEASE where kube-router's graceful restart wants none).
+    for (const s of live) { this.stopProbes(s); try { process.kill(s.process!.pid!, 'SIGTERM'); } catch { /* already gone */ } }
     const exited = Promise.all(live.map((s) => new Promise<void>((r) => { if (!s.process || s.process.exitCode !== null || s.process.signalCode !== null) r(); else s.process.once('exit', () => r()); })));
     const timer = setTimeout(() => { for (const s of live) if (s.process) this.signal(s.process, 'SIGKILL'); }, Math.max(0, graceSeconds) * 1000);
     await exited;
@@ -217,7 +257,7 @@ export class ContainerPod {
       ({ type, status: ok ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: at, ...(ok || !reason ? {} : { reason }) });
     const view = (s: ContainerState): Record<string, unknown> => ({
       name: s.spec['name'], image: s.spec['image'], imageID: s.imageDigest, containerID: `lab://${this.o.ctx.pod.metadata.uid ?? ''}/${String(s.spec['name'])}`,
-      ready: s.ready, started: s.process !== undefined, restartCount: s.restartCount, state: s.state,
+      ready: s.ready, started: s.process !== undefined && s.started, restartCount: s.restartCount, state: s.state,
       ...(Object.keys(s.lastState).length > 0 && s.lastState !== s.state ? { lastState: s.lastState } : {}),
     });
     const initStates = this.states.filter((s) => s.init);

@@ -24,19 +24,29 @@ export function apiPermissionsFor(options: Options): Permission[] {
   return permissionsFor(resourcesFor(options));
 }
 
+/**
+ * Builds the controllers the flags enable. When one cannot start, the ones already built are shut down (their
+ * gobgpd, timers, sockets) before the error is thrown, so the daemon can report it and exit instead of living on
+ * with half its controllers and a health endpoint that still answers.
+ */
 export async function buildControllers(ctx: ControllerContext): Promise<RunningController[]> {
   const log = logger('main');
   const running: RunningController[] = [];
   const { options } = ctx;
-  if (options.runRouter) {
-    // One gobgpd API socket per node name: several lab nodes share one host's /run.
-    const socketPath = `/run/kube-router/gobgpd-${ctx.node.name}.sock`;
-    running.push(await createRoutingController(ctx, { socketPath }));
+  try {
+    if (options.runRouter) {
+      // One gobgpd API socket per node name: several lab nodes share one host's /run.
+      const socketPath = `/run/kube-router/gobgpd-${ctx.node.name}.sock`;
+      running.push(await createRoutingController(ctx, { socketPath }));
+    }
+    // Before the firewall: its INPUT jump goes in at position 1, and the firewall's own jumps then go above it.
+    if (options.runServiceProxy) running.push(await createProxyController(ctx));
+    // After the routes controller, as upstream: the firewall's jumps go in front of the FORWARD accepts.
+    if (options.runFirewall) running.push(await createNetpolController(ctx));
+  } catch (err) {
+    for (const c of running.reverse()) await c.shutdown?.();
+    throw err;
   }
-  // Before the firewall: its INPUT jump goes in at position 1, and the firewall's own jumps then go above it.
-  if (options.runServiceProxy) running.push(await createProxyController(ctx));
-  // After the routes controller, as upstream: the firewall's jumps go in front of the FORWARD accepts.
-  if (options.runFirewall) running.push(await createNetpolController(ctx));
   if (options.runLoadBalancer) log.warn('--run-loadbalancer: the load-balancer allocator is not implemented in this build yet');
   return running;
 }

@@ -100,7 +100,15 @@ export async function runDaemon(options: Options): Promise<number> {
 
   const events = new EventRecorder({ client, host: name });
   const ctx: ControllerContext = { options, node: identity, currentNode: () => nodes.get(name), cache, client, events, health };
-  const controllers = await buildControllers(ctx);
+  let controllers: Awaited<ReturnType<typeof buildControllers>>;
+  try {
+    controllers = await buildControllers(ctx);
+  } catch (err) {
+    // Exit (non-zero, so the pod restarts and shows why) rather than run on without the failed controller.
+    log.fatal({ err }, 'a controller could not start');
+    await stopAll();
+    return 1;
+  }
   const runners = controllers.map((c) => ({ runner: new ControllerRunner(c.controller, { health }), c }));
   const unsubscribe = cache.onChange((change) => {
     for (const { runner, c } of runners) if (c.wants(change)) runner.notify({ kind: change.kind, key: change.key });

@@ -8,36 +8,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRoot } from '../../helpers/netns.ts';
 import { Agent } from 'undici';
 import { hasKubectl, isReady, kubectl, labCli, listPods, until, type PodView } from './lab-cli.ts';
+import { buildBusyboxImage } from './busybox-image.ts';
 
 const PREFIX = 'krt-ds';
 const hasUmoci = spawnSync('umoci', ['--version']).status === 0;
 const skip = !isRoot ? 'needs root' : !hasKubectl() ? 'needs kubectl' : !hasUmoci ? 'needs umoci (apt-get install umoci)' : false;
-
-function sh(argv: string[]): void {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
-}
-
-/** An OCI archive holding busybox-static and its applet links, entrypoint /bin/sh. */
-function buildBusyboxImage(dir: string): string {
-  const layout = join(dir, 'oci'), bundle = join(dir, 'bundle');
-  sh(['umoci', 'init', '--layout', layout]);
-  sh(['umoci', 'new', '--image', `${layout}:1`]);
-  sh(['umoci', 'unpack', '--image', `${layout}:1`, bundle]);
-  mkdirSync(join(bundle, 'rootfs', 'bin'), { recursive: true });
-  copyFileSync('/bin/busybox', join(bundle, 'rootfs', 'bin', 'busybox'));
-  sh(['chroot', join(bundle, 'rootfs'), '/bin/busybox', '--install', '-s', '/bin']);
-  sh(['umoci', 'repack', '--image', `${layout}:1`, bundle]);
-  sh(['umoci', 'config', '--image', `${layout}:1`, '--config.entrypoint', '/bin/sh', '--config.env', 'PATH=/bin']);
-  sh(['tar', '-C', layout, '-cf', join(dir, 'busybox.tar'), '.']);
-  return join(dir, 'busybox.tar');
-}
 
 const SA = '/var/run/secrets/kubernetes.io/serviceaccount';
 const LOOP = String.raw`mkdir -p /www && echo ok > /www/healthz && httpd -p 20244 -h /www
