@@ -23,7 +23,10 @@ const USAGE = `usage: kube-router-lab COMMAND [options]   (every command takes -
   probe FROM HOST PORT [tcp|udp|sctp] [--timeout 1s]   connect once from NS/POD, node/NAME or external;
                                              prints the answering pod and "client ADDRESS PORT" as it saw us
   probe --batch [--timeout 1s]               JSON lines {"from","host","port","protocol"?} in, results out
-  demo [--prefix P]                          up --nodes 3 with kube-router, then show what works today
+  demo [--prefix P] [--nodes N]              up --nodes 3 with kube-router, then show what works today (the Service
+                                             part in the Debian-kernel VM when this kernel has no IPVS)
+  demo --services-only [--step N]            only the workload and the ClusterIP + NodePort steps (what the demo
+                                             runs in the VM; e.g. up --vm -- kube-router-lab demo --services-only)
   vm-run [--timeout 600s] -- CMD [ARGS...]   run a command (e.g. a test doing up/down) in the Debian-kernel VM
   image load ARCHIVE [--tag T] [--as REF] [--image-dir D]   unpack an OCI archive into the lab image store
                                              (default dir $KUBE_ROUTER_LAB_IMAGE_DIR or ${DEFAULT_IMAGE_DIR});
@@ -132,8 +135,15 @@ async function dispatch(command: string | undefined, args: string[]): Promise<nu
       return values.batch ? probeBatch(lab, values.timeout) : probeOnce(lab, positionals, values.timeout);
     }
     case 'demo': {
-      const { values } = parseArgs({ args, strict: true, options: { ...STATE_DIR, prefix: { type: 'string', default: DEFAULT_PREFIX } } });
-      return runDemo({ stateDir: stateDirOf(values['state-dir']), prefix: values.prefix });
+      const { values } = parseArgs({ args, strict: true, options: {
+        ...STATE_DIR, prefix: { type: 'string', default: DEFAULT_PREFIX }, 'services-only': { type: 'boolean', default: false },
+        nodes: { type: 'string', default: '3' }, step: { type: 'string', default: '1' },
+      } });
+      const nodes = Number(values.nodes);
+      const step = Number(values.step);
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes must be 1..50, got ${values.nodes}`);
+      if (!Number.isInteger(step) || step < 1) throw new UsageError(`--step must be a positive integer, got ${values.step}`);
+      return runDemo({ stateDir: stateDirOf(values['state-dir']), prefix: values.prefix, nodes, servicesOnly: values['services-only'], firstStep: step });
     }
     case 'vm-run': {
       const [before, argv] = splitAtDashes(args);

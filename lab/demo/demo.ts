@@ -4,7 +4,7 @@
 import { run } from '../netns/exec.ts';
 import { probe, type ProbeResult } from '../probe/probe.ts';
 import { resolveNamespace } from '../pods/runtime.ts';
-import { clusterPaths, DEFAULT_PREFIX, DEFAULT_STATE_DIR, readClusterRecord, type ClusterRecord } from '../cluster/layout.ts';
+import { clusterPaths, DEFAULT_PREFIX, DEFAULT_STATE_DIR, labTimeoutScale, readClusterRecord, type ClusterRecord } from '../cluster/layout.ts';
 import { kernelHasIpvs } from '../cluster/kube-router.ts';
 import { DEFAULT_CLUSTER_CIDRS, DEFAULT_SERVICE_CIDRS } from '../controllers/index.ts';
 import { DEFAULT_UNDERLAY_CIDR } from '../netns/topology.ts';
@@ -14,6 +14,8 @@ import { supervisorAlive } from '../cli/lab-ref.ts';
 import { kubeRouterConflistWritten } from '../kubelet/cni-conf.ts';
 import { allowFromClientManifest, DEMO_NAMESPACE, denyAllIngressManifest, workloadManifest } from './manifests.ts';
 import { currentHost, demoPreflightProblem, labStartStage, progressLine } from './preflight.ts';
+import { showServices, type Kubectl } from './services.ts';
+import { showServicesInVm } from './in-vm.ts';
 
 /** Route protocol kube-router gives the pod-CIDR routes it learns over BGP (upstream's zebra origin, 0x11). */
 const BGP_ROUTE_PROTO = '17';
@@ -32,12 +34,13 @@ async function kubectl(kubeconfig: string, args: string[], input?: string, show 
 
 async function waitForPods(kubeconfig: string, count: number): Promise<Map<string, PodView>> {
   const client = labApiClient(kubeconfig);
-  const deadline = Date.now() + 30_000;
+  const waitS = 30 * labTimeoutScale();
+  const deadline = Date.now() + waitS * 1000;
   for (;;) {
     const pods = (await client.getJson<{ items: PodView[] }>(`/api/v1/namespaces/${DEMO_NAMESPACE}/pods`)).items;
     const ready = pods.filter((p) => p.status?.podIP && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'));
     if (ready.length >= count) return new Map(ready.map((p) => [p.metadata.name, p]));
-    if (Date.now() > deadline) throw new Error(`demo pods not Ready after 30 s (${ready.length}/${count})`);
+    if (Date.now() > deadline) throw new Error(`demo pods not Ready after ${waitS} s (${ready.length}/${count})`);
     await sleep(200);
   }
 }
@@ -47,13 +50,13 @@ function describe(r: ProbeResult): string {
 }
 
 /** The lab already up (with kube-router) in the state directory, else a fresh 3-node one. */
-async function demoLab(stateDir: string, prefix: string): Promise<ClusterRecord> {
+async function demoLab(stateDir: string, prefix: string, nodes: number): Promise<ClusterRecord> {
   const running = readClusterRecord(clusterPaths(stateDir));
   if (running?.phase === 'ready' && supervisorAlive(running) && running.options.kubeRouter) {
     say(`Using the lab already up in ${clusterPaths(stateDir).root}.`);
     return running;
   }
-  say('Starting a 3-node lab with kube-router on every node (network namespaces on this machine)...');
+  say(`Starting a ${nodes}-node lab with kube-router on every node (network namespaces on this machine)...`);
   const started = Date.now();
   let shown = '';
   let shownAt = 0;
@@ -66,12 +69,23 @@ async function demoLab(stateDir: string, prefix: string): Promise<ClusterRecord>
     shownAt = Date.now();
   };
   return up({
-    stateDir, prefix, nodes: 3, clusterCidr: DEFAULT_CLUSTER_CIDRS[0]!, serviceCidr: DEFAULT_SERVICE_CIDRS[0]!,
+    stateDir, prefix, nodes, clusterCidr: DEFAULT_CLUSTER_CIDRS[0]!, serviceCidr: DEFAULT_SERVICE_CIDRS[0]!,
     underlayCidr: DEFAULT_UNDERLAY_CIDR, kubeRouter: true, kubeRouterArgs: [], staticRoutes: false,
   }, showProgress);
 }
 
-export async function runDemo(opts: { stateDir: string; prefix?: string }): Promise<number> {
+export interface DemoOptions {
+  stateDir: string;
+  prefix?: string;
+  /** Nodes of the lab the demo starts when none is up (default 3). */
+  nodes?: number;
+  /** Only the Service part (what the host demo runs inside the VM when this kernel has no IPVS). */
+  servicesOnly?: boolean;
+  /** Number of the first step printed by --services-only (continues the host demo's numbering). */
+  firstStep?: number;
+}
+
+export async function runDemo(opts: DemoOptions): Promise<number> {
   // Before anything is created: a demo that cannot finish must not leave half a lab behind.
   const problem = demoPreflightProblem(currentHost());
   if (problem !== undefined) {
@@ -80,11 +94,30 @@ export async function runDemo(opts: { stateDir: string; prefix?: string }): Prom
   }
   let record: ClusterRecord;
   try {
-    record = await demoLab(opts.stateDir, opts.prefix ?? DEFAULT_PREFIX);
+    record = await demoLab(opts.stateDir, opts.prefix ?? DEFAULT_PREFIX, opts.nodes ?? 3);
   } catch (e) {
     say(`The lab did not come up: ${(e as Error).message}`);
     return 1;
   }
+  return opts.servicesOnly ? runServicesOnly(record, opts.firstStep ?? 1) : runHostDemo(record, opts);
+}
+
+/** --services-only: the workload, then the ClusterIP and NodePort steps; exit 1 unless every probe got answers. */
+async function runServicesOnly(record: ClusterRecord, step: number): Promise<number> {
+  const kc = record.kubeconfig ?? '';
+  const nodes = record.nodes.map((n) => n.name);
+  await kubectl(kc, ['apply', '-f', '-'], workloadManifest(nodes), false);
+  await waitForPods(kc, 4);
+  await kubectl(kc, ['get', 'pods', '-n', DEMO_NAMESPACE, '-o', 'wide']);
+  say();
+  const shown = await showServices(kubectlOn(kc), record, step);
+  const tallies = [shown.clusterIp, shown.nodePortFromNode, ...(shown.nodePortFromExternal ? [shown.nodePortFromExternal] : [])];
+  return tallies.every((t) => t.answers.size > 0) ? 0 : 1;
+}
+
+const kubectlOn = (kc: string): Kubectl => (args, input, show) => kubectl(kc, args, input, show);
+
+async function runHostDemo(record: ClusterRecord, opts: DemoOptions): Promise<number> {
   say(upSummary(record));
   const kc = record.kubeconfig ?? '';
   const lab = { prefix: record.options.prefix };
@@ -135,23 +168,18 @@ export async function runDemo(opts: { stateDir: string; prefix?: string }): Prom
   }
   say();
 
-  say('4. ClusterIP Service "web" in front of web-1..3:');
-  const clusterIp = (await kubectl(kc, ['get', 'service', 'web', '-n', DEMO_NAMESPACE, '-o', 'jsonpath={.spec.clusterIP}'], undefined, false)).trim();
-  const answers = new Map<string, number>();
-  let tries = 0;
-  // three misses in a row with no answer at all: nothing serves the ClusterIP
-  for (; tries < 9 && (answers.size > 0 || tries < 3); tries++) {
-    const r = await probe(lab, { from: client, host: clusterIp, port: 80, timeoutMs: 700 });
-    if (r.connected && r.answer) answers.set(r.answer, (answers.get(r.answer) ?? 0) + 1);
+  const ipvs = kernelHasIpvs();
+  let step = 4;
+  if (ipvs) {
+    await showServices(kubectlOn(kc), record, step);
+    step += 2;
+  } else {
+    say(`${step++}. Services: this host's kernel has no IPVS, so the lab here runs kube-router with --run-service-proxy=false;`);
+    say('   the ClusterIP and NodePort steps run after the NetworkPolicy step, in the Debian-kernel VM.');
   }
-  if (answers.size > 0) say(`   ${tries} connections to ${clusterIp}:80 were answered by ${[...answers].map(([pod, n]) => `${pod} ×${n}`).join(', ')}`);
-  else if (!kernelHasIpvs()) {
-    say(`   this host's kernel has no IPVS, so the lab runs kube-router with --run-service-proxy=false and nothing answers`);
-    say(`   on ${clusterIp}:80; \`kube-router-lab up --vm\` runs the lab in the Debian-kernel VM with the proxy serving it.`);
-  } else say(`   nothing answers on the ClusterIP ${clusterIp}:80: see the kube-router logs (kube-router-lab status).`);
   say();
 
-  say('5. NetworkPolicy:');
+  say(`${step++}. NetworkPolicy:`);
   await kubectl(kc, ['apply', '-f', '-'], denyAllIngressManifest());
   let blocked = false;
   for (let i = 0; i < 10 && !blocked; i++) {
@@ -172,6 +200,11 @@ export async function runDemo(opts: { stateDir: string; prefix?: string }): Prom
   }
   await kubectl(kc, ['delete', 'networkpolicy', '--all', '-n', DEMO_NAMESPACE], undefined, false);
   say();
+  if (!ipvs) {
+    const vmExit = await showServicesInVm(record.options.prefix, step);
+    if (vmExit !== undefined && vmExit !== 0) say('The Service part in the VM did not show every Service answering (see above); the host part stands.');
+    say();
+  }
   say('Explore it:');
   say(`  kubectl --kubeconfig ${kc} get pods -A -o wide`);
   const stateFlag = paths.root === clusterPaths(DEFAULT_STATE_DIR).root ? '' : ` --state-dir ${paths.root}`;

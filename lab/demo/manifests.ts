@@ -1,5 +1,5 @@
 // The objects the demo creates with kubectl: a client pod and three web pods spread over the nodes, a ClusterIP
-// Service in front of the web pods, and the two NetworkPolicies (deny all ingress, then allow from the client).
+// Service in front of the web pods (and a NodePort one), and the two NetworkPolicies (deny all ingress, then allow from the client).
 import { stringify } from 'yaml';
 
 export const DEMO_NAMESPACE = 'demo';
@@ -44,5 +44,13 @@ export function allowFromClientManifest(): string {
       podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'],
       ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ port: 8080, protocol: 'TCP' }] }],
     },
+  });
+}
+
+/** A second Service in front of the web pods, of type NodePort (the lab API server allocates the port). */
+export function nodePortServiceManifest(): string {
+  return JSON.stringify({
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web-nodeport', namespace: DEMO_NAMESPACE },
+    spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
   });
 }
