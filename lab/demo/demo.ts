@@ -104,6 +104,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
 /** --services-only: the workload, then the ClusterIP and NodePort steps; exit 1 unless every probe got answers. */
 async function runServicesOnly(record: ClusterRecord, step: number): Promise<number> {
+  say(upSummary(record));
+  say();
   const kc = record.kubeconfig ?? '';
   const nodes = record.nodes.map((n) => n.name);
   await kubectl(kc, ['apply', '-f', '-'], workloadManifest(nodes), false);

@@ -26,7 +26,7 @@ export function servicesInVmScript(prefix: string, step: number): string {
 export async function showServicesInVm(prefix: string, step: number): Promise<number | undefined> {
   say(`Services in the Debian-kernel VM: this host's kernel has no IPVS, so the demo boots a VM with a Debian kernel`);
   say(`and brings a ${VM_NODES}-node lab up inside it with kube-router's service proxy on. Without /dev/kvm (TCG emulation)`);
-  say('that takes several minutes (about 4-8 on a 2-core machine); progress follows.');
+  say('that takes a few minutes (about 2-4 on a loaded 2-core machine); progress follows.');
   if (!commandOnPath('qemu-system-x86_64')) {
     say('The VM cannot run here: qemu-system-x86_64 is not on PATH (make installs it), so the Service part is skipped.');
     return undefined;
