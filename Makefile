@@ -45,9 +45,10 @@ test-heavy: build
 
 # The service proxy in the Debian-kernel VM: the controller with real packets (also in `make test`), the same over
 # IPv6 and dual-stack, NetworkPolicy on Service traffic with both netpol backends (a few minutes each) and the whole
-# lab brought up inside the VM with kube-router's proxy (`up --vm`, a few minutes under emulation).
+# lab brought up inside the VM with kube-router's proxy (`up --vm`, a few minutes under emulation), and the demo's
+# Service part as `make demo` runs it in the VM (demo-services-vm, a few minutes).
 test-proxy: build
-	$(TEST_ENV) $(NODE_TEST) test/root/vm/proxy-vm.test.ts test/heavy/proxy-ipv6-vm.test.ts test/heavy/proxy-netpol-vm.test.ts test/heavy/lab-up-vm.test.ts
+	$(TEST_ENV) $(NODE_TEST) test/root/vm/proxy-vm.test.ts test/heavy/proxy-ipv6-vm.test.ts test/heavy/proxy-netpol-vm.test.ts test/heavy/lab-up-vm.test.ts test/heavy/demo-services-vm.test.ts
 
 # Every deploy/ variant installed from the image into the lab (kubectl apply, rollout status, routing, policy, BGP
 # to an external router, the all-features variants on a kernel without IPVS) and a rolling upgrade under continuous
