@@ -44,12 +44,12 @@ export class BenchDaemon {
   readonly startedAt = performance.now();
   readonly proxy: boolean;
 
-  constructor(readonly record: ClusterRecord, readonly node: { name: string; netns: string; ip: string }) {
+  constructor(readonly record: ClusterRecord, readonly node: { name: string; netns: string; ip: string }, extraArgs: readonly string[] = []) {
     const paths = clusterPaths(record.options.stateDir);
     this.proxy = kernelHasIpvs();
     this.child = startKubeRouter({
       node, kubeconfig: record.kubeconfig ?? '', conflistFile: paths.kubeRouterConflist(node.name), logDir: paths.logs,
-      extraArgs: [...serviceRanges(record.options).args, `--metrics-port=${METRICS_PORT}`],
+      extraArgs: [...serviceRanges(record.options).args, `--metrics-port=${METRICS_PORT}`, ...extraArgs],
     });
   }
 

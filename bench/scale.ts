@@ -3,6 +3,8 @@
 // first full sync per controller, peak/idle RSS, idle CPU, kernel objects, the raw tools writing the same state,
 // and bytes per pod / per endpoint in src/kube's caches. Run as root:
 //   npm run bench:scale -- [--sizes 1k,10k,50k] [--idle 120] [--local-pods 20]
+// The npm script runs this file compiled (dist/), so the lab starts the compiled daemon, as deployed: run from
+// sources, tsx transpiles the daemon at start-up, which added ~6 s to its start at 50k pods on this machine.
 import { parseArgs } from 'node:util';
 import { down, up } from '../lab/cli/up-down.ts';
 import { kernelHasIpvs } from '../lab/cluster/kube-router.ts';

@@ -15,6 +15,7 @@ import { metrics } from '../observe/metrics.ts';
 import { ControllerRunner } from '../controllers/runtime.ts';
 import type { ControllerContext, NodeIdentity } from '../controllers/context.ts';
 import { buildControllers, cleanupConfig, resourcesFor } from './controllers.ts';
+import { limitHeapGrowth } from './heap-growth.ts';
 
 const log = logger('main');
 
@@ -46,6 +47,7 @@ function waitForSignal(): Promise<string> {
 
 /** Runs kube-router until a signal arrives; returns the process exit code. */
 export async function runDaemon(options: Options): Promise<number> {
+  limitHeapGrowth();
   metrics.buildInfo.set({ goversion: process.version, version: VERSION }, 1);
   if (options.cleanupConfig) {
     await cleanupConfig(options);

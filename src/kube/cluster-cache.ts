@@ -7,7 +7,7 @@ import { type IndexFunc, type KubeObject, Store, type StoreEventType } from './c
 import type { KubeClient } from './client.ts';
 import { collectionPath, REFLECTED_RESOURCES } from './api-access.ts';
 import { Reflector, type ReflectorOptions } from './reflector.ts';
-import { slimPod } from './slim.ts';
+import { slimEndpointSlice, slimNode, slimPod, slimService } from './slim.ts';
 import { logger } from '../observe/log.ts';
 
 export interface ResourceTypes {
@@ -41,14 +41,14 @@ interface ResourceSpec<T> {
 }
 
 const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
-  nodes: { kind: 'Node', indexers: {} },
+  nodes: { kind: 'Node', indexers: {}, transform: slimNode },
   pods: {
     kind: 'Pod',
     indexers: { [INDEX.byNode]: (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []), [INDEX.byNamespace]: byNamespace },
     transform: slimPod,
   },
   namespaces: { kind: 'Namespace', indexers: {} },
-  services: { kind: 'Service', indexers: { [INDEX.byNamespace]: byNamespace } },
+  services: { kind: 'Service', indexers: { [INDEX.byNamespace]: byNamespace }, transform: slimService },
   endpointslices: {
     kind: 'EndpointSlice',
     indexers: {
@@ -58,6 +58,7 @@ const RESOURCES: { [R in ResourceName]: ResourceSpec<ResourceTypes[R]> } = {
         return svc && s.metadata?.namespace ? [`${s.metadata.namespace}/${svc}`] : [];
       },
     },
+    transform: slimEndpointSlice,
   },
   networkpolicies: {
     kind: 'NetworkPolicy',

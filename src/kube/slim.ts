@@ -1,34 +1,109 @@
-// What the cache keeps of a Pod: only the fields a controller reads (the firewall: labels, node, addresses,
-// phase, hostNetwork, named container ports; events about a pod: its identity). A Pod from the API server carries
-// far more (status conditions and container statuses, volumes, env, images, managedFields, other annotations),
-// and the cache holds one per pod of the cluster: at 50k pods that is most of the daemon's heap.
-import type { Container, Pod } from 'kubernetes-types/core/v1.js';
+// What the cache keeps of each object: only the fields a controller reads. Objects from the API server carry far
+// more (a Pod's status conditions, container statuses, volumes, env, images; a Node's image list and conditions;
+// an EndpointSlice endpoint's targetRef, zone and hints; annotations such as last-applied-configuration), and the
+// cache holds one per object of the cluster: at 50k pods and 10k Services that is most of the daemon's heap.
+// A controller that starts reading a new field adds it here (test/unit/kube/slim.test.ts lists what is kept).
+//
+// Each kept object is one literal with a fixed set of keys (absent fields are undefined, which JSON and every
+// reader treat as missing): V8 then stores the fields inside the object and gives all of one kind a single
+// shape, where building them key by key cost a separate property array per object and ~0.7 s of CPU at 50k pods.
+import type { Container, ContainerPort, Node, Pod, Service } from 'kubernetes-types/core/v1.js';
+import type { Endpoint, EndpointConditions, EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
 
-/** Annotations a controller may read: kube-router's own. */
-const KEPT_ANNOTATION = /^kube-router\.io\//;
+/** Annotations a controller may read: kube-router's own, and the leader-election record routing skips slices by. */
+const KEPT_ANNOTATION = /^kube-router\.io\/|^control-plane\.alpha\.kubernetes\.io\/leader$/;
 
-function slimContainer(c: Container): Container {
-  return { name: c.name, ...(c.ports ? { ports: c.ports } : {}), ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}) };
+// apiVersion and kind repeat in every object, and JSON.parse gives each its own copy: share one per spelling
+// (a handful exist, so the table stays small; anything past the bound is kept as it came).
+const common = new Map<string, string>();
+function shared<T extends string>(text: T | undefined): T | undefined {
+  if (text === undefined) return undefined;
+  const hit = common.get(text);
+  if (hit !== undefined) return hit as T;
+  if (common.size < 64) common.set(text, text);
+  return text;
 }
 
+function keptAnnotations(all: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!all) return undefined;
+  let kept: Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(all)) if (KEPT_ANNOTATION.test(k)) (kept ??= {})[k] = v;
+  return kept;
+}
+
+/** Identity (names, uid and resourceVersion for Events), labels, deletion and the kept annotations. */
+function slimMeta(m: ObjectMeta | undefined): ObjectMeta {
+  return {
+    name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion, generation: m?.generation,
+    labels: m?.labels, deletionTimestamp: m?.deletionTimestamp, annotations: keptAnnotations(m?.annotations),
+  };
+}
+
+const slimPort = (p: ContainerPort): ContainerPort => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol });
+
+function slimContainer(c: Container): Container {
+  return { name: c.name, ports: c.ports?.map(slimPort), restartPolicy: c.restartPolicy };
+}
+
+/** The firewall reads labels, node, addresses, phase, hostNetwork and named container ports; Events the identity. */
 export function slimPod(pod: Pod): Pod {
-  const m = pod.metadata ?? {};
-  const annotations = Object.entries(m.annotations ?? {}).filter(([k]) => KEPT_ANNOTATION.test(k));
   const spec = pod.spec;
   const status = pod.status;
-  const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-  return defined({
-    apiVersion: pod.apiVersion, kind: pod.kind,
-    metadata: defined({
-      name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, generation: m.generation,
-      labels: m.labels, deletionTimestamp: m.deletionTimestamp,
-      annotations: annotations.length > 0 ? Object.fromEntries(annotations) : undefined,
-    }),
-    spec: spec ? defined({
+  return {
+    apiVersion: shared(pod.apiVersion), kind: shared(pod.kind), metadata: slimMeta(pod.metadata),
+    spec: spec && {
       nodeName: spec.nodeName, hostNetwork: spec.hostNetwork,
-      containers: spec.containers?.map(slimContainer) ?? [],
-      initContainers: spec.initContainers?.map(slimContainer),
-    }) : undefined,
-    status: status ? defined({ phase: status.phase, podIP: status.podIP, podIPs: status.podIPs, hostIP: status.hostIP }) : undefined,
-  });
+      containers: spec.containers?.map(slimContainer) ?? [], initContainers: spec.initContainers?.map(slimContainer),
+    },
+    status: status && { phase: status.phase, podIP: status.podIP, podIPs: status.podIPs, hostIP: status.hostIP },
+  };
+}
+
+/**
+ * Routing and the proxy read the whole spec (types, IPs, ports, traffic policies, affinity) and the load balancer
+ * ingress; not the selector (EndpointSlices say which pods back a Service) nor status conditions.
+ */
+export function slimService(svc: Service): Service {
+  let spec: Service['spec'];
+  if (svc.spec) {
+    const { selector: _selector, ...rest } = svc.spec;
+    spec = rest;
+  }
+  const ingress = svc.status?.loadBalancer?.ingress;
+  return {
+    apiVersion: shared(svc.apiVersion), kind: shared(svc.kind), metadata: slimMeta(svc.metadata), spec,
+    status: svc.status && { loadBalancer: { ingress } },
+  };
+}
+
+// Nearly every endpoint is ready and serving: one frozen conditions object serves them all.
+const READY: EndpointConditions = Object.freeze({ ready: true, serving: true, terminating: false });
+
+function slimConditions(c: EndpointConditions | undefined): EndpointConditions | undefined {
+  if (c === undefined) return undefined;
+  if (c.ready === true && c.serving === true && c.terminating === false) return READY;
+  return { ready: c.ready, serving: c.serving, terminating: c.terminating };
+}
+
+/** An endpoint keeps its addresses, readiness and node: not targetRef, hostname, zone or hints. */
+function slimEndpoint(e: Endpoint): Endpoint {
+  return { addresses: e.addresses, conditions: slimConditions(e.conditions), nodeName: e.nodeName };
+}
+
+export function slimEndpointSlice(slice: EndpointSlice): EndpointSlice {
+  return {
+    apiVersion: shared(slice.apiVersion), kind: shared(slice.kind), metadata: slimMeta(slice.metadata), addressType: slice.addressType,
+    ports: slice.ports?.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port })),
+    endpoints: slice.endpoints?.map(slimEndpoint) ?? [],
+  };
+}
+
+/** Routing, the proxy and the firewall read a Node's addresses, pod CIDRs and kube-router annotations. */
+export function slimNode(node: Node): Node {
+  return {
+    apiVersion: shared(node.apiVersion), kind: shared(node.kind), metadata: slimMeta(node.metadata),
+    spec: node.spec && { podCIDR: node.spec.podCIDR, podCIDRs: node.spec.podCIDRs },
+    status: node.status && { addresses: node.status.addresses },
+  };
 }

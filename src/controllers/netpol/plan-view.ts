@@ -49,24 +49,46 @@ function sameIp(a: string, b: string): boolean {
   return x.ok && y.ok && formatIp(x.value) === formatIp(y.value);
 }
 
+// Every pod of the cluster becomes a PolicyPod (peers are matched against all of them), so at 50k pods their
+// size counts: pods without an address of a family share one empty list, and pods declaring the same named
+// ports (every replica of a workload) share one port table.
+const NO_IPS: string[] = Object.freeze([]) as unknown as string[];
+const NO_PORTS: ReadonlyMap<string, number> = new Map();
+const portTables = new Map<string, ReadonlyMap<string, number>>();
+/** Bound on the shared tables: past it a pod keeps its own (correct, only larger). */
+const MAX_PORT_TABLES = 4096;
+
+function sharedPortTable(ports: Map<string, number>): ReadonlyMap<string, number> {
+  if (ports.size === 0) return NO_PORTS;
+  const id = JSON.stringify([...ports]);
+  const hit = portTables.get(id);
+  if (hit) return hit;
+  if (portTables.size < MAX_PORT_TABLES) portTables.set(id, ports);
+  return ports;
+}
+
 /** The pod as the planner sees it, or null when it takes no part in policy. */
 export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string[]): PolicyPod | null {
   if (pod.spec?.hostNetwork) return null;
   const phase = pod.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return null;
   const raw = [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)];
-  const ips: Record<Family, string[]> = { ipv4: [], ipv6: [] };
+  let ipv4: string[] = NO_IPS;
+  let ipv6: string[] = NO_IPS;
   for (const r of raw) {
     if (!r) continue;
     const parsed = parseIp(r);
     if (!parsed.ok) continue;
     const ip = formatIp(parsed.value);
-    const fam = familyName(parsed.value.family);
-    if (!ips[fam].includes(ip)) ips[fam].push(ip);
+    if (familyName(parsed.value.family) === 'ipv4') {
+      if (!ipv4.includes(ip)) ipv4 = ipv4 === NO_IPS ? [ip] : [...ipv4, ip];
+    } else if (!ipv6.includes(ip)) {
+      ipv6 = ipv6 === NO_IPS ? [ip] : [...ipv6, ip];
+    }
   }
-  if (ips.ipv4.length === 0 && ips.ipv6.length === 0) return null;
-  ips.ipv4.sort();
-  ips.ipv6.sort();
+  if (ipv4.length === 0 && ipv6.length === 0) return null;
+  ipv4.sort();
+  ipv6.sort();
   const hostIP = pod.status?.hostIP;
   const local = (pod.spec?.nodeName !== undefined && pod.spec.nodeName === nodeName) ||
     (hostIP !== undefined && nodeIPs.some((n) => sameIp(n, hostIP)));
@@ -82,7 +104,10 @@ export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string
   }
   const namespace = pod.metadata?.namespace ?? 'default';
   const name = pod.metadata?.name ?? '';
-  return { key: `${namespace}/${name}`, namespace, name, labels: pod.metadata?.labels ?? {}, ips, local, namedPorts };
+  return {
+    key: `${namespace}/${name}`, namespace, name, labels: pod.metadata?.labels ?? {}, ips: { ipv4, ipv6 }, local,
+    namedPorts: sharedPortTable(namedPorts),
+  };
 }
 
 /** Everything the planner needs from a view, computed once. */

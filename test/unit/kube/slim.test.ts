@@ -1,12 +1,19 @@
-// The pod cache keeps what controllers read and drops the rest (status conditions, container statuses, volumes,
-// images, env, other annotations, managedFields): per pod this is most of the object a kubelet-run pod carries.
+// The caches keep what controllers read and drop the rest: for pods status conditions, container statuses, volumes,
+// images, env, other annotations, managedFields (most of what a kubelet-run pod carries); for EndpointSlices each
+// endpoint's targetRef, hostname, zone and hints; for Services the selector and status conditions; for Nodes the
+// images, conditions, capacity and node info. Slimmed objects hold absent fields as undefined (one shape per
+// kind), so what is kept is compared as the API would serve it: through JSON.
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Pod } from 'kubernetes-types/core/v1.js';
-import { slimPod } from '../../../src/kube/slim.ts';
+import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import { slimEndpointSlice, slimNode, slimPod, slimService } from '../../../src/kube/slim.ts';
 import { ClusterCache } from '../../../src/kube/cluster-cache.ts';
 import { KubeClient } from '../../../src/kube/client.ts';
 import { FakeApiServer } from './fake-apiserver.ts';
+
+/** The object as JSON carries it: undefined fields are absent. */
+const asSent = <T>(o: T): T => JSON.parse(JSON.stringify(o)) as T;
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
@@ -46,9 +53,9 @@ const kept: Pod = {
 };
 
 test('a slimmed pod keeps identity, labels, kube-router annotations, node, hostNetwork, named ports, phase and addresses only', () => {
-  assert.deepEqual(slimPod(kubeletPod), kept);
+  assert.deepEqual(asSent(slimPod(kubeletPod)), kept);
   // a pod with nothing optional stays valid: containers present, no empty objects invented
-  assert.deepEqual(slimPod({ metadata: { name: 'p', namespace: 'n' }, spec: { containers: [] } }),
+  assert.deepEqual(asSent(slimPod({ metadata: { name: 'p', namespace: 'n' }, spec: { containers: [] } })),
     { metadata: { name: 'p', namespace: 'n' }, spec: { containers: [] } });
 });
 
@@ -60,5 +67,105 @@ test('the cluster cache stores pods slimmed', async () => {
   cleanups.push(async () => { await cache.stop(); await client.close(); await server.close(); });
   cache.start();
   await cache.waitForSync(2000);
-  assert.deepEqual(cache.store('pods').get('shop/web-1'), kept);
+  assert.deepEqual(asSent(cache.store('pods').get('shop/web-1')), kept);
+});
+
+const fullSlice: EndpointSlice = {
+  apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+  metadata: {
+    name: 'web-abc', namespace: 'shop', uid: 'u-s', resourceVersion: '7', generation: 2, creationTimestamp: '2026-01-01T00:00:00Z',
+    labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+    annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': '2026-01-01T00:00:00Z', 'control-plane.alpha.kubernetes.io/leader': '{}' },
+    ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: 'web', uid: 'svc' }],
+  },
+  ports: [{ name: 'http', protocol: 'TCP', port: 8080, appProtocol: 'http' }],
+  endpoints: [
+    { addresses: ['198.18.0.5'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'n1', zone: 'z1', hostname: 'web-1',
+      targetRef: { kind: 'Pod', namespace: 'shop', name: 'web-1', uid: 'u-1' }, hints: { forZones: [{ name: 'z1' }] } },
+    { addresses: ['198.18.0.6'], conditions: { ready: false, serving: true, terminating: true }, nodeName: 'n2' },
+    { addresses: ['198.18.0.7'] },
+  ],
+};
+
+test('a slimmed EndpointSlice keeps identity, labels, the leader annotation, ports, and per endpoint addresses, conditions and node', () => {
+  const slim = slimEndpointSlice(fullSlice);
+  assert.deepEqual(asSent(slim), {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+    metadata: {
+      name: 'web-abc', namespace: 'shop', uid: 'u-s', resourceVersion: '7', generation: 2,
+      labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+      annotations: { 'control-plane.alpha.kubernetes.io/leader': '{}' },
+    },
+    ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
+    endpoints: [
+      { addresses: ['198.18.0.5'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'n1' },
+      { addresses: ['198.18.0.6'], conditions: { ready: false, serving: true, terminating: true }, nodeName: 'n2' },
+      { addresses: ['198.18.0.7'] },
+    ],
+  });
+  // ready endpoints share one conditions object, which nothing can change
+  const again = slimEndpointSlice(fullSlice);
+  assert.equal(again.endpoints[0]!.conditions, slim.endpoints[0]!.conditions);
+  assert.ok(Object.isFrozen(slim.endpoints[0]!.conditions));
+});
+
+test('a slimmed Service keeps identity, labels, kube-router annotations, the spec but its selector, and the load balancer ingress', () => {
+  const svc: Service = {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: {
+      name: 'web', namespace: 'shop', uid: 'u-v', resourceVersion: '9', labels: { 'service.kubernetes.io/headless': '' },
+      annotations: { 'kube-router.io/service.scheduler': 'sh', 'kubectl.kubernetes.io/last-applied-configuration': '{"big":"json"}' },
+      managedFields: [{ manager: 'kubectl' }],
+    },
+    spec: {
+      type: 'LoadBalancer', selector: { app: 'web' }, clusterIP: '198.19.0.10', clusterIPs: ['198.19.0.10'], externalIPs: ['198.19.32.1'],
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', nodePort: 30080 }], externalTrafficPolicy: 'Local',
+      internalTrafficPolicy: 'Cluster', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } },
+      ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
+    },
+    status: { loadBalancer: { ingress: [{ ip: '198.19.48.1', ipMode: 'VIP' }] }, conditions: [{ type: 'x', status: 'True', lastTransitionTime: 't', reason: 'r', message: 'm' }] },
+  };
+  const { selector: _selector, ...spec } = svc.spec!;
+  assert.deepEqual(asSent(slimService(svc)), {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name: 'web', namespace: 'shop', uid: 'u-v', resourceVersion: '9', labels: { 'service.kubernetes.io/headless': '' },
+      annotations: { 'kube-router.io/service.scheduler': 'sh' } },
+    spec, status: { loadBalancer: { ingress: [{ ip: '198.19.48.1', ipMode: 'VIP' }] } },
+  });
+});
+
+test('a slimmed Node keeps identity, labels, kube-router annotations, pod CIDRs and addresses', () => {
+  const node: Node = {
+    apiVersion: 'v1', kind: 'Node',
+    metadata: { name: 'n1', uid: 'u-n', resourceVersion: '3', labels: { 'kubernetes.io/hostname': 'n1' },
+      annotations: { 'kube-router.io/node.asn': '64512', 'node.alpha.kubernetes.io/ttl': '0' } },
+    spec: { podCIDR: '198.18.0.0/24', podCIDRs: ['198.18.0.0/24'], providerID: 'x', taints: [{ key: 'k', effect: 'NoSchedule' }] },
+    status: {
+      addresses: [{ type: 'InternalIP', address: '198.51.100.11' }, { type: 'Hostname', address: 'n1' }],
+      conditions: [{ type: 'Ready', status: 'True' }], images: [{ names: ['nginx'], sizeBytes: 1 }],
+      nodeInfo: { architecture: 'amd64', bootID: '', containerRuntimeVersion: '', kernelVersion: '', kubeProxyVersion: '', kubeletVersion: '', machineID: '', operatingSystem: 'linux', osImage: '', systemUUID: '' },
+    },
+  };
+  assert.deepEqual(asSent(slimNode(node)), {
+    apiVersion: 'v1', kind: 'Node',
+    metadata: { name: 'n1', uid: 'u-n', resourceVersion: '3', labels: { 'kubernetes.io/hostname': 'n1' }, annotations: { 'kube-router.io/node.asn': '64512' } },
+    spec: { podCIDR: '198.18.0.0/24', podCIDRs: ['198.18.0.0/24'] },
+    status: { addresses: [{ type: 'InternalIP', address: '198.51.100.11' }, { type: 'Hostname', address: 'n1' }] },
+  });
+});
+
+test('the cluster cache stores EndpointSlices, Services and Nodes slimmed', async () => {
+  const server = await FakeApiServer.start();
+  server.script('/apis/discovery.k8s.io/v1/endpointslices', { lists: [{ items: [fullSlice], resourceVersion: '50' }] });
+  server.script('/api/v1/services', { lists: [{ items: [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { selector: { app: 'web' }, clusterIP: '198.19.0.10' } }], resourceVersion: '50' }] });
+  server.script('/api/v1/nodes', { lists: [{ items: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' }, status: { images: [{ names: ['x'] }], addresses: [] } }], resourceVersion: '50' }] });
+  const client = new KubeClient({ server: server.url, insecureSkipTlsVerify: false, source: 'test' });
+  const cache = new ClusterCache(client, ['endpointslices', 'services', 'nodes'], { idleTimeoutMs: 5000, backoffInitialMs: 5, backoffMaxMs: 20 });
+  cleanups.push(async () => { await cache.stop(); await client.close(); await server.close(); });
+  cache.start();
+  await cache.waitForSync(2000);
+  assert.deepEqual(asSent(cache.store('endpointslices').get('shop/web-abc')), asSent(slimEndpointSlice(fullSlice)));
+  assert.equal(cache.store('endpointslices').get('shop/web-abc')?.endpoints[0]?.targetRef, undefined);
+  assert.deepEqual(asSent(cache.store('services').get('shop/web')), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { clusterIP: '198.19.0.10' } });
+  assert.deepEqual(asSent(cache.store('nodes').get('n1')), { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' }, status: { addresses: [] } });
 });
