@@ -157,7 +157,7 @@ export class KubeClient {
     if (!res.ok) return res;
     let text: string;
     try {
-      text = await res.value.body.text();
+      text = await bodyText(res.value.body);
     } catch (e) {
       return err(connectionError(e));
     }
@@ -207,6 +207,19 @@ export class KubeClient {
       return ok(res);
     }
   }
+}
+
+/**
+ * A response body as text, decoded chunk by chunk into a (V8 heap) string. undici's text() first joins every
+ * chunk into one native buffer: list pages are ~1 MB each, and after the first such buffer is freed glibc serves
+ * the next ones from its heap (its mmap threshold rises to their size), which then stayed ~20 MB larger for
+ * good after a start-up at 50k pods.
+ */
+async function bodyText(body: AsyncIterable<Buffer>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of body) text += decoder.decode(chunk, { stream: true });
+  return text + decoder.decode();
 }
 
 async function readText(body: { text(): Promise<string> }): Promise<string> {

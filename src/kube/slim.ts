@@ -7,9 +7,12 @@
 // Each kept object is one literal with a fixed set of keys (absent fields are undefined, which JSON and every
 // reader treat as missing): V8 then stores the fields inside the object and gives all of one kind a single
 // shape, where building them key by key cost a separate property array per object and ~0.7 s of CPU at 50k pods.
-import type { Container, ContainerPort, Node, Pod, Service } from 'kubernetes-types/core/v1.js';
+// Values that repeat across objects (namespaces, node names, label maps, port tables) are kept once
+// (shared-values.ts): shared parts are frozen, like everything stored is immutable.
+import type { Container, ContainerPort, Node, Pod, PodIP, Service } from 'kubernetes-types/core/v1.js';
 import type { Endpoint, EndpointConditions, EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
+import { sharedLabels, sharedString, sharedStructure } from './shared-values.ts';
 
 /** Annotations a controller may read: kube-router's own, and the leader-election record routing skips slices by. */
 const KEPT_ANNOTATION = /^kube-router\.io\/|^control-plane\.alpha\.kubernetes\.io\/leader$/;
@@ -32,11 +35,15 @@ function keptAnnotations(all: Record<string, string> | undefined): Record<string
   return kept;
 }
 
-/** Identity (names, uid and resourceVersion for Events), labels, deletion and the kept annotations. */
+/**
+ * Identity (names, uid for Events, resourceVersion for the reflector's relist), labels and the kept annotations.
+ * Not generation nor deletionTimestamp: no controller reads them of these kinds (NetworkPolicies, which are
+ * stored whole, keep theirs).
+ */
 function slimMeta(m: ObjectMeta | undefined): ObjectMeta {
   return {
-    name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion, generation: m?.generation,
-    labels: m?.labels, deletionTimestamp: m?.deletionTimestamp, annotations: keptAnnotations(m?.annotations),
+    name: m?.name, namespace: sharedString(m?.namespace), uid: m?.uid, resourceVersion: m?.resourceVersion,
+    labels: sharedLabels(m?.labels), annotations: keptAnnotations(m?.annotations),
   };
 }
 
@@ -46,6 +53,29 @@ function slimContainer(c: Container): Container {
   return { name: c.name, ports: c.ports?.map(slimPort), restartPolicy: c.restartPolicy };
 }
 
+/** Replicas declare the same containers: one shared table per distinct list. */
+function slimContainers(cs: Container[] | undefined): Container[] | undefined {
+  return cs === undefined ? undefined : sharedStructure(cs.map(slimContainer));
+}
+
+/**
+ * podIPs' first entry is podIP (the API guarantees it): a single-stack pod's podIPs, only that, is not kept
+ * (80 bytes a pod); read the addresses with podIPsOf.
+ */
+function slimPodIps(ips: PodIP[] | undefined, podIP: string | undefined): PodIP[] | undefined {
+  if (ips === undefined || (ips.length === 1 && ips[0]!.ip === podIP)) return undefined;
+  return ips.map((p) => ({ ip: p.ip === podIP ? podIP : p.ip }));
+}
+
+/** A cached pod's addresses: podIP, then the other podIPs (dual-stack); empty before it has one. */
+export function podIPsOf(pod: Pod): string[] {
+  const out: string[] = [];
+  const primary = pod.status?.podIP;
+  if (primary) out.push(primary);
+  for (const p of pod.status?.podIPs ?? []) if (p.ip && p.ip !== primary) out.push(p.ip);
+  return out;
+}
+
 /** The firewall reads labels, node, addresses, phase, hostNetwork and named container ports; Events the identity. */
 export function slimPod(pod: Pod): Pod {
   const spec = pod.spec;
@@ -53,10 +83,12 @@ export function slimPod(pod: Pod): Pod {
   return {
     apiVersion: shared(pod.apiVersion), kind: shared(pod.kind), metadata: slimMeta(pod.metadata),
     spec: spec && {
-      nodeName: spec.nodeName, hostNetwork: spec.hostNetwork,
-      containers: spec.containers?.map(slimContainer) ?? [], initContainers: spec.initContainers?.map(slimContainer),
+      nodeName: sharedString(spec.nodeName), hostNetwork: spec.hostNetwork,
+      containers: slimContainers(spec.containers) ?? [], initContainers: slimContainers(spec.initContainers),
     },
-    status: status && { phase: status.phase, podIP: status.podIP, podIPs: status.podIPs, hostIP: status.hostIP },
+    status: status && {
+      phase: sharedString(status.phase), podIP: status.podIP, podIPs: slimPodIps(status.podIPs, status.podIP), hostIP: sharedString(status.hostIP),
+    },
   };
 }
 
@@ -88,13 +120,14 @@ function slimConditions(c: EndpointConditions | undefined): EndpointConditions |
 
 /** An endpoint keeps its addresses, readiness and node: not targetRef, hostname, zone or hints. */
 function slimEndpoint(e: Endpoint): Endpoint {
-  return { addresses: e.addresses, conditions: slimConditions(e.conditions), nodeName: e.nodeName };
+  return { addresses: e.addresses, conditions: slimConditions(e.conditions), nodeName: sharedString(e.nodeName) };
 }
 
 export function slimEndpointSlice(slice: EndpointSlice): EndpointSlice {
   return {
-    apiVersion: shared(slice.apiVersion), kind: shared(slice.kind), metadata: slimMeta(slice.metadata), addressType: slice.addressType,
-    ports: slice.ports?.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port })),
+    // no uid: Events about a slice name it by namespace and name (there are three slices per Service or so)
+    apiVersion: shared(slice.apiVersion), kind: shared(slice.kind), metadata: { ...slimMeta(slice.metadata), uid: undefined }, addressType: sharedString(slice.addressType),
+    ports: sharedStructure(slice.ports?.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port }))),
     endpoints: slice.endpoints?.map(slimEndpoint) ?? [],
   };
 }

@@ -7,6 +7,7 @@ import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
+import { podIPsOf } from '../../kube/slim.ts';
 import type { ChangeRef, Controller, SyncOutcome } from '../runtime.ts';
 import { secondsSince } from './apply-exec.ts';
 import { findCulprits, type Suspect } from './isolate.ts';
@@ -50,7 +51,7 @@ interface QuarantineEntry {
   reported: boolean;
 }
 
-const podVersion = (p: Pod | undefined): string => JSON.stringify([p?.metadata?.uid, p?.spec?.nodeName, p?.status?.hostIP, p?.status?.podIPs ?? p?.status?.podIP]);
+const podVersion = (p: Pod | undefined): string => JSON.stringify([p?.metadata?.uid, p?.spec?.nodeName, p?.status?.hostIP, p ? podIPsOf(p) : []]);
 const policyVersion = (p: NetworkPolicy | undefined): string => `${p?.metadata?.uid ?? ''}/${p?.metadata?.generation ?? JSON.stringify(p?.spec ?? {})}`;
 
 /** What the last sync did (tests and the bench look at it). */

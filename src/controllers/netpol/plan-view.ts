@@ -3,6 +3,7 @@
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import { familyName, parseIp, formatIp } from '../../net/ip.ts';
+import { podIPsOf } from '../../kube/slim.ts';
 import type { Family, L4Protocol } from './model.ts';
 import type { Labels } from './selectors.ts';
 
@@ -72,14 +73,16 @@ export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string
   if (pod.spec?.hostNetwork) return null;
   const phase = pod.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return null;
-  const raw = [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)];
+  const raw = podIPsOf(pod);
   let ipv4: string[] = NO_IPS;
   let ipv6: string[] = NO_IPS;
   for (const r of raw) {
     if (!r) continue;
     const parsed = parseIp(r);
     if (!parsed.ok) continue;
-    const ip = formatIp(parsed.value);
+    // the canonical form is nearly always the text as given: keep that string instead of a copy per pod
+    const formatted = formatIp(parsed.value);
+    const ip = formatted === r ? r : formatted;
     if (familyName(parsed.value.family) === 'ipv4') {
       if (!ipv4.includes(ip)) ipv4 = ipv4 === NO_IPS ? [ip] : [...ipv4, ip];
     } else if (!ipv6.includes(ip)) {
@@ -124,13 +127,21 @@ export interface PreparedView {
 }
 
 // Pod objects in a view are immutable: each converts to the same PolicyPod for the same node facts, so the
-// conversion (address parsing, port tables) runs once per object instead of once per sync.
-const converted = new WeakMap<Pod, { nodeName: string; nodeIPs: readonly string[]; pod: PolicyPod | null }>();
+// conversion (address parsing, port tables) runs once per object instead of once per sync. The node facts are
+// the same for every pod and change rarely (a node address change): they key the whole table, which starts
+// over when they change, instead of being stored beside each of 50k entries.
+let converted = new WeakMap<Pod, PolicyPod | null>();
+let convertedFor = { nodeName: '', nodeIPs: [] as readonly string[], facts: '' };
 function toPolicyPodCached(pod: Pod, nodeName: string, nodeIPs: readonly string[]): PolicyPod | null {
+  if (nodeName !== convertedFor.nodeName || nodeIPs !== convertedFor.nodeIPs) {
+    const facts = `${nodeName}\u0000${nodeIPs.join()}`;
+    if (facts !== convertedFor.facts) converted = new WeakMap();
+    convertedFor = { nodeName, nodeIPs, facts };
+  }
   const hit = converted.get(pod);
-  if (hit && hit.nodeName === nodeName && (hit.nodeIPs === nodeIPs || hit.nodeIPs.join() === nodeIPs.join())) return hit.pod;
+  if (hit !== undefined) return hit;
   const p = toPolicyPod(pod, nodeName, nodeIPs);
-  converted.set(pod, { nodeName, nodeIPs, pod: p });
+  converted.set(pod, p);
   return p;
 }
 

@@ -162,16 +162,20 @@ export class RoutesController implements Controller {
     const { cache } = this.deps.ctx;
     this.vipsByService.clear();
     this.serviceOfSlice.clear();
-    for (const slice of cache.store('endpointslices').list()) this.rememberSlice(slice);
+    const slices = cache.store('endpointslices');
+    for (const key of slices.keys()) this.rememberSlice(key, slices.get(key) as EndpointSlice);
     for (const key of cache.store('services').keys()) this.planService(key);
   }
 
-  private rememberSlice(slice: EndpointSlice): string | undefined {
+  /** `sliceKey` is the cache's own key string: kept as the map key, it costs no copy per slice. */
+  private rememberSlice(sliceKey: string, slice: EndpointSlice): string | undefined {
     const svc = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
     const ns = slice.metadata?.namespace;
     if (!svc || !ns) return undefined;
     const key = `${ns}/${svc}`;
-    this.serviceOfSlice.set(`${ns}/${slice.metadata?.name ?? ''}`, key);
+    const before = this.serviceOfSlice.get(sliceKey);
+    if (before === key) return before;
+    this.serviceOfSlice.set(sliceKey, key);
     return key;
   }
 
@@ -291,7 +295,7 @@ export class RoutesController implements Controller {
         else if (change.kind === 'EndpointSlice') {
           const slice = ctx.cache.store('endpointslices').get(change.key) as EndpointSlice | undefined;
           if (slice && isIgnoredSlice(slice) && !this.serviceOfSlice.has(change.key)) continue;
-          const key = slice ? this.rememberSlice(slice) : this.serviceOfSlice.get(change.key);
+          const key = slice ? this.rememberSlice(change.key, slice) : this.serviceOfSlice.get(change.key);
           if (!slice) this.serviceOfSlice.delete(change.key);
           if (key) services.add(key);
         }

@@ -7,7 +7,7 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
-import { slimEndpointSlice, slimNode, slimPod, slimService } from '../../../src/kube/slim.ts';
+import { podIPsOf, slimEndpointSlice, slimNode, slimPod, slimService } from '../../../src/kube/slim.ts';
 import { ClusterCache } from '../../../src/kube/cluster-cache.ts';
 import { KubeClient } from '../../../src/kube/client.ts';
 import { FakeApiServer } from './fake-apiserver.ts';
@@ -41,15 +41,16 @@ const kubeletPod: Pod = {
 const kept: Pod = {
   apiVersion: 'v1', kind: 'Pod',
   metadata: {
-    name: 'web-1', namespace: 'shop', uid: 'u-1', resourceVersion: '42', generation: 1, labels: { app: 'web' },
-    deletionTimestamp: '2026-01-02T00:00:00Z', annotations: { 'kube-router.io/pod-cidr': '10.0.0.0/24' },
+    name: 'web-1', namespace: 'shop', uid: 'u-1', resourceVersion: '42', labels: { app: 'web' },
+    annotations: { 'kube-router.io/pod-cidr': '10.0.0.0/24' },
   },
   spec: {
     nodeName: 'n1', hostNetwork: false,
     containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }] }],
     initContainers: [{ name: 'sidecar', restartPolicy: 'Always', ports: [{ name: 'admin', containerPort: 9901 }] }],
   },
-  status: { phase: 'Running', podIP: '198.18.0.5', podIPs: [{ ip: '198.18.0.5' }], hostIP: '198.51.100.11' },
+  // podIPs holds only podIP: not kept (podIPsOf reads both)
+  status: { phase: 'Running', podIP: '198.18.0.5', hostIP: '198.51.100.11' },
 };
 
 test('a slimmed pod keeps identity, labels, kube-router annotations, node, hostNetwork, named ports, phase and addresses only', () => {
@@ -92,7 +93,7 @@ test('a slimmed EndpointSlice keeps identity, labels, the leader annotation, por
   assert.deepEqual(asSent(slim), {
     apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
     metadata: {
-      name: 'web-abc', namespace: 'shop', uid: 'u-s', resourceVersion: '7', generation: 2,
+      name: 'web-abc', namespace: 'shop', resourceVersion: '7',
       labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
       annotations: { 'control-plane.alpha.kubernetes.io/leader': '{}' },
     },
@@ -107,6 +108,37 @@ test('a slimmed EndpointSlice keeps identity, labels, the leader annotation, por
   const again = slimEndpointSlice(fullSlice);
   assert.equal(again.endpoints[0]!.conditions, slim.endpoints[0]!.conditions);
   assert.ok(Object.isFrozen(slim.endpoints[0]!.conditions));
+});
+
+test('a dual-stack pod keeps its podIPs; podIPsOf gives every address once, podIP first', () => {
+  const dual = slimPod({ metadata: { name: 'd', namespace: 'n' }, status: { podIP: '198.18.0.9', podIPs: [{ ip: '198.18.0.9' }, { ip: '2001:db8::9' }] } });
+  assert.deepEqual(asSent(dual.status), { podIP: '198.18.0.9', podIPs: [{ ip: '198.18.0.9' }, { ip: '2001:db8::9' }] });
+  assert.deepEqual(podIPsOf(dual), ['198.18.0.9', '2001:db8::9']);
+  assert.deepEqual(podIPsOf(slimPod(kubeletPod)), ['198.18.0.5']);
+  assert.deepEqual(podIPsOf({ status: { podIPs: [{ ip: '2001:db8::1' }] } }), ['2001:db8::1']);
+  assert.deepEqual(podIPsOf({ metadata: { name: 'pending' } }), []);
+});
+
+test('replicas share their label map and container table, every pod its namespace, node and host strings; shared parts are frozen', () => {
+  // as from JSON.parse: every object its own copies
+  const replica = (i: number): Pod => asSent({ ...kubeletPod, metadata: { ...kubeletPod.metadata, name: `web-${i}` } });
+  const [a, b] = [slimPod(replica(1)), slimPod(replica(2))];
+  assert.equal(a.metadata!.labels, b.metadata!.labels);
+  assert.equal(a.spec!.containers, b.spec!.containers);
+  assert.ok(Object.isFrozen(a.metadata!.labels) && Object.isFrozen(a.spec!.containers[0]!.ports![0]));
+  assert.throws(() => { (a.metadata!.labels as Record<string, string>)['app'] = 'db'; }, TypeError);
+  // a pod whose labels differ gets its own map; the source object is never frozen (the caller may still own it)
+  const other = replica(3);
+  other.metadata!.labels = { app: 'db' };
+  const c = slimPod(other);
+  assert.notEqual(c.metadata!.labels, a.metadata!.labels);
+  assert.deepEqual(c.metadata!.labels, { app: 'db' });
+  assert.ok(!Object.isFrozen(other.metadata!.labels));
+  // slices of one Service share their ports table
+  const s1 = slimEndpointSlice(asSent(fullSlice));
+  const s2 = slimEndpointSlice(asSent({ ...fullSlice, metadata: { ...fullSlice.metadata, name: 'web-def' } }));
+  assert.equal(s1.ports, s2.ports);
+  assert.equal(s1.metadata!.labels, s2.metadata!.labels);
 });
 
 test('a slimmed Service keeps identity, labels, kube-router annotations, the spec but its selector, and the load balancer ingress', () => {
