@@ -1,5 +1,6 @@
-// A synthetic cluster for the netpol bench: 100 namespaces, 10,000 pods (about 110 on this node) and 1,000
-// policies mixing pod, namespace, ipBlock and named-port peers, served to the controller as a mutable source.
+// A synthetic cluster for the netpol bench: 100 namespaces, 10,000 pods by default (about 110 on this node at
+// any size) and 1,000 policies mixing pod, namespace, ipBlock and named-port peers, served to the controller as
+// a mutable source.
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { NetpolSource } from '../src/controllers/netpol/controller.ts';
@@ -8,10 +9,10 @@ import { ok, type Result } from '../src/result.ts';
 
 export const NODE = 'bench-node';
 const NAMESPACES = 100;
-const PODS_PER_NS = 100;
+export const DEFAULT_PODS = 10_000;
 const POLICIES_PER_NS = 10;
 
-const podIp = (g: number): string => `198.18.${(g >> 8) & 255}.${g & 255}`;
+const podIp = (g: number): string => `198.${18 + (g >> 16)}.${(g >> 8) & 255}.${g & 255}`;
 
 export class BenchCluster implements NetpolSource {
   readonly pods = new Map<string, Pod>();
@@ -20,13 +21,17 @@ export class BenchCluster implements NetpolSource {
   readonly localPods: string[] = [];
   readonly remotePods: string[] = [];
 
-  constructor(readonly config: NetpolConfig) {
+  constructor(readonly config: NetpolConfig, pods = DEFAULT_PODS) {
+    const PODS_PER_NS = Math.ceil(pods / NAMESPACES);
+    if (PODS_PER_NS * NAMESPACES + 256 > 1 << 17) throw new Error(`${pods} pods do not fit the bench's 198.18.0.0/15`);
+    // one pod in `localEvery` is on this node: ~110 whatever the size, as on a real node
+    const localEvery = Math.max(1, Math.round((91 * PODS_PER_NS) / 100));
     for (let n = 0; n < NAMESPACES; n++) {
       const name = `ns-${n}`;
       this.namespaces.set(name, { metadata: { name, labels: { 'kubernetes.io/metadata.name': name, team: `t${n % 5}` } } });
       for (let j = 0; j < PODS_PER_NS; j++) {
         const g = n * PODS_PER_NS + j + 256;
-        const local = g % 91 === 0;
+        const local = g % localEvery === 0;
         const pod: Pod = {
           metadata: { namespace: name, name: `pod-${j}`, labels: { app: `app-${j % 10}`, tier: j % 2 ? 'web' : 'db' } },
           spec: { nodeName: local ? NODE : `node-${g % 97}`, containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8000 + (j % 3) }] }] },

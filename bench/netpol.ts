@@ -1,7 +1,8 @@
 // Benchmark of the network policy controller on a synthetic cluster (100 namespaces, 10k pods of which ~110
 // are local, 1k policies, IPv4) in a fresh network namespace: full sync (plan + apply) against the raw
 // restore of the same generated state, the periodic re-sync that finds nothing to do, and pod-label-change
-// → rules-enforced latency on the incremental path; both backends. Run as root: node --import tsx bench/netpol.ts
+// → rules-enforced latency on the incremental path; both backends. Run as root:
+//   node --import tsx bench/netpol.ts [--pods 50000]   (default 10,000; ~110 of them local at any size)
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { netpolExec, type NetpolExec } from '../src/controllers/netpol/apply-exec.ts';
@@ -12,7 +13,7 @@ import { NetpolController } from '../src/controllers/netpol/controller.ts';
 import { FAMILIES } from '../src/controllers/netpol/model.ts';
 import { IptablesSync, type SyncBackend } from '../src/controllers/netpol/sync-backends.ts';
 import { NftSync } from '../src/controllers/netpol/sync-nft.ts';
-import { BenchCluster } from './netpol-cluster.ts';
+import { BenchCluster, DEFAULT_PODS } from './netpol-cluster.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,9 @@ import { ipsetChangeOps } from '../src/controllers/netpol/render-ipset.ts';
 import { iptablesRestoreLines } from '../src/controllers/netpol/render-iptables.ts';
 import { nftLines } from '../src/controllers/netpol/render-nft.ts';
 
+const podsArg = process.argv.indexOf('--pods');
+const PODS = podsArg > 0 ? Number(process.argv[podsArg + 1]) : DEFAULT_PODS;
+if (!Number.isInteger(PODS) || PODS < 100) throw new Error('--pods: a whole number of pods, at least 100');
 const RUNS = 3;
 const SAMPLES = 200;
 // The first changes run through code the JIT has not optimised yet (once per daemon lifetime): not counted.
@@ -80,7 +84,7 @@ async function benchBackend(kind: 'iptables' | 'nftables', exec: NetpolExec): Pr
   if (!mode.ok) throw new Error(mode.error.message);
   const ipt = new IptablesApplier(exec, mode.value);
   const nft = new NftApplier(exec);
-  const cluster = new BenchCluster(config);
+  const cluster = new BenchCluster(config, PODS);
   const make = (): NetpolController => {
     const backend: SyncBackend = kind === 'iptables' ? new IptablesSync(ipt) : new NftSync(nft);
     return new NetpolController({ source: cluster, backend, syncPeriodMs: 300_000, reject: () => undefined });
@@ -167,9 +171,10 @@ async function inside(): Promise<void> {
   const exec = netpolExec();
   const rows: Row[] = [];
   for (const kind of ['iptables', 'nftables'] as const) rows.push(await benchBackend(kind, exec));
-  const sets = setCounts(new BenchCluster(config));
+  const bench = new BenchCluster(config, PODS);
+  const sets = setCounts(bench);
   const f = (x: number): string => x.toFixed(1).padStart(8);
-  console.log(`synthetic cluster: 100 namespaces, 10,000 pods (110 local), 1,000 policies, IPv4, default-deny; medians of 3 full syncs; ${SAMPLES} pod label changes (1 in 10 local) after ${WARMUP} warm-up ones`);
+  console.log(`synthetic cluster: 100 namespaces, ${bench.pods.size} pods (${bench.localPods.length} local), 1,000 policies, IPv4, default-deny; medians of 3 full syncs; ${SAMPLES} pod label changes (1 in 10 local) after ${WARMUP} warm-up ones`);
   console.log('backend          full sync ms (plan ms) (tools ms)  raw apply ms  full/raw  re-sync ms  change p50 ms  change p99 ms  (p50 plan/tools ms)  execs/change  state');
   for (const r of rows) {
     console.log(`${r.backend.padEnd(16)} ${f(r.full)} ${f(r.plan)} ${f(r.applyInSync)}  ${f(r.raw)}      ${(r.full / r.raw).toFixed(2).padStart(5)}  ${f(r.resync)}   ${f(r.p50)}       ${f(r.p99)}    ${f(r.changePlan)}/${f(r.changeApply).trim()}       ${r.execs.toFixed(2).padStart(5)}    ${r.size}`);
@@ -185,7 +190,7 @@ function outside(): void {
   spawnSync('ip', ['netns', 'add', name], { stdio: 'inherit' });
   try {
     spawnSync('ip', ['-n', name, 'link', 'set', 'lo', 'up'], { stdio: 'inherit' });
-    const r = spawnSync('ip', ['netns', 'exec', name, process.execPath, '--import', 'tsx', new URL(import.meta.url).pathname, '--inside'], { stdio: 'inherit' });
+    const r = spawnSync('ip', ['netns', 'exec', name, process.execPath, '--import', 'tsx', new URL(import.meta.url).pathname, '--inside', ...process.argv.slice(2)], { stdio: 'inherit' });
     process.exitCode = r.status ?? 1;
   } finally {
     spawnSync('ip', ['netns', 'del', name]);

@@ -2,7 +2,9 @@
 // start-up through /healthz?verbose (caches filled = phase running; a controller's first full sync = its first
 // recorded sync), samples its RSS and CPU from /proc, and counts the kernel objects it made in that namespace.
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { PPROF_PORT } from '../src/observe/profiling.ts';
 import { execIn } from '../lab/netns/exec.ts';
 import { kernelHasIpvs, startKubeRouter } from '../lab/cluster/kube-router.ts';
 import { clusterPaths, DEFAULT_HEALTH_PORT, type ClusterRecord } from '../lab/cluster/layout.ts';
@@ -103,6 +105,17 @@ export class BenchDaemon {
     return out;
   }
 
+  /** Saves the daemon's heap snapshot (served on loopback with --enable-pprof) to `file`; returns a summary line. */
+  async heapSnapshot(file: string): Promise<string> {
+    mkdirSync(dirname(file), { recursive: true });
+    const raw = `${file}.http`;
+    const request = `printf 'GET /debug/pprof/heapsnapshot HTTP/1.0\\r\\n\\r\\n' | socat -t600 -T600 - TCP:127.0.0.1:${PPROF_PORT} > '${raw}'`;
+    const r = await execIn(this.node.netns, ['sh', '-c', request]);
+    if (r.code !== 0) return `not saved (${r.stderr.trim() || `exit ${r.code}`})`;
+    stripHttpHeader(raw, file);
+    return `${file} (${(statSync(file).size / 1e6).toFixed(0)} MB)`;
+  }
+
   async stop(): Promise<void> {
     if (this.exited()) return;
     const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
@@ -137,4 +150,24 @@ export async function kernelCounts(netns: string, proxy: boolean): Promise<Kerne
     sets: ours.filter((l) => l.startsWith('create')).length, setEntries: ours.filter((l) => l.startsWith('add')).length,
     rules, ipvsServices: ipvs, ipsetSave: ours.join('\n') + '\n', iptablesSave: tables.join('\n') + '\n',
   };
+}
+
+/** Copies an HTTP/1.0 response's body from `raw` to `file` in chunks (a snapshot at 50k pods is hundreds of MB). */
+function stripHttpHeader(raw: string, file: string): void {
+  const input = openSync(raw, 'r');
+  const output = openSync(file, 'w');
+  const buf = Buffer.alloc(1 << 20);
+  let skip = -1;
+  for (let n; (n = readSync(input, buf, 0, buf.length, null)) > 0;) {
+    let start = 0;
+    if (skip < 0) {
+      skip = buf.subarray(0, n).indexOf('\r\n\r\n');
+      if (skip < 0) throw new Error('no HTTP header end in the first MB of the heap snapshot response');
+      start = skip + 4;
+    }
+    writeSync(output, buf, start, n - start);
+  }
+  closeSync(input);
+  closeSync(output);
+  rmSync(raw);
 }
