@@ -2,7 +2,8 @@
 // are local, 1k policies, IPv4) in a fresh network namespace: full sync (plan + apply) against the raw
 // restore of the same generated state, the periodic re-sync that finds nothing to do, and pod-label-change
 // → rules-enforced latency on the incremental path; both backends. Run as root:
-//   node --import tsx bench/netpol.ts [--pods 50000]   (default 10,000; ~110 of them local at any size)
+//   node --import tsx bench/netpol.ts [--pods 50000] [--backend iptables|nftables]
+// (default 10,000 pods, ~110 of them local at any size; both backends)
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { netpolExec, type NetpolExec } from '../src/controllers/netpol/apply-exec.ts';
@@ -77,7 +78,7 @@ function setCounts(cluster: BenchCluster): string {
 const rssMiB = (): number => process.memoryUsage().rss / 1048576;
 const peakMiB = (): number => process.resourceUsage().maxRSS / 1024;
 
-interface Row { backend: string; full: number; plan: number; applyInSync: number; raw: number; changePlan: number; changeApply: number; resync: number; p50: number; p99: number; execs: number; size: string; peakAfterFull: number; rssAfterFull: number }
+interface Row { backend: string; full: number; plan: number; applyInSync: number; raw: number; changePlan: number; changeApply: number; changePlan99: number; changeApply99: number; resync: number; p50: number; p99: number; execs: number; size: string; peakAfterFull: number; rssAfterFull: number }
 
 async function benchBackend(kind: 'iptables' | 'nftables', exec: NetpolExec): Promise<Row> {
   const mode = await detectIptablesMode(exec);
@@ -162,7 +163,7 @@ async function benchBackend(kind: 'iptables' | 'nftables', exec: NetpolExec): Pr
   await clean();
   return {
     backend: kind === 'iptables' ? `iptables-${mode.value}` : 'nftables', full: median(full), plan: median(plan), applyInSync: median(applyInSync), raw: median(raw),
-    changePlan: median(changePlan), changeApply: median(changeApply), resync,
+    changePlan: median(changePlan), changeApply: median(changeApply), changePlan99: pct(changePlan, 99), changeApply99: pct(changeApply, 99), resync,
     p50: pct(latencies, 50), p99: pct(latencies, 99), execs: (exec.count - execsBefore) / SAMPLES, size, peakAfterFull, rssAfterFull,
   };
 }
@@ -170,7 +171,9 @@ async function benchBackend(kind: 'iptables' | 'nftables', exec: NetpolExec): Pr
 async function inside(): Promise<void> {
   const exec = netpolExec();
   const rows: Row[] = [];
-  for (const kind of ['iptables', 'nftables'] as const) rows.push(await benchBackend(kind, exec));
+  const only = process.argv.indexOf('--backend');
+  const kinds = only > 0 ? [process.argv[only + 1] as 'iptables' | 'nftables'] : (['iptables', 'nftables'] as const);
+  for (const kind of kinds) rows.push(await benchBackend(kind, exec));
   const bench = new BenchCluster(config, PODS);
   const sets = setCounts(bench);
   const f = (x: number): string => x.toFixed(1).padStart(8);
@@ -180,6 +183,7 @@ async function inside(): Promise<void> {
     console.log(`${r.backend.padEnd(16)} ${f(r.full)} ${f(r.plan)} ${f(r.applyInSync)}  ${f(r.raw)}      ${(r.full / r.raw).toFixed(2).padStart(5)}  ${f(r.resync)}   ${f(r.p50)}       ${f(r.p99)}    ${f(r.changePlan)}/${f(r.changeApply).trim()}       ${r.execs.toFixed(2).padStart(5)}    ${r.size}`);
   }
   console.log(`policy sets: ${sets}`);
+  for (const r of rows) console.log(`${r.backend}: change p99 of planning ${r.changePlan99.toFixed(1)} ms, of kernel writes ${r.changeApply99.toFixed(1)} ms`);
   for (const r of rows) console.log(`${r.backend}: peak RSS after the first full sync ${r.peakAfterFull.toFixed(0)} MiB, RSS then ${r.rssAfterFull.toFixed(0)} MiB`);
   console.log(`load average during the run: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
   console.log(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);

@@ -61,7 +61,8 @@ const MAX_PORT_TABLES = 4096;
 
 function sharedPortTable(ports: Map<string, number>): ReadonlyMap<string, number> {
   if (ports.size === 0) return NO_PORTS;
-  const id = JSON.stringify([...ports]);
+  let id = '';
+  for (const [k, v] of ports) id += `${k}=${v};`;
   const hit = portTables.get(id);
   if (hit) return hit;
   if (portTables.size < MAX_PORT_TABLES) portTables.set(id, ports);
