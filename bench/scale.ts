@@ -83,9 +83,12 @@ async function runSize(size: string): Promise<string[]> {
     const kernel = await kernelCounts(node.netns, daemon.proxy);
     const raw = rawReplay(kernel.ipsetSave, kernel.iptablesSave);
     const daemonWrite = netpolSyncs === 1 && netpolSyncS !== undefined ? netpolSyncS : NaN;
+    const part = (name: string): string => metrics.get(`controller_${name}_sum`)?.toFixed(2) ?? '—';
     console.log(`kernel: ${kernel.sets} sets, ${kernel.setEntries} set entries, ${kernel.rules} rules${kernel.ipvsServices !== undefined ? `, ${kernel.ipvsServices} IPVS services` : ''}`);
     console.log(`raw tools: ipset restore ${raw.ipsetRestoreS.toFixed(2)} s + iptables-restore ${raw.iptablesRestoreS.toFixed(2)} s = ${raw.totalS.toFixed(2)} s; `
-      + `daemon's first netpol sync ${daemonWrite.toFixed(2)} s (of it planning ${netpolPlanS?.toFixed(2) ?? '—'} s; ${netpolSyncs ?? 0} sync(s) by then), ratio ${(daemonWrite / raw.totalS).toFixed(2)}x`);
+      + `daemon's first netpol sync ${daemonWrite.toFixed(2)} s (of it planning ${netpolPlanS?.toFixed(2) ?? '—'} s, iptables-save ${part('iptables_v4_save_time')} s, `
+      + `ipset restore ${part('policy_ipset_v4_restore_time')} s, iptables-restore ${part('iptables_v4_restore_time')} s; ${netpolSyncs ?? 0} sync(s) by then), `
+      + `ratio ${(daemonWrite / raw.totalS).toFixed(2)}x`);
     return [`| ${size} | ${shape.pods} / ${shape.policies} / ${shape.services} | ${load.createsPerSecond.toFixed(0)}/s | ${api.rssMb.toFixed(0)} MB | ${f1(startup.cachesFilledS)} s | ${syncs} | `
       + `${idle.peakRssMb.toFixed(0)} MB | ${idle.rssMb.toFixed(0)} MB | ${idle.cpuCores.toFixed(4)} | ${kernel.sets} / ${kernel.setEntries} / ${kernel.rules} | `
       + `${raw.totalS.toFixed(2)} s | ${daemonWrite.toFixed(2)} s = ${(daemonWrite / raw.totalS).toFixed(2)}x | ${pods.bytesPerUnit.toFixed(0)} (plain store: ${wholePods.bytesPerUnit.toFixed(0)} whole, ${slimPods.bytesPerUnit.toFixed(0)} slim) | ${slices.bytesPerUnit.toFixed(0)} |`];

@@ -1,7 +1,7 @@
 // Renders ipset changes as `ipset restore` input (through the shared kernel/ipset.ts script renderer): new
 // sets, atomic content replacement through a temporary set and `swap`, add/del deltas, and (as a separate,
 // later batch) destruction of stale sets.
-import { renderIpsetScript, type IpsetOp, type IpsetSpec } from '../../kernel/ipset.ts';
+import { hashSizeOptions, renderIpsetScript, type IpsetOp, type IpsetSpec } from '../../kernel/ipset.ts';
 import type { SetMember, SetSpec } from './model.ts';
 
 export interface IpsetChanges {
@@ -19,7 +19,7 @@ export function isEmptyIpsetChange(c: IpsetChanges): boolean {
   return c.create.length + c.replace.length + c.del.length + c.add.length + c.destroy.length === 0;
 }
 
-const spec = (s: SetSpec): IpsetSpec => ({ name: s.name, type: s.type, family: s.family === 'ipv4' ? 4 : 6 });
+const spec = (s: SetSpec): IpsetSpec => ({ name: s.name, type: s.type, family: s.family === 'ipv4' ? 4 : 6, options: hashSizeOptions(s.members.length) });
 
 /** The operations of `ipset -exist restore` run before the iptables transaction, produced lazily. */
 export function* ipsetChangeOps(c: IpsetChanges): Generator<IpsetOp> {

@@ -8,7 +8,7 @@ import { processExec } from '../../../src/kernel/exec.ts';
 import {
   firstRule, iptablesRestore, iptablesTool, listChain, readChains, ruleExists, type IptablesMode, type TableEdit,
 } from '../../../src/kernel/iptables.ts';
-import { ipsetRestore, listSetNames, saveSets, tmpSetName, type IpsetSpec } from '../../../src/kernel/ipset.ts';
+import { hashSizeOptions, ipsetRestore, listSetNames, saveSets, tmpSetName, type IpsetSpec } from '../../../src/kernel/ipset.ts';
 import { nftApply, nftListTable } from '../../../src/kernel/nft.ts';
 import { readSysctl, writeSysctls } from '../../../src/kernel/sysctl.ts';
 
@@ -119,6 +119,20 @@ describe('ipset writer', { skip }, () => {
     assert.ok(saved.ok);
     assert.match(saved.value, /^add inet6:kube-router-svip 2001:db8::10/m);
     assert.doesNotMatch(saved.value, /foreign-set|kube-router-svip-prt/);
+  });
+
+  it('a big set (over a MiB of restore input) is created at its size, streamed in one restore; an existing one with another hashsize is kept', async () => {
+    const exec = processExec(ns.name);
+    const big: IpsetSpec = { name: 'KUBE-SRC-BIGSETTESTBIGSET', type: 'hash:ip', family: 4, options: hashSizeOptions(40_000) };
+    const entries = Array.from({ length: 40_000 }, (_, i) => ({ entry: `198.18.${i >> 8}.${i & 255}` }));
+    assert.ok((await ipsetRestore(exec, [{ op: 'create', set: big, members: entries }])).ok);
+    const header = ns.exec('ipset', ['list', '-t', big.name]);
+    assert.match(header, /hashsize 32768 /);
+    assert.match(header, /Number of entries: 40000/);
+    // -exist: the same set asked for at another size is the same set (a re-run after a partial failure)
+    assert.ok((await ipsetRestore(exec, [{ op: 'create', set: { ...big, options: hashSizeOptions(3000) } }])).ok);
+    assert.match(ns.exec('ipset', ['list', '-t', big.name]), /Number of entries: 40000/);
+    assert.ok((await ipsetRestore(exec, [{ op: 'destroy', set: big.name }])).ok);
   });
 
   it('destroys only the sets it names (absent ones are no-ops), and never a set still in use', async () => {

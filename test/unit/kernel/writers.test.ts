@@ -6,7 +6,7 @@ import { ok } from '../../../src/result.ts';
 import {
   chainRules, detectIptablesMode, iptablesRestore, iptablesTool, quoteArg, renderRestore, ruleExists,
 } from '../../../src/kernel/iptables.ts';
-import { familySetName, IPSET_NAME_MAX, ipsetRestore, renderIpsetScript, tmpSetName } from '../../../src/kernel/ipset.ts';
+import { familySetName, hashSizeOptions, IPSET_NAME_MAX, ipsetRestore, renderIpsetScript, tmpSetName } from '../../../src/kernel/ipset.ts';
 import { nftApply, nftListTable } from '../../../src/kernel/nft.ts';
 import { readSysctl, writeSysctls } from '../../../src/kernel/sysctl.ts';
 import { fails, recordingExec } from '../../helpers/fake-exec.ts';
@@ -110,6 +110,14 @@ test('an ipset script creates, replaces through a fresh temporary, adds, deletes
     'destroy kube-router-local-ips', `destroy ${tmpSetName('kube-router-local-ips')}`, '',
   ].join('\n'));
   assert.equal(renderIpsetScript([]), '');
+});
+
+test('a big set is created with a table for its members (a power of two, at least half their count); small ones keep the default', () => {
+  assert.deepEqual(hashSizeOptions(0), []);
+  assert.deepEqual(hashSizeOptions(2048), []);
+  assert.deepEqual(hashSizeOptions(2049), ['hashsize', '2048']);
+  assert.deepEqual(hashSizeOptions(17_000), ['hashsize', '16384']);
+  assert.deepEqual(hashSizeOptions(50_000), ['hashsize', '32768']);
 });
 
 test('ipsetRestore runs `ipset -exist restore` once, and nothing for no operations', async () => {
