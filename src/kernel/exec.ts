@@ -143,21 +143,37 @@ function runProcess(file: string, argv: readonly string[], options: ExecOptions)
  * How much input may wait in our buffer for the pipe. The stream's own mark (16 KiB) would make every 64 KiB
  * chunk wait for 'drain', one event-loop turn per chunk: with other controllers busy on the loop (the first syncs
  * at start-up) the tool then sat idle between chunks, and a 50k-pod ipset restore took twice as long as the
- * same input from a file. With a window libuv keeps the pipe full on its own; memory stays bounded by it.
+ * same input from a file. With a window, libuv keeps the pipe full on its own, and it is topped up whenever a
+ * written chunk leaves less than half of it queued (not only once it is empty); memory stays bounded by it.
  */
 const INPUT_WINDOW_BYTES = 1024 * 1024;
 
-/** Writes chunks as the pipe takes them (up to a window ahead, then waiting for 'drain'), then closes it; stops if the tool went away. */
+/** Writes chunks while less than the window waits for the pipe, then closes it; stops if the tool went away. */
 function feed(stdin: NodeJS.WritableStream & { destroyed: boolean; writableLength: number }, chunks: Iterator<string>): void {
-  for (let next = chunks.next(); !next.done; next = chunks.next()) {
-    if (stdin.destroyed) return;
-    stdin.write(next.value);
-    if (stdin.writableLength >= INPUT_WINDOW_BYTES) {
-      stdin.once('drain', () => feed(stdin, chunks));
-      return;
+  let done = false;
+  let pumping = false;
+  const pump = (): void => {
+    if (pumping || done) return;
+    pumping = true;
+    while (stdin.writableLength < INPUT_WINDOW_BYTES) {
+      if (stdin.destroyed) {
+        done = true;
+        break;
+      }
+      const next = chunks.next();
+      if (next.done) {
+        done = true;
+        stdin.end();
+        break;
+      }
+      stdin.write(next.value, written);
     }
-  }
-  stdin.end();
+    pumping = false;
+  };
+  const written = (): void => {
+    if (stdin.writableLength < INPUT_WINDOW_BYTES / 2) pump();
+  };
+  pump();
 }
 
 /** Tool input as one string (recording fakes and wrappers in tests and benches; never on the write path). */
