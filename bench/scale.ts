@@ -2,7 +2,7 @@
 // node's namespace against the lab API server loaded with a synthetic cluster, per size: load rate, caches filled,
 // first full sync per controller, peak/idle RSS, idle CPU, kernel objects, the raw tools writing the same state,
 // and bytes per pod / per endpoint in src/kube's caches. Run as root:
-//   npm run bench:scale -- [--sizes 1k,10k,50k] [--idle 120] [--local-pods 20] [--heap-snapshot DIR]
+//   npm run bench:scale -- [--sizes 1k,10k,50k] [--idle 120] [--local-pods 20] [--heap-snapshot DIR] [--daemon-args='FLAGS']
 // --heap-snapshot saves the idle daemon's V8 heap snapshot per size (DIR/<size>.heapsnapshot, for
 // `node bench/heap-summary.ts FILE` or Chrome's DevTools); the daemon then runs with --enable-pprof.
 // The npm script runs this file compiled (dist/), so the lab starts the compiled daemon, as deployed: run from
@@ -27,8 +27,10 @@ const SERVICE_CIDR = '198.19.128.0/18';
 const { values } = parseArgs({ options: {
   sizes: { type: 'string', default: '1k,10k' }, idle: { type: 'string', default: '120' },
   'local-pods': { type: 'string', default: '20' }, concurrency: { type: 'string', default: '32' },
-  'heap-snapshot': { type: 'string' },
+  'heap-snapshot': { type: 'string' }, 'daemon-args': { type: 'string', default: '' },
 } });
+/** Extra kube-router flags, space-separated (e.g. --daemon-args=--use-nftables-for-netpol). */
+const daemonArgs = (values['daemon-args'] ?? '').split(' ').filter(Boolean);
 const sizes = (values.sizes ?? '1k,10k').split(',').filter(Boolean);
 const idleSeconds = Number(values.idle);
 const f1 = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(1));
@@ -66,7 +68,7 @@ async function runSize(size: string): Promise<string[]> {
       + `${slices.bytesPerUnit.toFixed(0)} per endpoint (${slices.units} endpoints in ${slices.objects} slices)`);
 
     const snapshotDir = values['heap-snapshot'];
-    daemon = new BenchDaemon(record, node, snapshotDir ? ['--enable-pprof'] : []);
+    daemon = new BenchDaemon(record, node, [...daemonArgs, ...(snapshotDir ? ['--enable-pprof'] : [])]);
     console.log(daemon.proxy ? 'service proxy: on (kernel has IPVS)' : 'service proxy: off — this kernel has no IPVS (routing + firewall only)');
     const startup = await daemon.waitForStartup(1800_000);
     const syncs = Object.entries(startup.firstSyncS).map(([name, s]) => `${name} ${f1(s)} s`).join(', ');
