@@ -1,6 +1,6 @@
 // Runs INSIDE the test VM (IPVS exists only there): the real service proxy (planner, IPVS over netlink, dummy link,
 // ipsets and iptables) programs node 1 of a two-node namespace cluster, and real TCP/UDP/SCTP connections from a
-// pod, the node itself and an external client reach the endpoints as Kubernetes promises.
+// pod, the node itself and an external client reach the endpoints (on both nodes) as Kubernetes promises.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
@@ -23,6 +23,18 @@ const IN_VM = process.env['KUBE_ROUTER_IN_VM'] === '1';
 const both = [{ ip: POD.p1, node: 'n1' }, { ip: POD.p2, node: 'n2' }];
 const ports = (port: number, target: number, protocol = 'TCP', nodePort?: number) => [{ name: 'p', protocol, port, targetPort: target, ...(nodePort ? { nodePort } : {}) }];
 const slicePorts = (target: number, protocol = 'TCP') => [{ name: 'p', port: target, protocol }];
+/**
+ * The distinct answers of SCTP associations to ip:port, sorted, made one at a time until every `wanted` answer has
+ * come (at most 4 per wanted answer: round-robin alternates, an association lost under emulation costs a turn).
+ */
+const sctpAnswersUntil = (from: Topology['c1'], ip: string, port: number, wanted: string[]): string[] => {
+  const seen = new Set<string>();
+  for (let i = 0; i < wanted.length * 4 && !wanted.every((w) => seen.has(w)); i++) {
+    const answer = datagramAnswer(from, 'SCTP', ip, port);
+    if (answer !== '') seen.add(answer);
+  }
+  return [...seen].sort();
+};
 const counts = (lines: string[]) => lines.reduce<Record<string, number>>((m, l) => ({ ...m, [l]: (m[l] ?? 0) + 1 }), {});
 
 describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside the test VM: see test/root/vm/proxy-vm.test.ts' }, () => {
@@ -65,8 +77,8 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
     source.put(service('aff', { clusterIP: '10.96.0.40', clusterIPs: ['10.96.0.40'], sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: ports(80, 8080) }), slice('aff', 'IPv4', both, slicePorts(8080)));
     source.put(service('dgram', { clusterIP: '10.96.0.50', clusterIPs: ['10.96.0.50'], ports: [{ name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 }] }),
       slice('dgram', 'IPv4', both, [{ name: 'dns', port: 5353, protocol: 'UDP' }]));
-    source.put(service('sctp', { clusterIP: '10.96.0.51', clusterIPs: ['10.96.0.51'], ports: [{ name: 'sig', protocol: 'SCTP', port: 3868, targetPort: 3868 }] }),
-      slice('sctp', 'IPv4', [{ ip: POD.p1, node: 'n1' }], [{ name: 'sig', port: 3868, protocol: 'SCTP' }]));
+    source.put(service('sctp', { type: 'NodePort', clusterIP: '10.96.0.51', clusterIPs: ['10.96.0.51'], ports: [{ name: 'sig', protocol: 'SCTP', port: 3868, targetPort: 3868, nodePort: 30868 }] }),
+      slice('sctp', 'IPv4', both, [{ name: 'sig', port: 3868, protocol: 'SCTP' }]));
     source.put(service('hp', { clusterIP: '10.96.0.60', clusterIPs: ['10.96.0.60'], ports: ports(80, 8080) }, { annotations: { 'kube-router.io/service.hairpin': '' } }), slice('hp', 'IPv4', [{ ip: POD.p1, node: 'n1' }], slicePorts(8080)));
     source.put(service('echo', { clusterIP: '10.96.0.70', clusterIPs: ['10.96.0.70'], ports: ports(81, 8081) }), slice('echo', 'IPv4', both, slicePorts(8081)));
     controller = await build();
@@ -112,9 +124,16 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
     assert.match(ipvsTable(), /TCP\s+10\.96\.0\.40:80 rr persistent 60/);
   });
 
-  test('UDP and SCTP Services reach their endpoints', () => {
+  test('a UDP Service reaches its endpoints', () => {
     assert.match(datagramAnswer(t.c1, 'UDP', '10.96.0.50', 53, 3), new RegExp(`^p[12] ${POD.c1}`));
-    assert.match(datagramAnswer(t.c1, 'SCTP', '10.96.0.51', 3868, 3), new RegExp(`^p1 ${POD.c1}`));
+  });
+
+  test('an SCTP ClusterIP reaches the local and the remote endpoint from a pod, which both see the pod address', () => {
+    assert.deepEqual(sctpAnswersUntil(t.c1, '10.96.0.51', 3868, [`p1 ${POD.c1}`, `p2 ${POD.c1}`]), [`p1 ${POD.c1}`, `p2 ${POD.c1}`], ipvsTable());
+  });
+
+  test('an SCTP NodePort from outside: the local endpoint sees the client, the remote one the node (masquerade)', () => {
+    assert.deepEqual(sctpAnswersUntil(t.external, N1_IP, 30868, [`p1 ${EXTERNAL_IP}`, `p2 ${N1_IP}`]), [`p1 ${EXTERNAL_IP}`, `p2 ${N1_IP}`], ipvsTable());
   });
 
   // Hairpin (see the proxy README, "Hairpin and bridge netfilter"): the reply P:8080 → VIP is de-SNATed to P in
