@@ -16,6 +16,7 @@ import { openRtnetlink } from '../../src/kernel/netlink/rtnetlink.ts';
 import type { NetlinkSocket } from '../../src/kernel/netlink/socket.ts';
 import { service, slice } from '../unit/proxy/fixtures.ts';
 import { NodeOneServices } from './proxy-source.ts';
+import { sctpAnswersUntil } from './sctp.ts';
 import { buildTopology, datagramAnswer, EXTERNAL_IP, LongConnection, N1_IP, POD, tcpAnswers, type Topology } from './proxy-topology.ts';
 
 const IN_VM = process.env['KUBE_ROUTER_IN_VM'] === '1';
@@ -23,18 +24,6 @@ const IN_VM = process.env['KUBE_ROUTER_IN_VM'] === '1';
 const both = [{ ip: POD.p1, node: 'n1' }, { ip: POD.p2, node: 'n2' }];
 const ports = (port: number, target: number, protocol = 'TCP', nodePort?: number) => [{ name: 'p', protocol, port, targetPort: target, ...(nodePort ? { nodePort } : {}) }];
 const slicePorts = (target: number, protocol = 'TCP') => [{ name: 'p', port: target, protocol }];
-/**
- * The distinct answers of SCTP associations to ip:port, sorted, made one at a time until every `wanted` answer has
- * come (at most 4 per wanted answer: round-robin alternates, an association lost under emulation costs a turn).
- */
-const sctpAnswersUntil = (from: Topology['c1'], ip: string, port: number, wanted: string[]): string[] => {
-  const seen = new Set<string>();
-  for (let i = 0; i < wanted.length * 4 && !wanted.every((w) => seen.has(w)); i++) {
-    const answer = datagramAnswer(from, 'SCTP', ip, port);
-    if (answer !== '') seen.add(answer);
-  }
-  return [...seen].sort();
-};
 const counts = (lines: string[]) => lines.reduce<Record<string, number>>((m, l) => ({ ...m, [l]: (m[l] ?? 0) + 1 }), {});
 
 describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside the test VM: see test/root/vm/proxy-vm.test.ts' }, () => {

@@ -19,3 +19,26 @@ export function loadSctp(ns: TestNetns): void {
   spawnSync('ip', ['netns', 'exec', ns.name, 'socat', '-u', '/dev/null', 'SCTP-CONNECT:127.0.0.1:9,connect-timeout=1'], { timeout: 60_000 });
   if (!existsSync('/proc/net/sctp')) throw new Error('SCTP is not available in this kernel (/proc/net/sctp missing after an SCTP socket was made)');
 }
+
+/** The first line the server sent on one SCTP association from `from` to ip:port, or '' when none was made (~7 s). */
+export function sctpAnswer(from: TestNetns, ip: string, port: number): string {
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  // -u: read only, since SCTP has no half-close (our EOF would end the association before the answer)
+  const r = spawnSync('ip', ['netns', 'exec', from.name, 'socat', '-u', '-T', '5', `SCTP-CONNECT:${host}:${port},connect-timeout=2`, '-'],
+    { encoding: 'utf8', timeout: 10_000 });
+  return (r.stdout ?? '').split('\n')[0]!.trim();
+}
+
+/**
+ * The distinct answers (each passed through `normalize`) of SCTP associations from `from` to ip:port, sorted, made
+ * one at a time until every `wanted` answer has come, at most 4 per wanted answer (round-robin alternates between
+ * endpoints; an association lost while a slow emulated server forks costs a turn).
+ */
+export function sctpAnswersUntil(from: TestNetns, ip: string, port: number, wanted: string[], normalize = (s: string) => s): string[] {
+  const seen = new Set<string>();
+  for (let i = 0; i < wanted.length * 4 && !wanted.every((w) => seen.has(w)); i++) {
+    const answer = sctpAnswer(from, ip, port);
+    if (answer !== '') seen.add(normalize(answer));
+  }
+  return [...seen].sort();
+}
