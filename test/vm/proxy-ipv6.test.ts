@@ -142,9 +142,11 @@ describe('service proxy over IPv6 and dual-stack in the VM kernel', { skip: IN_V
     assert.deepEqual(sctpAnswersUntil(t.external, N1.v6, 30868, wanted, normalizeAnswer), wanted, kernelState());
   });
 
-  test('--nodeport-bindon-all-ip over IPv6: NodePorts on every node address but the pod bridge\'s and link-local ones, gone without it', async () => {
+  test('--nodeport-bindon-all-ip: NodePorts on every node address of both families but the pod bridge\'s and link-local ones, removed with the address', async () => {
     const extra = '2001:db8:101::11';
+    const extra4 = '198.51.100.111';
     inN1('ip', ['addr', 'add', `${extra}/64`, 'dev', 'eth0', 'nodad']);
+    inN1('ip', ['addr', 'add', `${extra4}/24`, 'dev', 'eth0']);
     spawnSync('ip', ['-n', t.external.name, 'route', 'add', '2001:db8:101::/64', 'via', N1.v6]);
     try {
       controller = await build(['--nodeport-bindon-all-ip']);
@@ -155,15 +157,20 @@ describe('service proxy over IPv6 and dual-stack in the VM kernel', { skip: IN_V
       assert.equal(tcpAnswers(t.external, N1.v6, 30080, 1).length, 1, 'the best address still serves');
       const nodePorts = [...table.matchAll(/^TCP\s+\[([0-9a-f:]+)\]:30080 /gm)].map((m) => m[1]).sort();
       assert.deepEqual(nodePorts, [N1.v6, extra].sort(), `not on kube-bridge (2001:db8:1::1), loopback or fe80::\n${table}`);
-      assert.match(table, /TCP\s+198\.51\.100\.11:30090 /, 'the dual-stack Service keeps its IPv4 NodePort');
-      assert.doesNotMatch(table, /198\.18\.1\.1:30090/, 'none on the pod bridge\'s IPv4 address');
+      const nodePorts4 = [...table.matchAll(/^TCP\s+([0-9.]+):30090 /gm)].map((m) => m[1]).sort();
+      assert.deepEqual(nodePorts4, [N1.v4, extra4].sort(), `IPv4: not on kube-bridge (198.18.1.1) or loopback\n${table}`);
+      assert.match(tcpAnswers(t.external, extra4, 30090, 1)[0] ?? '', new RegExp(`^(p1 ${EXTERNAL.v4}|p2 ${N1.v4})$`), kernelState());
     } finally {
-      controller = await build();
-      await controller.fullSync();
       spawnSync('ip', ['-n', t.external.name, 'route', 'del', '2001:db8:101::/64']);
       inN1('ip', ['addr', 'del', `${extra}/64`, 'dev', 'eth0']);
+      inN1('ip', ['addr', 'del', `${extra4}/24`, 'dev', 'eth0']);
+      await controller.fullSync();
     }
-    assert.doesNotMatch(ipvsTable(), /2001:db8:101::11/, 'without the flag the full sync removes them');
+    // No longer local addresses, so no longer recognised as NodePorts: removed because this proxy programmed them.
+    assert.doesNotMatch(ipvsTable(), /2001:db8:101::11|198\.51\.100\.111/, 'the NodePorts on the removed addresses are gone');
+    controller = await build();
+    await controller.fullSync();
+    assert.deepEqual([...ipvsTable().matchAll(/^TCP\s+\[([0-9a-f:]+)\]:30080 /gm)].map((m) => m[1]), [N1.v6], 'without the flag: the best address only');
   });
 
   test('session affinity ClientIP over IPv6: every connection from one client goes to the same endpoint', () => {
