@@ -48,7 +48,7 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
   before(async () => {
     t = await buildTopology();
     const parsed = parseCommandLine(['--hostname-override=n1', '--run-router=false', '--run-firewall=false',
-      '--service-cluster-ip-range=10.96.0.0/16', '--service-external-ip-range=198.18.10.0/24'], {});
+      '--service-cluster-ip-range=10.96.0.0/16', '--service-external-ip-range=198.18.10.0/24', '--loadbalancer-ip-range=198.18.20.0/24'], {});
     assert.equal(parsed.kind, 'run');
     options = (parsed as { options: Options }).options;
     const opened = await openIpvs({ netns: t.n1.path });
@@ -63,6 +63,8 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
     source.put(service('np', { type: 'NodePort', clusterIP: '10.96.0.20', clusterIPs: ['10.96.0.20'], ports: ports(80, 8080, 'TCP', 30080) }), slice('np', 'IPv4', both, slicePorts(8080)));
     source.put(service('nplocal', { type: 'NodePort', externalTrafficPolicy: 'Local', clusterIP: '10.96.0.21', clusterIPs: ['10.96.0.21'], ports: ports(80, 8080, 'TCP', 30081) }), slice('nplocal', 'IPv4', both, slicePorts(8080)));
     source.put(service('ext', { clusterIP: '10.96.0.30', clusterIPs: ['10.96.0.30'], externalIPs: ['198.18.10.5', '203.0.113.9'], ports: ports(80, 8080) }), slice('ext', 'IPv4', both, slicePorts(8080)));
+    source.put(service('lb', { type: 'LoadBalancer', clusterIP: '10.96.0.31', clusterIPs: ['10.96.0.31'], ports: ports(80, 8080, 'TCP', 30082) },
+      { ingress: [{ ip: '198.18.20.5' }, { ip: '198.18.20.6', ipMode: 'Proxy' }] }), slice('lb', 'IPv4', both, slicePorts(8080)));
     source.put(service('aff', { clusterIP: '10.96.0.40', clusterIPs: ['10.96.0.40'], sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: ports(80, 8080) }), slice('aff', 'IPv4', both, slicePorts(8080)));
     source.put(service('dgram', { clusterIP: '10.96.0.50', clusterIPs: ['10.96.0.50'], ports: [{ name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 }] }),
       slice('dgram', 'IPv4', both, [{ name: 'dns', port: 5353, protocol: 'UDP' }]));
@@ -105,6 +107,11 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
     assert.equal(answers.length, 2);
     assert.doesNotMatch(ipvsTable(), /203\.0\.113\.9/);
     assert.ok(problems.some((p) => p.key === 'default/ext' && p.reason === 'InvalidExternalIP'));
+  });
+
+  test('a load-balancer ingress IP answers from outside (the remote endpoint sees the node); an ipMode Proxy one is not programmed', () => {
+    assert.deepEqual(counts(tcpAnswers(t.external, '198.18.20.5', 80, 2)), { [`p1 ${EXTERNAL_IP}`]: 1, [`p2 ${N1_IP}`]: 1 }, ipvsTable());
+    assert.doesNotMatch(ipvsTable(), /198\.18\.20\.6/);
   });
 
   test('session affinity ClientIP: every connection from one client goes to the same endpoint', () => {
