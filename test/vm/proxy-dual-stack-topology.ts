@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { canonicalIp } from '../../src/net/ip.ts';
 import { sh, TestNetns } from '../helpers/netns.ts';
+import { bridgeMac } from './proxy-topology.ts';
 import { loadSctp, sctpAnswer } from './sctp.ts';
 
 export const N1 = { v4: '198.51.100.11', v6: '2001:db8:100::11' } as const;
@@ -47,11 +48,11 @@ function pod(node: TestNetns, ns: TestNetns, hostIf: string, ip: { v4: string; v
 }
 
 function node(underlay: TestNetns, ns: TestNetns, hostIf: string, ip: { v4: string; v6: string }, podGw: { v4: string; v6: string },
-  other: { pods: readonly string[]; node: { v4: string; v6: string } }): void {
+  other: { pods: readonly string[]; node: { v4: string; v6: string } }, mac: string): void {
   sh('ip', ['-n', underlay.name, '-batch', '-'], `link add ${hostIf} type veth peer name eth0 netns ${ns.name}\nlink set ${hostIf} master br0 up\n`);
   sh('ip', ['-n', ns.name, '-batch', '-'], [
     `addr add ${ip.v4}/24 dev eth0`, v6(`${ip.v6}/64`, 'eth0'), 'link set eth0 up',
-    'link add kube-bridge type bridge', `addr add ${podGw.v4}/24 dev kube-bridge`, v6(`${podGw.v6}/64`, 'kube-bridge'), 'link set kube-bridge up',
+    `link add kube-bridge address ${mac} type bridge`, `addr add ${podGw.v4}/24 dev kube-bridge`, v6(`${podGw.v6}/64`, 'kube-bridge'), 'link set kube-bridge up',
     `route add ${other.pods[0]} via ${other.node.v4}`, `route add ${other.pods[1]} via ${other.node.v6}`,
   ].join('\n') + '\n');
   ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
@@ -77,8 +78,8 @@ export async function buildDualStackTopology(): Promise<DualStackTopology> {
   };
   try {
     sh('ip', ['-n', underlay.name, '-batch', '-'], 'link add br0 type bridge\nlink set br0 up\n');
-    node(underlay, t.n1, 'u-n1', N1, { v4: '198.18.1.1', v6: '2001:db8:1::1' }, { pods: POD_CIDRS.n2, node: N2 });
-    node(underlay, t.n2, 'u-n2', N2, { v4: '198.18.2.1', v6: '2001:db8:2::1' }, { pods: POD_CIDRS.n1, node: N1 });
+    node(underlay, t.n1, 'u-n1', N1, { v4: '198.18.1.1', v6: '2001:db8:1::1' }, { pods: POD_CIDRS.n2, node: N2 }, bridgeMac(1));
+    node(underlay, t.n2, 'u-n2', N2, { v4: '198.18.2.1', v6: '2001:db8:2::1' }, { pods: POD_CIDRS.n1, node: N1 }, bridgeMac(2));
     sh('ip', ['-n', underlay.name, '-batch', '-'], `link add u-ext type veth peer name eth0 netns ${t.external.name}\nlink set u-ext master br0 up\n`);
     // The external client reaches the service, external-IP and pod ranges through node 1, as a router would.
     const viaN1 = [...RANGES.clusterIp, ...RANGES.externalIp, ...RANGES.loadBalancerIp, ...POD_CIDRS.n1, ...POD_CIDRS.n2]

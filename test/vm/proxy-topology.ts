@@ -29,11 +29,18 @@ export function pod(node: TestNetns, ns: TestNetns, hostIf: string, ip: string, 
   sh('ip', ['-n', ns.name, '-batch', '-'], `addr add ${ip}/24 dev eth0\nlink set eth0 up\nroute add default via ${gw}\n`);
 }
 
-function node(underlay: TestNetns, ns: TestNetns, hostIf: string, ip: string, podGw: string, otherPods: string, otherNode: string): void {
+/**
+ * The pod bridge's own MAC address, fixed as the CNI bridge plugin fixes it. A bridge without one takes the lowest MAC
+ * of its ports, so a pod added later (the netpol test's second client) can change the gateway's MAC under the pods
+ * that already cached it; their frames to the old MAC then reach the node as "other host" and are dropped.
+ */
+export const bridgeMac = (node: 1 | 2): string => `02:00:c6:12:0${node}:01`;
+
+function node(underlay: TestNetns, ns: TestNetns, hostIf: string, ip: string, podGw: string, otherPods: string, otherNode: string, mac: string): void {
   sh('ip', ['-n', underlay.name, '-batch', '-'], `link add ${hostIf} type veth peer name eth0 netns ${ns.name}\nlink set ${hostIf} master br0 up\n`);
   sh('ip', ['-n', ns.name, '-batch', '-'], [
     `addr add ${ip}/24 dev eth0`, 'link set eth0 up',
-    'link add kube-bridge type bridge', `addr add ${podGw}/24 dev kube-bridge`, 'link set kube-bridge up',
+    `link add kube-bridge address ${mac} type bridge`, `addr add ${podGw}/24 dev kube-bridge`, 'link set kube-bridge up',
     `route add ${otherPods} via ${otherNode}`,
   ].join('\n') + '\n');
   ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
@@ -55,8 +62,8 @@ export async function buildTopology(): Promise<Topology> {
   };
   try {
     sh('ip', ['-n', t.underlay.name, '-batch', '-'], 'link add br0 type bridge\nlink set br0 up\n');
-    node(t.underlay, t.n1, 'u-n1', N1_IP, '198.18.1.1', '198.18.2.0/24', N2_IP);
-    node(t.underlay, t.n2, 'u-n2', N2_IP, '198.18.2.1', '198.18.1.0/24', N1_IP);
+    node(t.underlay, t.n1, 'u-n1', N1_IP, '198.18.1.1', '198.18.2.0/24', N2_IP, bridgeMac(1));
+    node(t.underlay, t.n2, 'u-n2', N2_IP, '198.18.2.1', '198.18.1.0/24', N1_IP, bridgeMac(2));
     sh('ip', ['-n', t.underlay.name, '-batch', '-'], `link add u-ext type veth peer name eth0 netns ${t.external.name}\nlink set u-ext master br0 up\n`);
     // The external client reaches the service, external-IP and pod ranges through node 1, as a router would.
     sh('ip', ['-n', t.external.name, '-batch', '-'], [
