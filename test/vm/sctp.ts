@@ -8,10 +8,10 @@ import type { TestNetns } from '../helpers/netns.ts';
  * Loads the sctp module, and returns once SCTP sockets can be created in every namespace.
  *
  * Why: the VM kernel autoloads sctp when the first SCTP socket is created (`request_module`, running busybox
- * modprobe). A second socket() while the module is still initialising also calls modprobe, which finds `sctp` already
- * in /proc/modules (state Loading) and returns at once; the kernel then finds no SCTP protocol yet and socket() fails
- * with EPROTONOSUPPORT. socat then exits and that listener is silently gone: two pods' SCTP listeners started together
- * leave one of them without a listener (incoming INITs are answered with ABORT, "out of the blue").
+ * modprobe). Seen in the VM: of two pods' SCTP listeners started together, the second socat fails with
+ * `socket(2, 1, 132): Protocol not supported` (EPROTONOSUPPORT) and exits, so that pod silently has no listener
+ * (incoming INITs are answered with ABORT, "out of the blue"). The likely path: the second socket()'s modprobe finds
+ * `sctp` already in /proc/modules (still Loading) and returns at once, before the protocol is registered.
  * The first socket() waits for its modprobe, which returns once the module is live, so one SCTP socket created here
  * (its connect to a closed loopback port fails, the socket was made) is enough.
  */
