@@ -99,8 +99,9 @@ function sctpModulePresent() {
 /**
  * SCTP listener through socat (Node has no SCTP). Resolves true once listening, false when the kernel has no
  * SCTP (the socket() call also autoloads the sctp module where it exists, so no check up front).
- * A socket() made while another process is autoloading the module fails too (its modprobe sees the module listed as
- * loading and returns before the protocol is registered): when the module is there, that is retried.
+ * A socket() made while another process is autoloading the module fails the same way (most likely its modprobe sees
+ * the module listed, still loading, and returns before the protocol is registered): when the module is there, that
+ * is retried.
  */
 async function listenSctp(port) {
   for (let attempt = 1; ; attempt++) {
