@@ -125,11 +125,14 @@ async function startSctpListener(port) {
     process.stderr.write(d);
   });
   child.on('exit', () => children.delete(child));
+  // 'close' comes after the exit and after stderr has been read to its end: only then is its message complete
+  let closed = false;
+  child.on('close', () => { closed = true; });
   // socat's start (and the sctp module's autoload) takes seconds under the VM's TCG emulation; the agent's
   // own start and "listen" requests are given 10 s
   const deadline = Date.now() + 8000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
+    if (closed) {
       if (NO_SCTP.test(err)) return false;
       throw new Error(`socat SCTP listener on ${port} exited ${child.exitCode}: ${err.trim()}`);
     }
