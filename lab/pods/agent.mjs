@@ -87,11 +87,33 @@ function sctpListening(port) {
   }
 }
 
+/** True when the kernel has the sctp module, live or still loading (/proc/modules lists it either way). */
+function sctpModulePresent() {
+  try {
+    return /^sctp /m.test(fs.readFileSync('/proc/modules', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * SCTP listener through socat (Node has no SCTP). Resolves true once listening, false when the kernel has no
  * SCTP (the socket() call also autoloads the sctp module where it exists, so no check up front).
+ * A socket() made while another process is autoloading the module fails the same way (most likely its modprobe sees
+ * the module listed, still loading, and returns before the protocol is registered): when the module is there, that
+ * is retried.
  */
 async function listenSctp(port) {
+  for (let attempt = 1; ; attempt++) {
+    if (await startSctpListener(port)) return true;
+    if (attempt === 5 || !sctpModulePresent()) return false;
+    logLine('SCTP socket refused while the sctp module is present (autoload race): retrying', { port, attempt });
+    await new Promise((r) => setTimeout(r, 200 * attempt));
+  }
+}
+
+/** One socat SCTP listener: true once listening, false when socket() is refused with EPROTONOSUPPORT. */
+async function startSctpListener(port) {
   // socat gives the forked child the peer in SOCAT_PEERADDR/SOCAT_PEERPORT. No quotes or backslashes: socat's
   // address parser would eat them (the identity is [a-z0-9.-/] only, nothing a shell splits).
   const reply = `echo ${identity}; echo client $SOCAT_PEERADDR $SOCAT_PEERPORT`;
@@ -103,11 +125,14 @@ async function listenSctp(port) {
     process.stderr.write(d);
   });
   child.on('exit', () => children.delete(child));
+  // 'close' comes after the exit and after stderr has been read to its end: only then is its message complete
+  let closed = false;
+  child.on('close', () => { closed = true; });
   // socat's start (and the sctp module's autoload) takes seconds under the VM's TCG emulation; the agent's
   // own start and "listen" requests are given 10 s
   const deadline = Date.now() + 8000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
+    if (closed) {
       if (NO_SCTP.test(err)) return false;
       throw new Error(`socat SCTP listener on ${port} exited ${child.exitCode}: ${err.trim()}`);
     }

@@ -1,48 +1,30 @@
 // Runs INSIDE the test VM (IPVS exists only there): the real service proxy with --enable-ipv6 programs node 1 of a
-// dual-stack two-node namespace cluster, and real TCP/UDP connections over IPv6 from a pod, the node itself and an
-// external client reach the endpoints through ClusterIPs, NodePorts and externalIPs; a dual-stack Service answers
-// on both families; a local endpoint sees the client's own IPv6 address; --masquerade-all SNATs IPv6 too.
+// dual-stack two-node namespace cluster, and real TCP/UDP/SCTP connections over IPv6 from a pod, the node itself and
+// an external client reach the endpoints through ClusterIPs, NodePorts (also with --nodeport-bindon-all-ip),
+// externalIPs and load-balancer IPs; a dual-stack Service answers on both families; a local endpoint sees the client's
+// own IPv6 address; --masquerade-all SNATs IPv6 too.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import type { Service } from 'kubernetes-types/core/v1.js';
-import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { parseCommandLine } from '../../src/cli/command-line.ts';
 import type { Options } from '../../src/config/options.ts';
 import { assembleProxy, prepareKernel } from '../../src/controllers/proxy/index.ts';
 import type { ProxyController } from '../../src/controllers/proxy/controller.ts';
 import { AddressApplier } from '../../src/controllers/proxy/apply-addresses.ts';
 import type { Problem } from '../../src/controllers/proxy/model.ts';
-import { readLocalAddresses, type CacheSource, type LocalAddresses } from '../../src/controllers/proxy/source.ts';
 import { processExec } from '../../src/kernel/exec.ts';
 import { detectIptablesMode } from '../../src/kernel/iptables.ts';
 import { openIpvs, type Ipvs } from '../../src/kernel/ipvs.ts';
 import { openRtnetlink } from '../../src/kernel/netlink/rtnetlink.ts';
 import type { NetlinkSocket } from '../../src/kernel/netlink/socket.ts';
 import { service, slice } from '../unit/proxy/fixtures.ts';
+import { NodeOneServices } from './proxy-source.ts';
+import { sctpAnswersUntil } from './sctp.ts';
 import {
-  buildDualStackTopology, counts, EXTERNAL, N1, POD_CIDRS, PODS, RANGES, tcpAnswers, udpAnswer, type DualStackTopology,
+  buildDualStackTopology, counts, EXTERNAL, N1, normalizeAnswer, POD_CIDRS, PODS, RANGES, tcpAnswers, udpAnswer, type DualStackTopology,
 } from './proxy-dual-stack-topology.ts';
 
 const IN_VM = process.env['KUBE_ROUTER_IN_VM'] === '1';
-
-class Source implements CacheSource {
-  readonly svcs = new Map<string, Service>();
-  readonly slices = new Map<string, EndpointSlice>();
-  private local: LocalAddresses = { all: new Set(), host: new Set(), nodePort: { ipv4: [], ipv6: [] } };
-  constructor(private readonly sock: NetlinkSocket) {}
-  services() { return this.svcs.values(); }
-  service(key: string) { return this.svcs.get(key); }
-  slicesOf(key: string) { return [...this.slices.values()].filter((s) => `${s.metadata!.namespace}/${s.metadata!.labels!['kubernetes.io/service-name']}` === key); }
-  slice(key: string) { return this.slices.get(key); }
-  node() { return { name: 'n1', addresses: { ipv4: N1.v4, ipv6: N1.v6 }, nodePortAddresses: this.local.nodePort, podCidrs: [...POD_CIDRS.n1] }; }
-  async refresh() { this.local = await readLocalAddresses(this.sock); }
-  localAddresses() { return this.local; }
-  put(svc: Service, ...slices: EndpointSlice[]) {
-    this.svcs.set(`default/${svc.metadata!.name}`, svc);
-    for (const s of slices) this.slices.set(`default/${s.metadata!.name}`, s);
-  }
-}
 
 const TCP = { name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 };
 const UDP = { name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 };
@@ -53,7 +35,7 @@ const v6Only = (ip: string) => ({ clusterIP: ip, clusterIPs: [ip], ipFamilies: [
 
 describe('service proxy over IPv6 and dual-stack in the VM kernel', { skip: IN_VM ? false : 'runs inside the test VM: see test/heavy/proxy-ipv6-vm.test.ts' }, () => {
   let t: DualStackTopology;
-  let source: Source;
+  let source: NodeOneServices;
   let ipvs: Ipvs;
   let sock: NetlinkSocket;
   let controller: ProxyController;
@@ -62,7 +44,7 @@ describe('service proxy over IPv6 and dual-stack in the VM kernel', { skip: IN_V
   const build = async (extraFlags: string[] = []): Promise<ProxyController> => {
     const parsed = parseCommandLine(['--hostname-override=n1', '--run-router=false', '--run-firewall=false', '--enable-ipv6=true',
       ...RANGES.clusterIp.map((r) => `--service-cluster-ip-range=${r}`), ...RANGES.externalIp.map((r) => `--service-external-ip-range=${r}`),
-      ...extraFlags], {});
+      ...RANGES.loadBalancerIp.map((r) => `--loadbalancer-ip-range=${r}`), ...extraFlags], {});
     assert.equal(parsed.kind, 'run');
     const options = (parsed as { options: Options }).options;
     const exec = processExec(t.n1.name);
@@ -81,7 +63,7 @@ describe('service proxy over IPv6 and dual-stack in the VM kernel', { skip: IN_V
     assert.ok(opened.ok, 'IPVS opens in the node namespace');
     ipvs = opened.value;
     sock = openRtnetlink({ netns: t.n1.path });
-    source = new Source(sock);
+    source = new NodeOneServices(sock, { addresses: { ipv4: N1.v4, ipv6: N1.v6 }, podCidrs: [...POD_CIDRS.n1] });
     source.put(service('web6', { ...v6Only('2001:db8:96::10'), ports: [TCP, UDP] }), slice('web6', 'IPv6', v6Both, SLICE_PORTS));
     source.put(service('np6', { ...v6Only('2001:db8:96::20'), type: 'NodePort', ports: [{ ...TCP, nodePort: 30080 }, { ...UDP, nodePort: 30053 }] }),
       slice('np6', 'IPv6', v6Both, SLICE_PORTS));
@@ -95,6 +77,10 @@ describe('service proxy over IPv6 and dual-stack in the VM kernel', { skip: IN_V
       clusterIP: '198.19.0.50', clusterIPs: ['198.19.0.50', '2001:db8:96::50'], ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack',
       type: 'NodePort', ports: [{ ...TCP, nodePort: 30090 }],
     }), slice('dual', 'IPv4', v4Both, SLICE_PORTS), slice('dual', 'IPv6', v6Both, SLICE_PORTS));
+    source.put(service('sctp6', { ...v6Only('2001:db8:96::60'), type: 'NodePort', ports: [{ name: 'sig', protocol: 'SCTP', port: 3868, targetPort: 3868, nodePort: 30868 }] }),
+      slice('sctp6', 'IPv6', v6Both, [{ name: 'sig', port: 3868, protocol: 'SCTP' }]));
+    source.put(service('lb6', { ...v6Only('2001:db8:96::70'), type: 'LoadBalancer', ports: [{ ...TCP, nodePort: 30070 }] },
+      { ingress: [{ ip: '2001:db8:48::5' }, { ip: '2001:db8:48::6', ipMode: 'Proxy' }, { ip: '2001:db8:ffff::7' }] }), slice('lb6', 'IPv6', v6Both, SLICE_PORTS));
     controller = await build();
     await controller.fullSync();
   });
@@ -133,10 +119,58 @@ describe('service proxy over IPv6 and dual-stack in the VM kernel', { skip: IN_V
   });
 
   test('an IPv6 externalIP inside the range answers from outside over TCP and UDP; one outside it is not programmed', async () => {
-    assert.equal(tcpAnswers(t.external, '2001:db8:32::5', 80, 2).length, 2, kernelState());
+    assert.deepEqual(counts(tcpAnswers(t.external, '2001:db8:32::5', 80, 2)), { [`p1 ${EXTERNAL.v6}`]: 1, [`p2 ${N1.v6}`]: 1 }, kernelState());
     assert.match(await udpAnswer(t.external, '2001:db8:32::5', 53), /^p[12] /);
     assert.doesNotMatch(ipvsTable(), /2001:db8:ffff::9/);
     assert.ok(problems.some((p) => p.key === 'default/ext6' && p.reason === 'InvalidExternalIP'));
+  });
+
+  test('an IPv6 load-balancer ingress IP answers from outside; ipMode Proxy and one outside --loadbalancer-ip-range are not programmed', () => {
+    assert.deepEqual(counts(tcpAnswers(t.external, '2001:db8:48::5', 80, 2)), { [`p1 ${EXTERNAL.v6}`]: 1, [`p2 ${N1.v6}`]: 1 }, kernelState());
+    assert.match(inN1('ip', ['-6', '-o', 'addr', 'show', 'dev', 'kube-dummy-if']), /2001:db8:48::5\/128/);
+    assert.doesNotMatch(ipvsTable(), /2001:db8:48::6|2001:db8:ffff::7/);
+    assert.ok(problems.some((p) => p.key === 'default/lb6' && p.reason === 'InvalidLoadBalancerIP'));
+  });
+
+  test('an IPv6 SCTP ClusterIP reaches the local and the remote endpoint from a pod, which both see the pod address', () => {
+    const wanted = [`p1 ${PODS.c1.v6}`, `p2 ${PODS.c1.v6}`];
+    assert.deepEqual(sctpAnswersUntil(t.c1, '2001:db8:96::60', 3868, wanted, normalizeAnswer), wanted, kernelState());
+  });
+
+  test('an IPv6 SCTP NodePort from outside: the local endpoint sees the client, the remote one the node (masquerade)', () => {
+    const wanted = [`p1 ${EXTERNAL.v6}`, `p2 ${N1.v6}`];
+    assert.deepEqual(sctpAnswersUntil(t.external, N1.v6, 30868, wanted, normalizeAnswer), wanted, kernelState());
+  });
+
+  test('--nodeport-bindon-all-ip: NodePorts on every node address of both families but the pod bridge\'s and link-local ones, removed with the address', async () => {
+    const extra = '2001:db8:101::11';
+    const extra4 = '198.51.100.111';
+    inN1('ip', ['addr', 'add', `${extra}/64`, 'dev', 'eth0', 'nodad']);
+    inN1('ip', ['addr', 'add', `${extra4}/24`, 'dev', 'eth0']);
+    spawnSync('ip', ['-n', t.external.name, 'route', 'add', '2001:db8:101::/64', 'via', N1.v6]);
+    try {
+      controller = await build(['--nodeport-bindon-all-ip']);
+      await controller.fullSync();
+      const table = ipvsTable();
+      assert.deepEqual(counts(tcpAnswers(t.external, extra, 30080, 2)), { [`p1 ${EXTERNAL.v6}`]: 1, [`p2 ${N1.v6}`]: 1 }, kernelState());
+      assert.match(await udpAnswer(t.external, extra, 30053), new RegExp(`^(p1 ${EXTERNAL.v6}|p2 ${N1.v6})$`), kernelState());
+      assert.equal(tcpAnswers(t.external, N1.v6, 30080, 1).length, 1, 'the best address still serves');
+      const nodePorts = [...table.matchAll(/^TCP\s+\[([0-9a-f:]+)\]:30080 /gm)].map((m) => m[1]).sort();
+      assert.deepEqual(nodePorts, [N1.v6, extra].sort(), `not on kube-bridge (2001:db8:1::1), loopback or fe80::\n${table}`);
+      const nodePorts4 = [...table.matchAll(/^TCP\s+([0-9.]+):30090 /gm)].map((m) => m[1]).sort();
+      assert.deepEqual(nodePorts4, [N1.v4, extra4].sort(), `IPv4: not on kube-bridge (198.18.1.1) or loopback\n${table}`);
+      assert.match(tcpAnswers(t.external, extra4, 30090, 1)[0] ?? '', new RegExp(`^(p1 ${EXTERNAL.v4}|p2 ${N1.v4})$`), kernelState());
+    } finally {
+      spawnSync('ip', ['-n', t.external.name, 'route', 'del', '2001:db8:101::/64']);
+      inN1('ip', ['addr', 'del', `${extra}/64`, 'dev', 'eth0']);
+      inN1('ip', ['addr', 'del', `${extra4}/24`, 'dev', 'eth0']);
+      await controller.fullSync();
+    }
+    // No longer local addresses, so no longer recognised as NodePorts: removed because this proxy programmed them.
+    assert.doesNotMatch(ipvsTable(), /2001:db8:101::11|198\.51\.100\.111/, 'the NodePorts on the removed addresses are gone');
+    controller = await build();
+    await controller.fullSync();
+    assert.deepEqual([...ipvsTable().matchAll(/^TCP\s+\[([0-9a-f:]+)\]:30080 /gm)].map((m) => m[1]), [N1.v6], 'without the flag: the best address only');
   });
 
   test('session affinity ClientIP over IPv6: every connection from one client goes to the same endpoint', () => {

@@ -1,6 +1,6 @@
 // Runs INSIDE the test VM (IPVS exists only there): the real service proxy (planner, IPVS over netlink, dummy link,
 // ipsets and iptables) programs node 1 of a two-node namespace cluster, and real TCP/UDP/SCTP connections from a
-// pod, the node itself and an external client reach the endpoints as Kubernetes promises.
+// pod, the node itself and an external client reach the endpoints (on both nodes) as Kubernetes promises.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +16,7 @@ import { openRtnetlink } from '../../src/kernel/netlink/rtnetlink.ts';
 import type { NetlinkSocket } from '../../src/kernel/netlink/socket.ts';
 import { service, slice } from '../unit/proxy/fixtures.ts';
 import { NodeOneServices } from './proxy-source.ts';
+import { sctpAnswersUntil } from './sctp.ts';
 import { buildTopology, datagramAnswer, EXTERNAL_IP, LongConnection, N1_IP, POD, tcpAnswers, type Topology } from './proxy-topology.ts';
 
 const IN_VM = process.env['KUBE_ROUTER_IN_VM'] === '1';
@@ -47,7 +48,7 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
   before(async () => {
     t = await buildTopology();
     const parsed = parseCommandLine(['--hostname-override=n1', '--run-router=false', '--run-firewall=false',
-      '--service-cluster-ip-range=10.96.0.0/16', '--service-external-ip-range=198.18.10.0/24'], {});
+      '--service-cluster-ip-range=10.96.0.0/16', '--service-external-ip-range=198.18.10.0/24', '--loadbalancer-ip-range=198.18.20.0/24'], {});
     assert.equal(parsed.kind, 'run');
     options = (parsed as { options: Options }).options;
     const opened = await openIpvs({ netns: t.n1.path });
@@ -62,11 +63,13 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
     source.put(service('np', { type: 'NodePort', clusterIP: '10.96.0.20', clusterIPs: ['10.96.0.20'], ports: ports(80, 8080, 'TCP', 30080) }), slice('np', 'IPv4', both, slicePorts(8080)));
     source.put(service('nplocal', { type: 'NodePort', externalTrafficPolicy: 'Local', clusterIP: '10.96.0.21', clusterIPs: ['10.96.0.21'], ports: ports(80, 8080, 'TCP', 30081) }), slice('nplocal', 'IPv4', both, slicePorts(8080)));
     source.put(service('ext', { clusterIP: '10.96.0.30', clusterIPs: ['10.96.0.30'], externalIPs: ['198.18.10.5', '203.0.113.9'], ports: ports(80, 8080) }), slice('ext', 'IPv4', both, slicePorts(8080)));
+    source.put(service('lb', { type: 'LoadBalancer', clusterIP: '10.96.0.31', clusterIPs: ['10.96.0.31'], ports: ports(80, 8080, 'TCP', 30082) },
+      { ingress: [{ ip: '198.18.20.5' }, { ip: '198.18.20.6', ipMode: 'Proxy' }] }), slice('lb', 'IPv4', both, slicePorts(8080)));
     source.put(service('aff', { clusterIP: '10.96.0.40', clusterIPs: ['10.96.0.40'], sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: ports(80, 8080) }), slice('aff', 'IPv4', both, slicePorts(8080)));
     source.put(service('dgram', { clusterIP: '10.96.0.50', clusterIPs: ['10.96.0.50'], ports: [{ name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 }] }),
       slice('dgram', 'IPv4', both, [{ name: 'dns', port: 5353, protocol: 'UDP' }]));
-    source.put(service('sctp', { clusterIP: '10.96.0.51', clusterIPs: ['10.96.0.51'], ports: [{ name: 'sig', protocol: 'SCTP', port: 3868, targetPort: 3868 }] }),
-      slice('sctp', 'IPv4', [{ ip: POD.p1, node: 'n1' }], [{ name: 'sig', port: 3868, protocol: 'SCTP' }]));
+    source.put(service('sctp', { type: 'NodePort', clusterIP: '10.96.0.51', clusterIPs: ['10.96.0.51'], ports: [{ name: 'sig', protocol: 'SCTP', port: 3868, targetPort: 3868, nodePort: 30868 }] }),
+      slice('sctp', 'IPv4', both, [{ name: 'sig', port: 3868, protocol: 'SCTP' }]));
     source.put(service('hp', { clusterIP: '10.96.0.60', clusterIPs: ['10.96.0.60'], ports: ports(80, 8080) }, { annotations: { 'kube-router.io/service.hairpin': '' } }), slice('hp', 'IPv4', [{ ip: POD.p1, node: 'n1' }], slicePorts(8080)));
     source.put(service('echo', { clusterIP: '10.96.0.70', clusterIPs: ['10.96.0.70'], ports: ports(81, 8081) }), slice('echo', 'IPv4', both, slicePorts(8081)));
     controller = await build();
@@ -106,15 +109,27 @@ describe('service proxy in the VM kernel', { skip: IN_VM ? false : 'runs inside 
     assert.ok(problems.some((p) => p.key === 'default/ext' && p.reason === 'InvalidExternalIP'));
   });
 
+  test('a load-balancer ingress IP answers from outside (the remote endpoint sees the node); an ipMode Proxy one is not programmed', () => {
+    assert.deepEqual(counts(tcpAnswers(t.external, '198.18.20.5', 80, 2)), { [`p1 ${EXTERNAL_IP}`]: 1, [`p2 ${N1_IP}`]: 1 }, ipvsTable());
+    assert.doesNotMatch(ipvsTable(), /198\.18\.20\.6/);
+  });
+
   test('session affinity ClientIP: every connection from one client goes to the same endpoint', () => {
     const answers = counts(tcpAnswers(t.c1, '10.96.0.40', 80, 5));
     assert.equal(Object.keys(answers).length, 1, JSON.stringify(answers));
     assert.match(ipvsTable(), /TCP\s+10\.96\.0\.40:80 rr persistent 60/);
   });
 
-  test('UDP and SCTP Services reach their endpoints', () => {
+  test('a UDP Service reaches its endpoints', () => {
     assert.match(datagramAnswer(t.c1, 'UDP', '10.96.0.50', 53, 3), new RegExp(`^p[12] ${POD.c1}`));
-    assert.match(datagramAnswer(t.c1, 'SCTP', '10.96.0.51', 3868, 3), new RegExp(`^p1 ${POD.c1}`));
+  });
+
+  test('an SCTP ClusterIP reaches the local and the remote endpoint from a pod, which both see the pod address', () => {
+    assert.deepEqual(sctpAnswersUntil(t.c1, '10.96.0.51', 3868, [`p1 ${POD.c1}`, `p2 ${POD.c1}`]), [`p1 ${POD.c1}`, `p2 ${POD.c1}`], ipvsTable());
+  });
+
+  test('an SCTP NodePort from outside: the local endpoint sees the client, the remote one the node (masquerade)', () => {
+    assert.deepEqual(sctpAnswersUntil(t.external, N1_IP, 30868, [`p1 ${EXTERNAL_IP}`, `p2 ${N1_IP}`]), [`p1 ${EXTERNAL_IP}`, `p2 ${N1_IP}`], ipvsTable());
   });
 
   // Hairpin (see the proxy README, "Hairpin and bridge netfilter"): the reply P:8080 → VIP is de-SNATed to P in

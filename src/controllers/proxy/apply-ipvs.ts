@@ -111,7 +111,7 @@ export class IpvsApplier {
 
   /**
    * Full reconcile: every planned service converged from a fresh listing; services the kernel has that are not
-   * planned are deleted when `owned` claims them, left alone otherwise.
+   * planned are deleted when `owned` claims them or this applier programmed them, left alone otherwise.
    */
   async fullSync(desired: Iterable<VirtualService>, owned: (s: IpvsService) => boolean): Promise<FullSyncReport> {
     const listed = await this.ipvs.listServices();
@@ -122,6 +122,9 @@ export class IpvsApplier {
     const ops: IpvsOp[] = [];
     const opOwner: VirtualService[] = [];
     const planned = new Set<string>();
+    // What this applier programmed is its own even where the ownership rule no longer says so: a NodePort on a node
+    // address that has since gone away (no longer local) would otherwise stay in the kernel for good.
+    const appliedBefore = new Set([...this.applied.values()].map((vs) => serviceKeyString(ipvsKeyOf(vs))));
     this.applied.clear();
     for (const vs of desired) {
       const spec = ipvsSpecOf(vs);
@@ -139,7 +142,7 @@ export class IpvsApplier {
       this.applied.set(vs.key, vs); // corrected below for the services whose changes were refused
     }
     for (const [id, s] of inKernel) {
-      if (planned.has(id) || !owned(s)) continue;
+      if (planned.has(id) || !(owned(s) || appliedBefore.has(id))) continue;
       ops.push({ op: 'delete-service', service: serviceKeyOf(s) });
       report.deletedStale++;
     }

@@ -16,6 +16,8 @@ describe('service proxy in the test VM', { skip }, () => {
 
   test('in the VM, Services answer from pods, the node and outside as Kubernetes promises', (t) => {
     t.diagnostic(`build ${run.buildMs} ms, boot-to-test-start ${run.bootMs} ms, total ${run.totalMs} ms`);
+    // The in-VM result of each test with its duration, so slow steps show in the host report.
+    for (const line of run.output.split('\n')) if (/^\s*[✔✖] /.test(line)) t.diagnostic(line.trim());
     assert.ok(run.passed, `in-VM test failed (exit ${run.exitCode}):\n${run.output}\n${run.error ?? ''}`);
     assert.match(run.output, /(?:ℹ|#) pass [1-9]/, `no in-VM test passed:\n${run.output}`);
     assert.match(run.output, /(?:ℹ|#) fail 0/, `in-VM tests failed:\n${run.output}`);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IpvsApplier, ipvsKeyOf, ipvsSpecOf } from '../../../src/controllers/proxy/apply-ipvs.ts';
-import type { VirtualService } from '../../../src/controllers/proxy/model.ts';
+import { virtualServiceKey, type VirtualService } from '../../../src/controllers/proxy/model.ts';
 import { planService } from '../../../src/controllers/proxy/plan-service.ts';
 import { ipvsService, type IpvsService } from '../../../src/kernel/ipvs.ts';
 import { FakeIpvs } from '../../helpers/fake-ipvs.ts';
@@ -102,6 +102,23 @@ describe('IPVS applier', () => {
     const quiet = await applier.fullSync([drifted, vsOf('b', '10.96.0.2', ['198.18.1.3'])], owned);
     assert.equal(quiet.ops, 0, 'a second full sync finds nothing to do');
     assert.equal(fake.batches.length, 0);
+  });
+
+  it('full sync deletes a service it programmed that the ownership rule no longer claims (a NodePort on a vanished node address)', async () => {
+    const fake = new FakeIpvs();
+    const local = new Set(['198.51.100.11', '198.51.100.111']);
+    const owned = (s: IpvsService) => 'address' in s && (s.address.startsWith('10.96.') || local.has(s.address));
+    const cluster = vsOf('np', '10.96.0.5', ['198.18.1.1']);
+    const onNode = (address: string): VirtualService => ({ ...cluster, key: virtualServiceKey('TCP', address, 30080), address, port: 30080, frontend: 'NodePort' });
+    const foreign = ipvsService({ family: 4, protocol: 'tcp', address: '198.51.100.200', port: 30080, scheduler: 'wlc' });
+    assert.ok((await fake.addService(foreign)).ok);
+    const applier = new IpvsApplier(fake);
+    await applier.fullSync([cluster, onNode('198.51.100.11'), onNode('198.51.100.111')], owned);
+    assert.equal((await kernelView(fake)).length, 4);
+    local.delete('198.51.100.111');
+    const r = await applier.fullSync([cluster, onNode('198.51.100.11')], owned);
+    assert.equal(r.deletedStale, 1);
+    assert.deepEqual((await kernelView(fake)).map((l) => l.split(' ').slice(0, 2).join(' ')), ['tcp 10.96.0.5:80', 'tcp 198.51.100.11:30080', 'tcp 198.51.100.200:30080']);
   });
 
   it('removing a Service deletes its virtual service; an unknown key is ignored', async () => {
