@@ -17,17 +17,6 @@ import { sharedLabels, sharedString, sharedStructure } from './shared-values.ts'
 /** Annotations a controller may read: kube-router's own, and the leader-election record routing skips slices by. */
 const KEPT_ANNOTATION = /^kube-router\.io\/|^control-plane\.alpha\.kubernetes\.io\/leader$/;
 
-// apiVersion and kind repeat in every object, and JSON.parse gives each its own copy: share one per spelling
-// (a handful exist, so the table stays small; anything past the bound is kept as it came).
-const common = new Map<string, string>();
-function shared<T extends string>(text: T | undefined): T | undefined {
-  if (text === undefined) return undefined;
-  const hit = common.get(text);
-  if (hit !== undefined) return hit as T;
-  if (common.size < 64) common.set(text, text);
-  return text;
-}
-
 function keptAnnotations(all: Record<string, string> | undefined): Record<string, string> | undefined {
   if (!all) return undefined;
   let kept: Record<string, string> | undefined;
@@ -40,9 +29,9 @@ function keptAnnotations(all: Record<string, string> | undefined): Record<string
  * Not generation nor deletionTimestamp: no controller reads them of these kinds (NetworkPolicies, which are
  * stored whole, keep theirs).
  */
-function slimMeta(m: ObjectMeta | undefined): ObjectMeta {
+function slimMeta(m: ObjectMeta | undefined, keepUid = true): ObjectMeta {
   return {
-    name: m?.name, namespace: sharedString(m?.namespace), uid: m?.uid, resourceVersion: m?.resourceVersion,
+    name: m?.name, namespace: sharedString(m?.namespace), uid: keepUid ? m?.uid : undefined, resourceVersion: m?.resourceVersion,
     labels: sharedLabels(m?.labels), annotations: keptAnnotations(m?.annotations),
   };
 }
@@ -81,7 +70,7 @@ export function slimPod(pod: Pod): Pod {
   const spec = pod.spec;
   const status = pod.status;
   return {
-    apiVersion: shared(pod.apiVersion), kind: shared(pod.kind), metadata: slimMeta(pod.metadata),
+    apiVersion: sharedString(pod.apiVersion), kind: sharedString(pod.kind), metadata: slimMeta(pod.metadata),
     spec: spec && {
       nodeName: sharedString(spec.nodeName), hostNetwork: spec.hostNetwork,
       containers: slimContainers(spec.containers) ?? [], initContainers: slimContainers(spec.initContainers),
@@ -104,7 +93,7 @@ export function slimService(svc: Service): Service {
   }
   const ingress = svc.status?.loadBalancer?.ingress;
   return {
-    apiVersion: shared(svc.apiVersion), kind: shared(svc.kind), metadata: slimMeta(svc.metadata), spec,
+    apiVersion: sharedString(svc.apiVersion), kind: sharedString(svc.kind), metadata: slimMeta(svc.metadata), spec,
     status: svc.status && { loadBalancer: { ingress } },
   };
 }
@@ -126,7 +115,7 @@ function slimEndpoint(e: Endpoint): Endpoint {
 export function slimEndpointSlice(slice: EndpointSlice): EndpointSlice {
   return {
     // no uid: Events about a slice name it by namespace and name (there are three slices per Service or so)
-    apiVersion: shared(slice.apiVersion), kind: shared(slice.kind), metadata: { ...slimMeta(slice.metadata), uid: undefined }, addressType: sharedString(slice.addressType),
+    apiVersion: sharedString(slice.apiVersion), kind: sharedString(slice.kind), metadata: slimMeta(slice.metadata, false), addressType: sharedString(slice.addressType),
     ports: sharedStructure(slice.ports?.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port }))),
     endpoints: slice.endpoints?.map(slimEndpoint) ?? [],
   };
@@ -135,7 +124,7 @@ export function slimEndpointSlice(slice: EndpointSlice): EndpointSlice {
 /** Routing, the proxy and the firewall read a Node's addresses, pod CIDRs and kube-router annotations. */
 export function slimNode(node: Node): Node {
   return {
-    apiVersion: shared(node.apiVersion), kind: shared(node.kind), metadata: slimMeta(node.metadata),
+    apiVersion: sharedString(node.apiVersion), kind: sharedString(node.kind), metadata: slimMeta(node.metadata),
     spec: node.spec && { podCIDR: node.spec.podCIDR, podCIDRs: node.spec.podCIDRs },
     status: node.status && { addresses: node.status.addresses },
   };

@@ -78,7 +78,6 @@ export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string
   let ipv4: string[] = NO_IPS;
   let ipv6: string[] = NO_IPS;
   for (const r of raw) {
-    if (!r) continue;
     const parsed = parseIp(r);
     if (!parsed.ok) continue;
     // the canonical form is nearly always the text as given: keep that string instead of a copy per pod
