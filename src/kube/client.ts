@@ -212,7 +212,7 @@ export class KubeClient {
 /**
  * A response body as text, decoded chunk by chunk into a (V8 heap) string. undici's text() first joins every
  * chunk into one native buffer: list pages are ~1 MB each, and after the first such buffer is freed glibc serves
- * the next ones from its heap (its mmap threshold rises to their size), which then stayed ~20 MB larger for
+ * the next ones from its heap (its mmap threshold rises to their size), which then stayed ~15 MB larger for
  * good after a start-up at 50k pods.
  */
 async function bodyText(body: AsyncIterable<Buffer>): Promise<string> {
