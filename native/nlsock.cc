@@ -116,7 +116,7 @@ class NlSock : public Napi::Addon<NlSock> {
  private:
   std::map<int, Watch*> watches_;
 
-  // open(protocol, netnsPath?, rcvbufBytes?) -> fd. With a netns path the socket is created inside
+  // open(protocol, netnsPath?, rcvbufBytes?, sndbufBytes?) -> fd. With a netns path the socket is created inside
   // that namespace (a socket keeps the namespace it was born in) and this thread switches back.
   Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -153,6 +153,12 @@ class NlSock : public Napi::Addon<NlSock> {
       // FORCE ignores rmem_max (needs CAP_NET_ADMIN); fall back to the capped variant.
       if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    }
+    if (info.Length() > 3 && info[3].IsNumber()) {
+      // A datagram may be as big as the send buffer: big batches go in few sendto calls.
+      int bytes = info[3].As<Napi::Number>().Int32Value();
+      if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
     }
     return Napi::Number::New(env, fd);
   }

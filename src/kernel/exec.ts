@@ -2,7 +2,9 @@
 // named network namespace: stdout as a value on success, otherwise an error classified here, once, so callers
 // branch on its kind and never read the tool's error text.
 import { spawn } from 'node:child_process';
-import { basename } from 'node:path';
+import { closeSync, mkdtempSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { err, ok, type Result } from '../result.ts';
 
 /**
@@ -32,8 +34,9 @@ export interface ExecError {
 
 export interface ExecOptions {
   /**
-   * Written to the tool's stdin (stdin is closed either way). Chunks (see inChunks) are pulled one at a time
-   * as the pipe drains, so a big restore never sits in memory as one string.
+   * Written to the tool's stdin (stdin is closed either way). Chunks (see inChunks) are pulled one at a time,
+   * so a big restore never sits in memory as one string: more than one chunk is spooled to an unlinked
+   * temporary file that becomes the tool's stdin (see spool), one chunk goes through a pipe.
    */
   input?: string | Iterable<string>;
   /** Kill the tool after this long (default DEFAULT_TIMEOUT_MS). */
@@ -96,10 +99,71 @@ export function classifyFailure(tool: string, args: readonly string[], outcome: 
   return { ...base, kind: 'exit', message };
 }
 
-function runProcess(file: string, argv: readonly string[], options: ExecOptions): Promise<ProcessOutcome> {
+async function runProcess(file: string, argv: readonly string[], options: ExecOptions): Promise<ProcessOutcome> {
+  const input = options.input ?? '';
+  if (typeof input === 'string') return runWith(file, argv, options, input);
+  const chunks = input[Symbol.iterator]();
+  const first = chunks.next();
+  const second = first.done ? first : chunks.next();
+  if (second.done) return runWith(file, argv, options, first.done ? '' : first.value);
+  let fd: number;
+  try {
+    fd = await spool([first.value, second.value], chunks);
+  } catch (e) {
+    return { spawnErrorCode: (e as NodeJS.ErrnoException).code ?? 'EIO', stdout: '', stderr: `spooling the input of ${file}: ${String(e)}` };
+  }
+  try {
+    return await runWith(file, argv, options, fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Yield to the event loop after this much spooled input, so a huge restore does not hold it. */
+const SPOOL_YIELD_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Writes the chunks to a temporary file that is unlinked at once and returns its descriptor (offset 0, the
+ * writes are positional): the tool then reads its whole input at file speed. Fed through a pipe it waited for
+ * each chunk on our event loop, and at start-up other controllers hold that loop: a 50k-pod ipset restore took
+ * twice as long as from a file. Memory stays one chunk; nothing is left on disk, even if we die.
+ */
+async function spool(head: string[], rest: Iterator<string>): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'kube-router-input-'));
+  const path = join(dir, 'input');
+  const fd = openSync(path, 'w+', 0o600);
+  unlinkSync(path);
+  rmdirSync(dir);
+  try {
+    let position = 0;
+    let sinceYield = 0;
+    const put = (chunk: string): void => {
+      const bytes = Buffer.from(chunk, 'utf8');
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off, position + off);
+      position += bytes.length;
+      sinceYield += bytes.length;
+    };
+    for (const chunk of head) put(chunk);
+    for (let next = rest.next(); !next.done; next = rest.next()) {
+      put(next.value);
+      if (sinceYield >= SPOOL_YIELD_BYTES) {
+        sinceYield = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    return fd;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+function runWith(file: string, argv: readonly string[], options: ExecOptions, stdin: string | number): Promise<ProcessOutcome> {
   return new Promise((resolve) => {
     let settled = false;
-    const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, { stdio: [typeof stdin === 'number' ? stdin : 'pipe', 'pipe', 'pipe'] });
+    const stdout = child.stdout as NodeJS.ReadableStream & { destroy(): void };
+    const stderr = child.stderr as NodeJS.ReadableStream & { destroy(): void };
     const out: Buffer[] = [];
     const errOut: Buffer[] = [];
     let timedOut = false;
@@ -120,60 +184,23 @@ function runProcess(file: string, argv: readonly string[], options: ExecOptions)
       timedOut = true;
       child.kill('SIGKILL');
       // A grandchild (a shell's) may keep the pipes open: do not wait for them.
-      child.stdout.destroy();
-      child.stderr.destroy();
+      stdout.destroy();
+      stderr.destroy();
       finish(null);
     }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => errOut.push(d));
+    stdout.on('data', (d: Buffer) => out.push(d));
+    stderr.on('data', (d: Buffer) => errOut.push(d));
     child.on('error', (e: NodeJS.ErrnoException) => {
       spawnErrorCode = e.code ?? 'EUNKNOWN';
       // A process that never started emits no 'close' of its own on every Node version.
       if (child.pid === undefined) finish(null);
     });
     child.on('close', (code) => finish(code));
-    child.stdin.on('error', () => undefined);
-    const input = options.input ?? '';
-    if (typeof input === 'string') child.stdin.end(input);
-    else feed(child.stdin, input[Symbol.iterator]());
-  });
-}
-
-/**
- * How much input may wait in our buffer for the pipe. The stream's own mark (16 KiB) would make every 64 KiB
- * chunk wait for 'drain', one event-loop turn per chunk: with other controllers busy on the loop (the first syncs
- * at start-up) the tool then sat idle between chunks, and a 50k-pod ipset restore took twice as long as the
- * same input from a file. With a window, libuv keeps the pipe full on its own, and it is topped up whenever a
- * written chunk leaves less than half of it queued (not only once it is empty); memory stays bounded by it.
- */
-const INPUT_WINDOW_BYTES = 1024 * 1024;
-
-/** Writes chunks while less than the window waits for the pipe, then closes it; stops if the tool went away. */
-function feed(stdin: NodeJS.WritableStream & { destroyed: boolean; writableLength: number }, chunks: Iterator<string>): void {
-  let done = false;
-  let pumping = false;
-  const pump = (): void => {
-    if (pumping || done) return;
-    pumping = true;
-    while (stdin.writableLength < INPUT_WINDOW_BYTES) {
-      if (stdin.destroyed) {
-        done = true;
-        break;
-      }
-      const next = chunks.next();
-      if (next.done) {
-        done = true;
-        stdin.end();
-        break;
-      }
-      stdin.write(next.value, written);
+    if (typeof stdin === 'string') {
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(stdin);
     }
-    pumping = false;
-  };
-  const written = (): void => {
-    if (stdin.writableLength < INPUT_WINDOW_BYTES / 2) pump();
-  };
-  pump();
+  });
 }
 
 /** Tool input as one string (recording fakes and wrappers in tests and benches; never on the write path). */

@@ -18,7 +18,8 @@ export interface NetpolExec extends Exec {
 export function netpolExec(netns?: string): NetpolExec {
   let socket: NetlinkSocket | undefined;
   return Object.assign(processExec(netns), {
-    netfilter: () => (socket ??= NetlinkSocket.open(NETLINK_NETFILTER, netns ? { netns: `/run/netns/${netns}`, timeoutMs: 5000 } : { timeoutMs: 5000 })),
+    // A 2 MiB send buffer: a first sync's 50k-pod sets go to the kernel in one or two datagrams.
+    netfilter: () => (socket ??= NetlinkSocket.open(NETLINK_NETFILTER, { ...(netns ? { netns: `/run/netns/${netns}` } : {}), timeoutMs: 5000, sndbufBytes: 2 * 1024 * 1024 })),
     resetNetfilter() {
       void socket?.close();
       socket = undefined;

@@ -1,6 +1,7 @@
 // The iptables + ipset backend's door to the kernel: reads back only what we own (our chains, our jumps in
-// INPUT/FORWARD/OUTPUT, our ipsets) and applies a change list as ipset restore, one iptables-restore
-// --noflush per family, then stale-set destruction — each one exec — with the userspace the system uses.
+// INPUT/FORWARD/OUTPUT, our ipsets) and applies a change list as set writes (over netlink, `ipset restore`
+// where there is no socket or the kernel refused), one iptables-restore --noflush per family with the
+// userspace the system uses, then member removals and stale-set destruction.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { inChunks, withMessage } from '../../kernel/exec.ts';
 import { firstRule, iptablesRestore, iptablesTool as toolOf, saveTable, type IptablesMode, type IptablesTarget } from '../../kernel/iptables.ts';
 import { ipsetRestore, ipsetScriptLines, listSetNames, saveSets, type IpsetOp } from '../../kernel/ipset.ts';
 import { err, ok, type Result } from '../../result.ts';
-import { ipsetMemberMessage, type IpsetMemberChange } from '../../kernel/netlink/ipset.ts';
+import { writeIpsetOps } from '../../kernel/ipset-netlink.ts';
 import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { secondsSince, type NetpolExec } from './apply-exec.ts';
@@ -37,29 +38,13 @@ export type ObservedKernel = Partial<Record<Family, ObservedFamily>>;
  */
 export interface ApplyReport extends ChangeCounts {
   execs: number;
-  /** How the member changes were applied, when not by `ipset restore`. */
+  /** How the set changes were written, when not by `ipset restore`. */
   ipsetVia?: 'netlink';
 }
 
 const saveMetric = { ipv4: metrics.iptablesV4SaveTime, ipv6: metrics.iptablesV6SaveTime };
 const restoreMetric = { ipv4: metrics.iptablesV4RestoreTime, ipv6: metrics.iptablesV6RestoreTime };
 const ipsetMetric = { ipv4: metrics.policyIpsetV4RestoreTime, ipv6: metrics.policyIpsetV6RestoreTime };
-
-/** The set changes as per-address netlink operations, or null when they are more than plain member changes. */
-function memberOps(changes: readonly FamilyChanges[]): IpsetMemberChange[] | null {
-  const out: IpsetMemberChange[] = [];
-  for (const { ipset } of changes) {
-    if (ipset.create.length + ipset.replace.length > 0) return null;
-    for (const [op, list] of [['delete', ipset.del], ['add', ipset.add]] as const) {
-      for (const { set, member } of list) {
-        // Networks and nomatch entries (ipBlock sets) keep going through ipset restore.
-        if (member.nomatch || member.entry.includes('/')) return null;
-        out.push({ set, op, address: member.entry });
-      }
-    }
-  }
-  return out;
-}
 
 export class IptablesApplier {
   constructor(private readonly exec: NetpolExec, readonly mode: IptablesMode) {}
@@ -113,7 +98,7 @@ export class IptablesApplier {
    * 2. the rules (one iptables-restore --noflush per family);
    * 3. members removed: a pod moving from policy A to policy B keeps A's verdict until its chain jumps to B
    *    (removing it from A's set first would leave it matched by neither); when no rule changes, 1 and 3 are one step;
-   * 4. stale sets destroyed, now that no rule references them (in the same ipset restore as 3 when that runs one).
+   * 4. stale sets destroyed, now that no rule references them (one write with 3).
    */
   async apply(changes: readonly FamilyChanges[]): Promise<Result<ApplyReport>> {
     const report: ApplyReport = { ...changeCounts(changes), execs: 0 };
@@ -130,43 +115,51 @@ export class IptablesApplier {
       restoreMetric[c.family].observe(secondsSince(start));
       if (!r.ok) return r;
     }
-    // Member removals (over netlink when possible) and stale sets: one ipset restore at most.
-    let lateDels: FamilyChanges[] = [];
-    if (rulesChange) {
-      const dels = changes.map(onlyDels);
-      const members = memberOps(dels);
-      if (dels.some((c) => c.ipset.del.length > 0)) {
-        if (members !== null && (await this.applyMembers(members))) report.ipsetVia = 'netlink';
-        else lateDels = dels;
-      }
-    }
-    if (lateDels.length > 0 || changes.some((c) => c.ipset.destroy.length > 0)) {
-      report.execs++;
-      const ops = (function* (): Generator<IpsetOp> {
-        for (const c of lateDels) yield* ipsetChangeOps(c.ipset);
+    if (changes.some((c) => (rulesChange && c.ipset.del.length > 0) || c.ipset.destroy.length > 0)) {
+      const r = await this.writeSets(() => (function* (): Generator<IpsetOp> {
+        if (rulesChange) for (const c of changes) yield* ipsetChangeOps(onlyDels(c).ipset);
         for (const c of changes) yield* ipsetDestroyOps(c.ipset);
-      })();
-      const r = withMessage(await ipsetRestore(this.exec, ops));
+      })(), report);
       if (!r.ok) return r;
     }
     return ok(report);
   }
 
-  /** Set creations, refills and member changes: plain members over netlink when possible, else ipset restore. */
+  /** Set creations, refills and member changes, before the rules that may match on them. */
   private async applySets(changes: readonly FamilyChanges[], report: ApplyReport): Promise<Result<unknown>> {
     if (changes.every((c) => c.ipset.create.length + c.ipset.replace.length + c.ipset.add.length + c.ipset.del.length === 0)) return ok(null);
     const start = process.hrtime.bigint();
-    const members = memberOps(changes);
-    const viaNetlink = members !== null && (await this.applyMembers(members));
-    if (viaNetlink) report.ipsetVia = 'netlink';
-    if (!viaNetlink) report.execs++;
-    // Rendered op by op as ipset reads them: never the whole script in memory.
-    const ops = (function* () { for (const c of changes) yield* ipsetChangeOps(c.ipset); })();
-    const r = viaNetlink ? ok(undefined) : withMessage(await ipsetRestore(this.exec, ops));
+    const r = await this.writeSets(() => (function* () { for (const c of changes) yield* ipsetChangeOps(c.ipset); })(), report);
     const seconds = secondsSince(start);
     for (const c of changes) if (!isEmptyIpsetChange({ ...c.ipset, destroy: [] })) ipsetMetric[c.family].observe(seconds);
     return r;
   }
+
+  /**
+   * Writes set operations over netlink when this exec has a socket (no process, no text for ipset to parse,
+   * the kernel's work on the addon's thread), else, or after a refusal, as one `ipset -exist restore` of the
+   * same operations, which is safe after any part of them landed. `ops` is called once per attempt: the
+   * operations are rendered as they are written, never held whole.
+   */
+  private async writeSets(ops: () => Iterable<IpsetOp>, report: ApplyReport): Promise<Result<unknown>> {
+    if (this.exec.netfilter) {
+      let written: Result<number>;
+      try {
+        written = await writeIpsetOps(this.exec.netfilter(), ops());
+      } catch (e) {
+        written = err(String(e));
+      }
+      if (written.ok) {
+        if (written.value > 0) report.ipsetVia = 'netlink';
+        return ok(null);
+      }
+      this.exec.resetNetfilter?.();
+      log.info({ err: written.error }, 'ipset over netlink failed; writing the same with ipset restore');
+    }
+    report.execs++;
+    return withMessage(await ipsetRestore(this.exec, ops()));
+  }
+
 
   /**
    * Whether the kernel would take these changes, made against nothing (the whole state), tried in a throwaway
@@ -197,22 +190,5 @@ export class IptablesApplier {
     const changes = diff({ families: families.map(emptyFamily), rejections: [] }, observed.value);
     if (changes.every((c) => isEmptyChange(c.iptables) && isEmptyIpsetChange(c.ipset))) return ok(null);
     return this.apply(changes);
-  }
-
-  /**
-   * Member additions and deletions straight over netlink (no process start): true when every one was
-   * accepted. Otherwise the caller runs `ipset restore` with the same changes, which is safe to repeat.
-   */
-  private async applyMembers(ops: IpsetMemberChange[]): Promise<boolean> {
-    if (!this.exec.netfilter || ops.length === 0) return false;
-    try {
-      const r = await this.exec.netfilter().batch(ops.map(ipsetMemberMessage));
-      if (r.errors.length > 0) log.debug({ err: r.errors[0]?.message, failed: r.errors.length }, 'ipset netlink batch refused; using ipset restore');
-      return r.errors.length === 0;
-    } catch (e) {
-      this.exec.resetNetfilter?.();
-      log.debug({ err: e }, 'ipset netlink batch failed; using ipset restore');
-      return false;
-    }
   }
 }

@@ -10,7 +10,8 @@ import { iptablesTool } from '../../../src/controllers/netpol/apply-iptables.ts'
 import { CHAIN_COMMON, type Family } from '../../../src/controllers/netpol/model.ts';
 import { nftTableName } from '../../../src/controllers/netpol/render-nft.ts';
 import type { SyncReport } from '../../../src/controllers/netpol/sync-backends.ts';
-import { backendName, iptablesSnapshot, newController, nftSnapshot, shopCluster, writes, type Backend } from './controller-harness.ts';
+import { backendName, iptablesSnapshot, newController, nftSnapshot, recordingNetnsExec, shopCluster, writes, type Backend } from './controller-harness.ts';
+import type { NetpolExec } from '../../../src/controllers/netpol/apply-exec.ts';
 
 const skip = !isRoot || !haveCommand('ipset') || !haveCommand('iptables-legacy-restore') || !haveCommand('nft') ? 'needs root, ipset, iptables, nft' : false;
 
@@ -120,7 +121,8 @@ for (const b of IPT_BACKENDS) {
 
       exec.commands.length = 0;
       await controller.handleChanges([c.remove('NetworkPolicy', 'shop/api-in')]);
-      assert.deepEqual(writes(exec.commands), ['iptables-' + b.mode + '-restore -w --noflush', 'ip6tables-' + b.mode + '-restore -w --noflush', 'ipset -exist restore']);
+      // The rules go first (one tool run per family), then the sets they used, over netlink.
+      assert.deepEqual(writes(exec.commands), ['iptables-' + b.mode + '-restore -w --noflush', 'ip6tables-' + b.mode + '-restore -w --noflush']);
       assert.doesNotMatch(n.exec('ipset', ['list', '-n']), /KUBE-SRC-|KUBE-DST-/);
       assert.doesNotMatch(n.exec(iptablesTool(b.mode, 'ipv4', 'save'), ['-t', 'filter']), /KUBE-NWPLCY-(?!COMMON|DEFAULT|TAIL)/);
       assertForeignIntact(n, b);
@@ -138,6 +140,29 @@ function jumpComment(n: TestNetns, b: Backend, builtin: string): string {
 }
 
 const tables = (n: TestNetns): string => n.exec('nft', ['list', 'tables']);
+
+test('[iptables-nft] with no netlink socket (or a refusal on it) the same sets are written by ipset restore', { skip }, async () => {
+  const viaNetlink = new TestNetns('krt-npc');
+  const viaTool = new TestNetns('krt-npc');
+  try {
+    const c = shopCluster();
+    const b: Backend = { kind: 'iptables', mode: 'nft' };
+    const first = newController(viaNetlink, c, b);
+    await first.controller.fullSync();
+    assert.equal(first.controller.lastSync?.report.applied?.ipsetVia, 'netlink');
+    assert.ok(!first.exec.commands.some((cmd) => cmd.startsWith('ipset -exist restore')));
+    const broken = recordingNetnsExec(viaTool);
+    const noSocket: NetpolExec = Object.assign(broken, { netfilter: () => { throw new Error('no netlink here'); } });
+    const second = newController(viaTool, c, b, { exec: noSocket });
+    await second.controller.fullSync();
+    assert.equal(second.controller.lastSync?.report.applied?.ipsetVia, undefined);
+    assert.ok(broken.commands.includes('ipset -exist restore'), broken.commands.join('; '));
+    assert.equal(iptablesSnapshot(viaTool, b.mode), iptablesSnapshot(viaNetlink, b.mode));
+  } finally {
+    viaNetlink.delete();
+    viaTool.delete();
+  }
+});
 
 test('[nftables] adopts, repairs a flushed set, applies changes in one nft -f, and switching backends removes the other\'s rules', { skip }, async () => {
   const n = new TestNetns('krt-npc');

@@ -3,7 +3,7 @@
 // exist, and a timeout that kills the tool.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyFailure, processExec, withMessage, type ExecError } from '../../../src/kernel/exec.ts';
@@ -30,6 +30,34 @@ test('a successful run returns stdout, with stdin fed from input, and counts the
   const r = await exec.run('sh', ['-c', 'tr a-z A-Z'], { input: 'hello\n' });
   assert.deepEqual(r, { ok: true, value: 'HELLO\n' });
   assert.equal(exec.count, before + 1);
+});
+
+test('input of many chunks reaches the tool whole, pulled lazily, with no file left behind', async () => {
+  const spoolDir = mkdtempSync(join(tmpdir(), 'krt-spool-'));
+  const lines = 200_000;
+  let pulled = 0;
+  const chunks = (function* () {
+    for (let i = 0; i < lines; i += 1000) {
+      pulled++;
+      yield Array.from({ length: 1000 }, (_, j) => `line ${i + j}`).join('\n') + '\n';
+    }
+  })();
+  const spooled = processExec();
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = spoolDir;
+  try {
+    // The tool sees every line in order and its stdin ends (wc exits), whatever the chunking.
+    const r = await spooled.run('sed', ['-n', '1p;${p;=}'], { input: chunks });
+    assert.deepEqual(r, { ok: true, value: `line 0\nline ${lines - 1}\n${lines}\n` });
+    assert.equal(pulled, lines / 1000);
+    assert.deepEqual(readdirSync(spoolDir), [], 'the temporary input is unlinked');
+    // One chunk goes through a pipe; a tool that never reads its input still finishes.
+    assert.deepEqual(await spooled.run('sh', ['-c', 'echo ok'], { input: ['a\n', 'b\n'][Symbol.iterator]() }), { ok: true, value: 'ok\n' });
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+    rmSync(spoolDir, { recursive: true, force: true });
+  }
 });
 
 test('a missing binary is tool-not-found, whether the spawn fails or a shell exits 127', async () => {
