@@ -192,6 +192,17 @@ export function formatIp(address: IpAddress): string {
   return bytesToIp(address.bytes);
 }
 
+/**
+ * The canonical text of an address, or null when it is none, without allocating for the common case: IPv4
+ * text Go accepts is already canonical (no leading zeros), so it comes back as the same string. Canonical IPv6
+ * text never contains a dot (an IPv4-mapped address is IPv4).
+ */
+export function canonicalIpText(text: string): string | null {
+  const kind = scanIp(text, 0, text.length, scratch);
+  if (kind === 0) return null;
+  return kind === 4 ? text : bytesToIp(scratch.subarray(0, 16));
+}
+
 /** The canonical text of an address: `::ffff:1.2.3.4` is `1.2.3.4`, `2001:DB8:0::1` is `2001:db8::1`. */
 export function canonicalIp(text: string): Result<string> {
   const parsed = parseIp(text);

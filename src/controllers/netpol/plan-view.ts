@@ -1,8 +1,8 @@
 // The planner's input (an immutable view of the cluster caches plus node facts and config) and the pure
 // questions asked of it: which pods take part in policy, which are local, their IPs, labels and ports.
-import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
+import type { Container, Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
-import { familyName, parseIp, formatIp } from '../../net/ip.ts';
+import { canonicalIpText } from '../../net/ip.ts';
 import { podIPsOf } from '../../kube/slim.ts';
 import type { Family, L4Protocol } from './model.ts';
 import type { Labels } from './selectors.ts';
@@ -44,10 +44,20 @@ export interface PolicyPod {
 export const podKeyOf = (p: Pod): string => `${p.metadata?.namespace ?? 'default'}/${p.metadata?.name ?? ''}`;
 export const namedPortKey = (name: string, protocol: L4Protocol): string => `${name}/${protocol}`;
 
-function sameIp(a: string, b: string): boolean {
-  const x = parseIp(a);
-  const y = parseIp(b);
-  return x.ok && y.ok && formatIp(x.value) === formatIp(y.value);
+/**
+ * Whether a pod's hostIP is one of this node's addresses, compared canonically. Every pod asks, and hostIPs
+ * are few (one per node): the answers are kept per node-address list.
+ */
+let hostAnswers = { nodeIPs: [] as readonly string[], local: new Map<string, boolean>() };
+function isNodeAddress(hostIP: string, nodeIPs: readonly string[]): boolean {
+  if (hostAnswers.nodeIPs !== nodeIPs) hostAnswers = { nodeIPs, local: new Map() };
+  let local = hostAnswers.local.get(hostIP);
+  if (local === undefined) {
+    const host = canonicalIpText(hostIP);
+    local = host !== null && nodeIPs.some((n) => canonicalIpText(n) === host);
+    if (hostAnswers.local.size < 65_536) hostAnswers.local.set(hostIP, local);
+  }
+  return local;
 }
 
 // Every pod of the cluster becomes a PolicyPod (peers are matched against all of them), so at 50k pods their
@@ -78,12 +88,10 @@ export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string
   let ipv4: string[] = NO_IPS;
   let ipv6: string[] = NO_IPS;
   for (const r of raw) {
-    const parsed = parseIp(r);
-    if (!parsed.ok) continue;
-    // the canonical form is nearly always the text as given: keep that string instead of a copy per pod
-    const formatted = formatIp(parsed.value);
-    const ip = formatted === r ? r : formatted;
-    if (familyName(parsed.value.family) === 'ipv4') {
+    // the canonical form is nearly always the text as given: that string is kept, not a copy per pod
+    const ip = canonicalIpText(r);
+    if (ip === null) continue;
+    if (!ip.includes(':')) {
       if (!ipv4.includes(ip)) ipv4 = ipv4 === NO_IPS ? [ip] : [...ipv4, ip];
     } else if (!ipv6.includes(ip)) {
       ipv6 = ipv6 === NO_IPS ? [ip] : [...ipv6, ip];
@@ -94,9 +102,27 @@ export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string
   ipv6.sort();
   const hostIP = pod.status?.hostIP;
   const local = (pod.spec?.nodeName !== undefined && pod.spec.nodeName === nodeName) ||
-    (hostIP !== undefined && nodeIPs.some((n) => sameIp(n, hostIP)));
+    (hostIP !== undefined && isNodeAddress(hostIP, nodeIPs));
+  const containers = pod.spec?.containers ?? [];
+  const init = pod.spec?.initContainers;
+  let namedPorts = init && init.length > 0 ? undefined : portsOfContainers.get(containers);
+  if (!namedPorts) {
+    namedPorts = namedPortsOf(init && init.length > 0 ? [...containers, ...init] : containers);
+    if (!init || init.length === 0) portsOfContainers.set(containers, namedPorts);
+  }
+  const namespace = pod.metadata?.namespace ?? 'default';
+  const name = pod.metadata?.name ?? '';
+  return {
+    key: `${namespace}/${name}`, namespace, name, labels: pod.metadata?.labels ?? {}, ips: { ipv4, ipv6 }, local, namedPorts,
+  };
+}
+
+// Replicas share one containers list (kube/slim.ts): its port table is worked out once per list.
+const portsOfContainers = new WeakMap<readonly Container[], ReadonlyMap<string, number>>();
+
+function namedPortsOf(containers: readonly Container[]): ReadonlyMap<string, number> {
   const namedPorts = new Map<string, number>();
-  for (const c of [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])]) {
+  for (const c of containers) {
     for (const port of c.ports ?? []) {
       if (!port.name) continue;
       const proto = (port.protocol ?? 'TCP').toLowerCase();
@@ -105,12 +131,7 @@ export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string
       if (!namedPorts.has(k)) namedPorts.set(k, port.containerPort);
     }
   }
-  const namespace = pod.metadata?.namespace ?? 'default';
-  const name = pod.metadata?.name ?? '';
-  return {
-    key: `${namespace}/${name}`, namespace, name, labels: pod.metadata?.labels ?? {}, ips: { ipv4, ipv6 }, local,
-    namedPorts: sharedPortTable(namedPorts),
-  };
+  return sharedPortTable(namedPorts);
 }
 
 /** Everything the planner needs from a view, computed once. */

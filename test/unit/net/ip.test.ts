@@ -2,7 +2,7 @@
 // fast path agreeing with it byte for byte.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bytesToIp, canonicalIp, ipFromBigInt, ipToBigInt, ipToBytes, isIp, parseIp } from '../../../src/net/ip.ts';
+import { bytesToIp, canonicalIp, canonicalIpText, ipFromBigInt, ipToBigInt, ipToBytes, isIp, parseIp } from '../../../src/net/ip.ts';
 
 /** [input, family, canonical text] for accepted addresses. */
 const accepted: Array<[string, 4 | 6, string]> = [
@@ -76,6 +76,7 @@ test('addresses Go accepts parse to their family and canonical text', () => {
     assert.equal(parsed.value.family, family, input);
     assert.equal(parsed.value.bytes.length, family === 4 ? 4 : 16, input);
     assert.deepEqual(canonicalIp(input), { ok: true, value: text }, input);
+    assert.equal(canonicalIpText(input), text, input);
     assert.equal(isIp(input), true, input);
   }
 });
@@ -84,6 +85,7 @@ test('addresses Go rejects are errors, and the netlink fast path throws on them'
   for (const [input, why] of rejected) {
     assert.equal(parseIp(input).ok, false, `${JSON.stringify(input)}: ${why}`);
     assert.equal(isIp(input), false, why);
+    assert.equal(canonicalIpText(input), null, why);
     assert.throws(() => ipToBytes(input), TypeError, why);
   }
 });
