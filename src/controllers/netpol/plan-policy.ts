@@ -5,7 +5,7 @@ import {
   MARK_ALLOWED, type ChainSpec, type Family, type PolicyChainInfo, type Rule, type RuleMatch, type SetMatch, type SetMember, type SetSpec,
 } from './model.ts';
 import { ipBlockSetName, namedPortSetName, peerPodSetName, policyChainName, targetSetName } from './names.ts';
-import type { Direction, NormalizedPolicy, NormalizedRule } from './policy-spec.ts';
+import type { Direction, NormalizedPeer, NormalizedPolicy, NormalizedRule } from './policy-spec.ts';
 import { namedPortKey, type PolicyPod, type PreparedView } from './plan-view.ts';
 import { selectorMatches, type CompiledSelector, type Labels } from './selectors.ts';
 
@@ -109,16 +109,22 @@ function namedPortMembers(candidates: readonly PolicyPod[], portKey: string, fam
 }
 
 function findSelectorPeerPods(prepared: PreparedView, policy: NormalizedPolicy, rule: NormalizedRule): PolicyPod[] {
-  const found = new Map<string, PolicyPod>();
-  for (const peer of rule.peers ?? []) {
-    if (peer.kind !== 'pods') continue;
+  const peers = (rule.peers ?? []).filter((p): p is Extract<NormalizedPeer, { kind: 'pods' }> => p.kind === 'pods');
+  const found: PolicyPod[] = [];
+  const seen = peers.length > 1 ? new Set<string>() : null;
+  for (const peer of peers) {
     const namespaces = peer.namespaceSelector === null ? [policy.namespace]
       : prepared.podNamespaces.filter((ns) => selectorMatches(peer.namespaceSelector as CompiledSelector, prepared.namespaceLabels(ns)));
     for (const ns of namespaces) {
-      for (const pod of prepared.podsIn(ns)) if (selectorMatches(peer.podSelector, pod.labels)) found.set(pod.key, pod);
+      // One selector test per distinct labels object (replicas share theirs), not per pod.
+      for (const [labels, pods] of prepared.labelGroupsIn(ns)) {
+        if (!selectorMatches(peer.podSelector, labels)) continue;
+        if (!seen) found.push(...pods);
+        else for (const pod of pods) if (!seen.has(pod.key)) seen.add(pod.key), found.push(pod);
+      }
     }
   }
-  return [...found.values()];
+  return found;
 }
 
 const hostCidr = (family: Family, ip: string): string => `${ip}/${hostPrefixLen(family)}`;
@@ -140,7 +146,7 @@ function directionPlan(prepared: PreparedView, policy: NormalizedPolicy, family:
   const chainRules: Rule[] = [];
   const targetDef = targetDefinition(policy);
   const targetSet = targetSetName(targetDef, family, dir);
-  const targetPods = prepared.podsIn(namespace).filter((p) => p.local && isTarget(policy, p));
+  const targetPods = prepared.localPodsIn(namespace).filter((p) => isTarget(policy, p));
   sets.push({ name: targetSet, type: 'hash:ip', family, members: sortedMembers(targetPods.flatMap((p) => p.ips[family])) });
   const targetMatch: SetMatch = { set: targetSet, dir: dir === 'ingress' ? 'dst' : 'src' };
 

@@ -122,11 +122,15 @@ export class PlanState {
     const prepared = state.prepared;
     const policies = policiesOf(view);
     for (const policy of policies) state.setEntry(policy.key, state.planEntry(prepared, policy));
-    for (const pod of prepared.pods) {
-      state.pods.set(pod.key, pod);
-      for (const f of state.families) {
-        const fw = podFirewallFor(pod, f, policies);
-        if (fw) state.firewalls[f].set(pod.key, fw);
+    for (const [key, pod] of prepared.podsByKey) state.pods.set(key, pod);
+    const families = state.families;
+    // Only local pods have a firewall.
+    for (const ns of prepared.podNamespaces) {
+      for (const pod of prepared.localPodsIn(ns)) {
+        for (const f of families) {
+          const fw = podFirewallFor(pod, f, policies);
+          if (fw) state.firewalls[f].set(pod.key, fw);
+        }
       }
     }
     for (const [key, pod] of quarantine.pods) {
@@ -169,7 +173,7 @@ export class PlanState {
     };
     const families: PolicyEntry['families'] = {};
     for (const f of this.families) families[f] = planPolicyFamily(prepared, policy, f);
-    const localTargets = prepared.podsIn(policy.namespace).filter((p) => p.local && isTarget(policy, p)).map((p) => p.key);
+    const localTargets = prepared.localPodsIn(policy.namespace).filter((p) => isTarget(policy, p)).map((p) => p.key);
     return { rejection: policy.rejection ?? null, normalizedCidrs: policy.normalizedCidrs, families, localTargets };
   }
 

@@ -65,6 +65,7 @@ function isNodeAddress(hostIP: string, nodeIPs: readonly string[]): boolean {
 // ports (every replica of a workload) share one port table.
 const NO_IPS: string[] = Object.freeze([]) as unknown as string[];
 const NO_PORTS: ReadonlyMap<string, number> = new Map();
+const NO_LABELS: Labels = Object.freeze({});
 const portTables = new Map<string, ReadonlyMap<string, number>>();
 /** Bound on the shared tables: past it a pod keeps its own (correct, only larger). */
 const MAX_PORT_TABLES = 4096;
@@ -113,7 +114,7 @@ export function toPolicyPod(pod: Pod, nodeName: string, nodeIPs: readonly string
   const namespace = pod.metadata?.namespace ?? 'default';
   const name = pod.metadata?.name ?? '';
   return {
-    key: `${namespace}/${name}`, namespace, name, labels: pod.metadata?.labels ?? {}, ips: { ipv4, ipv6 }, local, namedPorts,
+    key: `${namespace}/${name}`, namespace, name, labels: pod.metadata?.labels ?? NO_LABELS, ips: { ipv4, ipv6 }, local, namedPorts,
   };
 }
 
@@ -142,6 +143,13 @@ export interface PreparedView {
   podsByKey: ReadonlyMap<string, PolicyPod>;
   /** Pods of one namespace, sorted by key (empty if none). */
   podsIn(namespace: string): readonly PolicyPod[];
+  /** The local ones among them, in the same order. */
+  localPodsIn(namespace: string): readonly PolicyPod[];
+  /**
+   * The pods of one namespace grouped by their labels object: replicas share one (kube/slim.ts), so a selector
+   * is evaluated once per group instead of once per pod. Groups and pods in podsIn order.
+   */
+  labelGroupsIn(namespace: string): ReadonlyMap<Labels, readonly PolicyPod[]>;
   /** Namespaces that have at least one pod, sorted. */
   podNamespaces: readonly string[];
   namespaceLabels(namespace: string): Labels;
@@ -168,21 +176,49 @@ function toPolicyPodCached(pod: Pod, nodeName: string, nodeIPs: readonly string[
 
 const byPodKey = (a: PolicyPod, b: PolicyPod): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
-/** The pods of a view by key and by namespace; prepared views share them until a pod changes. */
+/**
+ * The pods of a view by key and by namespace; prepared views share them until a pod changes. The per-namespace
+ * local lists and label groups are filled on first use and carried to the next view for the namespaces no
+ * change touched.
+ */
 interface PodIndex {
   byKey: ReadonlyMap<string, PolicyPod>;
   byNamespace: ReadonlyMap<string, readonly PolicyPod[]>;
+  local: Map<string, readonly PolicyPod[]>;
+  groups: Map<string, ReadonlyMap<Labels, readonly PolicyPod[]>>;
 }
 const indexOf = new WeakMap<PreparedView, PodIndex>();
+const NO_PODS: readonly PolicyPod[] = [];
+
+function groupByLabels(pods: readonly PolicyPod[]): ReadonlyMap<Labels, readonly PolicyPod[]> {
+  const groups = new Map<Labels, PolicyPod[]>();
+  for (const p of pods) {
+    const g = groups.get(p.labels);
+    if (g) g.push(p);
+    else groups.set(p.labels, [p]);
+  }
+  return groups;
+}
 
 function preparedFrom(view: ClusterView, index: PodIndex, namespaces: readonly string[]): PreparedView {
   let all: PolicyPod[] | null = null;
+  const podsIn = (namespace: string): readonly PolicyPod[] => index.byNamespace.get(namespace) ?? NO_PODS;
   const prepared: PreparedView = {
     view, podsByKey: index.byKey, podNamespaces: namespaces,
     get pods() {
       return (all ??= [...index.byKey.values()]);
     },
-    podsIn: (namespace) => index.byNamespace.get(namespace) ?? [],
+    podsIn,
+    localPodsIn(namespace) {
+      let local = index.local.get(namespace);
+      if (!local) index.local.set(namespace, (local = podsIn(namespace).filter((p) => p.local)));
+      return local;
+    },
+    labelGroupsIn(namespace) {
+      let groups = index.groups.get(namespace);
+      if (!groups) index.groups.set(namespace, (groups = groupByLabels(podsIn(namespace))));
+      return groups;
+    },
     namespaceLabels: namespaceLabelLookup(view),
   };
   indexOf.set(prepared, index);
@@ -205,7 +241,7 @@ export function prepareView(view: ClusterView, onlyPod?: string): PreparedView {
     else byNamespace.set(p.namespace, [p]);
   }
   for (const list of byNamespace.values()) list.sort(byPodKey);
-  return preparedFrom(view, { byKey, byNamespace }, [...byNamespace.keys()].sort());
+  return preparedFrom(view, { byKey, byNamespace, local: new Map(), groups: new Map() }, [...byNamespace.keys()].sort());
 }
 
 /**
@@ -240,7 +276,13 @@ export function advanceView(prev: PreparedView, view: ClusterView, changed: Read
   }
   const namespaces = touched.size > 0 && [...touched].some((ns) => byNamespace.has(ns) !== prev.podNamespaces.includes(ns))
     ? [...byNamespace.keys()].sort() : prev.podNamespaces;
-  return preparedFrom(view, { byKey, byNamespace }, namespaces);
+  const local = new Map(index.local);
+  const groups = new Map(index.groups);
+  for (const ns of touched) {
+    local.delete(ns);
+    groups.delete(ns);
+  }
+  return preparedFrom(view, { byKey, byNamespace, local, groups }, namespaces);
 }
 
 /** Labels of a namespace by name; one missing from the cache still has the label the API server always sets. */
