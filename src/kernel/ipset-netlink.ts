@@ -23,9 +23,9 @@ interface Pending {
 
 // The highest revision of each set type the kernel has, per socket (a kernel answers the same each time).
 const revisions = new WeakMap<NetlinkSocket, Map<string, number>>();
-const typeKey = (spec: IpsetSpec): string => `${spec.type}/${spec.family}`;
+const typeKey = (spec: Pick<IpsetSpec, 'type' | 'family'>): string => `${spec.type}/${spec.family}`;
 
-async function learnRevision(socket: NetlinkSocket, known: Map<string, number>, spec: IpsetSpec): Promise<void> {
+async function learnRevision(socket: NetlinkSocket, known: Map<string, number>, spec: Pick<IpsetSpec, 'type' | 'family'>): Promise<void> {
   const q = ipsetTypeQuery(spec.type, spec.family);
   const rev = typeRevisionOf(await socket.request(q.type, q.flags, q.payload));
   if (rev === undefined) throw new Error(`ipset: the kernel did not say which revisions of ${spec.type} it has`);
@@ -38,6 +38,36 @@ function hashsizeOf(spec: IpsetSpec): number | undefined {
   if (o.length === 0) return undefined;
   if (o.length === 2 && o[0] === 'hashsize' && /^\d+$/.test(o[1] ?? '')) return Number(o[1]);
   throw new Error(`ipset: creation options ${o.join(' ')} are not written over netlink`);
+}
+
+/**
+ * The revisions of these set types (spec.type / spec.family) the kernel behind the socket has, asked once per
+ * socket: with them, setCreationMessages encodes without waiting.
+ */
+export async function typeRevisions(socket: NetlinkSocket, specs: readonly Pick<IpsetSpec, 'type' | 'family'>[]): Promise<ReadonlyMap<string, number>> {
+  let known = revisions.get(socket);
+  if (!known) revisions.set(socket, (known = new Map()));
+  for (const spec of specs) if (!known.has(typeKey(spec))) await learnRevision(socket, known, spec);
+  return known;
+}
+
+/**
+ * The messages creating one set and adding its members, as `create` writes them; null when the type's revision
+ * is not in `known` or the creation options are not ones written over netlink.
+ */
+export function setCreationMessages(spec: IpsetSpec, members: Iterable<IpsetEntry>, known: ReadonlyMap<string, number>): RequestMessage[] | null {
+  const revision = known.get(typeKey(spec));
+  let hashsize: number | undefined;
+  try {
+    hashsize = hashsizeOf(spec);
+  } catch {
+    return null;
+  }
+  if (revision === undefined) return null;
+  return [
+    ipsetCreateMessage({ name: spec.name, type: spec.type, family: spec.family, revision, ...(hashsize !== undefined ? { hashsize } : {}) }),
+    ...ipsetEntriesMessages(spec.name, spec.family, 'add', members),
+  ];
 }
 
 /** A type whose revision must be asked of the kernel before the generator can go on. */

@@ -12,14 +12,18 @@ export interface NetpolExec extends Exec {
   readonly netfilter?: () => NetlinkSocket;
   /** Drops the socket (after a failed or timed-out batch); the next use opens a new one. */
   resetNetfilter?(): void;
+  /** A new NETLINK_NETFILTER socket in the same namespace, the caller's to close (prewrite-sets.ts). */
+  openNetfilter?(): NetlinkSocket;
 }
 
 /** An exec for the current namespace, or for the named one. */
 export function netpolExec(netns?: string): NetpolExec {
   let socket: NetlinkSocket | undefined;
+  // A 2 MiB send buffer: a first sync's 50k-pod sets go to the kernel in one or two datagrams.
+  const open = (): NetlinkSocket => NetlinkSocket.open(NETLINK_NETFILTER, { ...(netns ? { netns: `/run/netns/${netns}` } : {}), timeoutMs: 5000, sndbufBytes: 2 * 1024 * 1024 });
   return Object.assign(processExec(netns), {
-    // A 2 MiB send buffer: a first sync's 50k-pod sets go to the kernel in one or two datagrams.
-    netfilter: () => (socket ??= NetlinkSocket.open(NETLINK_NETFILTER, { ...(netns ? { netns: `/run/netns/${netns}` } : {}), timeoutMs: 5000, sndbufBytes: 2 * 1024 * 1024 })),
+    netfilter: () => (socket ??= open()),
+    openNetfilter: open,
     resetNetfilter() {
       void socket?.close();
       socket = undefined;

@@ -9,7 +9,7 @@ import { inChunks, withMessage } from '../../kernel/exec.ts';
 import { firstRule, iptablesRestore, iptablesTool as toolOf, saveTable, type IptablesMode, type IptablesTarget } from '../../kernel/iptables.ts';
 import { ipsetRestore, ipsetScriptLines, listSetNames, saveSets, type IpsetOp } from '../../kernel/ipset.ts';
 import { err, ok, type Result } from '../../result.ts';
-import { writeIpsetOps } from '../../kernel/ipset-netlink.ts';
+import { typeRevisions, writeIpsetOps } from '../../kernel/ipset-netlink.ts';
 import { logger } from '../../observe/log.ts';
 import { metrics } from '../../observe/metrics.ts';
 import { secondsSince, type NetpolExec } from './apply-exec.ts';
@@ -17,6 +17,7 @@ import { changeCounts, diff, emptyFamily, type ChangeCounts, type FamilyChanges,
 import { FAMILIES, IPV6_SET_PREFIX, isOwnedSet, type Family, TOP_CHAIN_OF } from './model.ts';
 import { parseIpsetSave, type ObservedSet } from './parse-ipset-save.ts';
 import { parseIptablesSave } from './parse-iptables-save.ts';
+import { SetPrewriter } from './prewrite-sets.ts';
 import { iptablesRestoreLines, isEmptyChange } from './render-iptables.ts';
 import { ipsetChangeOps, ipsetDestroyOps, isEmptyIpsetChange } from './render-ipset.ts';
 
@@ -75,6 +76,23 @@ export class IptablesApplier {
       }
     }
     return ok(true);
+  }
+
+  /**
+   * A writer for the new sets of a full plan while it is being made (prewrite-sets.ts), given the sets the
+   * kernel has; null when this exec has no netlink sockets or the kernel would not say its set revisions.
+   */
+  async setPrewriter(present: ReadonlySet<string>, families: readonly Family[]): Promise<SetPrewriter | null> {
+    const open = this.exec.openNetfilter;
+    if (!open || !this.exec.netfilter) return null;
+    try {
+      const revisions = await typeRevisions(this.exec.netfilter(), families.flatMap((f) => (['hash:ip', 'hash:net'] as const).map((type) => ({ type, family: f === 'ipv4' ? 4 as const : 6 as const }))));
+      return new SetPrewriter(open, present, revisions);
+    } catch (e) {
+      this.exec.resetNetfilter?.();
+      log.debug({ err: e }, 'no set revisions from the kernel; new sets are written with the rest');
+      return null;
+    }
   }
 
   /** Our chains, jumps and sets per family, read from the kernel. */

@@ -102,10 +102,20 @@ export class NetpolController implements Controller {
     const view = this.deps.source.view();
     if (!view.ok) throw new Error(view.error);
     this.liftChangedQuarantine();
-    let state = PlanState.full(view.value, this.quarantine());
-    const planSeconds = secondsSince(start);
+    // The kernel is read first, so a backend can write the plan's new sets while the rest is being planned.
+    const begun = await this.deps.backend.beginFull?.(FAMILIES.filter((f) => view.value.config.families.includes(f)));
+    const early = begun?.ok ? begun.value : undefined;
+    const planStart = process.hrtime.bigint();
+    let state: PlanState;
+    try {
+      state = PlanState.full(view.value, this.quarantine(), early?.onSets);
+    } catch (e) {
+      await early?.written?.(); // the early writes' sockets are closed before giving up
+      throw e;
+    }
+    const planSeconds = secondsSince(planStart);
     this.state = state;
-    let r = await this.deps.backend.full(state);
+    let r = await this.deps.backend.full(state, early);
     if (!r.ok && (await this.isolate(view.value, state, r.error))) {
       state = PlanState.full(view.value, this.quarantine());
       this.state = state;

@@ -115,13 +115,20 @@ export class PlanState {
     return FAMILIES.filter((f) => this.view.config.families.includes(f));
   }
 
-  /** Plans everything from scratch, the quarantined objects failing closed. */
-  static full(fullView: ClusterView, quarantine: Quarantine = NO_QUARANTINE): PlanState {
+  /**
+   * Plans everything from scratch, the quarantined objects failing closed. `onSets` hears each policy's sets
+   * as soon as they are planned (a backend may start writing new ones while the rest is planned).
+   */
+  static full(fullView: ClusterView, quarantine: Quarantine = NO_QUARANTINE, onSets?: (sets: readonly SetSpec[]) => void): PlanState {
     const view = withoutPods(fullView, quarantine.pods);
     const state = new PlanState(view, quarantine);
     const prepared = state.prepared;
     const policies = policiesOf(view);
-    for (const policy of policies) state.setEntry(policy.key, state.planEntry(prepared, policy));
+    for (const policy of policies) {
+      const entry = state.planEntry(prepared, policy);
+      state.setEntry(policy.key, entry);
+      if (onSets) for (const part of Object.values(entry.families)) onSets(part.sets);
+    }
     for (const [key, pod] of prepared.podsByKey) state.pods.set(key, pod);
     const families = state.families;
     // Only local pods have a firewall.

@@ -19,7 +19,9 @@ export function isEmptyIpsetChange(c: IpsetChanges): boolean {
   return c.create.length + c.replace.length + c.del.length + c.add.length + c.destroy.length === 0;
 }
 
-const spec = (s: SetSpec): IpsetSpec => ({ name: s.name, type: s.type, family: s.family === 'ipv4' ? 4 : 6, options: hashSizeOptions(s.members.length) });
+/** A planned set as kernel/ipset.ts creates it (sized for its members). */
+export const ipsetSpecOf = (s: SetSpec): IpsetSpec => ({ name: s.name, type: s.type, family: s.family === 'ipv4' ? 4 : 6, options: hashSizeOptions(s.members.length) });
+const spec = ipsetSpecOf;
 
 /** The operations of `ipset -exist restore` run before the iptables transaction, produced lazily. */
 export function* ipsetChangeOps(c: IpsetChanges): Generator<IpsetOp> {

@@ -2,10 +2,11 @@
 // full sync, the cache of the last apply on an incremental one) and apply only the difference. The nftables
 // one is in sync-nft.ts.
 import { ok, type Result } from '../../result.ts';
-import type { IptablesApplier, ApplyReport } from './apply-iptables.ts';
-import { diffFamily, type ChangeCounts, type FamilyChanges } from './diff.ts';
+import type { IptablesApplier, ApplyReport, ObservedKernel } from './apply-iptables.ts';
+import { changeCounts, diffFamily, type ChangeCounts, type FamilyChanges, type ObservedFamily } from './diff.ts';
 
-import type { Family, FamilyState } from './model.ts';
+import type { Family, FamilyState, SetSpec } from './model.ts';
+import type { ObservedSet } from './parse-ipset-save.ts';
 import { AppliedCache } from './observe-cache.ts';
 import type { Delta, PlanState } from './plan-state.ts';
 import { isEmptyChange } from './render-iptables.ts';
@@ -28,10 +29,27 @@ export interface SyncReport {
   applySeconds?: number;
 }
 
+/**
+ * A full sync begun before its plan: the kernel read, and a hook that hears each policy's sets as they are
+ * planned (the iptables backend writes the new ones meanwhile).
+ */
+export interface FullStart {
+  observed: ObservedKernel;
+  observeSeconds: number;
+  onSets?: (sets: readonly SetSpec[]) => void;
+  /** Waits for the early writes: the sets the kernel now has as planned. */
+  written?: () => Promise<SetSpec[]>;
+}
+
 export interface SyncBackend {
   readonly kind: 'iptables' | 'nftables';
-  /** Re-reads the kernel and repairs any difference (adopts existing state without rewriting it). */
-  full(state: PlanState): Promise<Result<SyncReport>>;
+  /** Reads the kernel before a full plan is made (optional: backends without it read it in full()). */
+  beginFull?(families: readonly Family[]): Promise<Result<FullStart>>;
+  /**
+   * Re-reads the kernel (or takes what beginFull read) and repairs any difference (adopts existing state
+   * without rewriting it).
+   */
+  full(state: PlanState, start?: FullStart): Promise<Result<SyncReport>>;
   /** Applies what a delta touched. */
   incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>>;
   /** Removes everything of ours in these families (they were enabled by an earlier run, not this one). */
@@ -57,6 +75,24 @@ export function deltaChanges(state: PlanState, delta: Delta, cache: AppliedCache
 export const fromNothing = (state: PlanState): FamilyChanges[] =>
   state.families.map((f) => diffFamily(state.familyState(f), { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
 
+/** The observation with sets written early added, as the kernel now has them. */
+function withSets(observed: ObservedKernel, sets: readonly SetSpec[]): ObservedKernel {
+  const out: ObservedKernel = {};
+  const merged = new Map<string, ObservedSet>();
+  for (const o of Object.values(observed)) for (const [name, set] of o.sets) merged.set(name, set);
+  for (const set of sets) merged.set(set.name, { ...set, foreignOptions: false });
+  for (const [family, o] of Object.entries(observed) as [Family, ObservedFamily][]) out[family] = { iptables: o.iptables, sets: merged };
+  return out;
+}
+
+/** The report of an apply with the sets written early counted in. */
+function withEarly(report: ApplyReport, early: readonly SetSpec[]): ApplyReport {
+  if (early.length === 0) return report;
+  let members = 0;
+  for (const set of early) members += set.members.length;
+  return { ...report, setsCreated: report.setsCreated + early.length, membersAdded: report.membersAdded + members, ipsetVia: 'netlink' };
+}
+
 const nothing = (changes: FamilyChanges[]): boolean => changes.every((c) => isEmptyChange(c.iptables) && isEmptyIpsetChange(c.ipset));
 
 export class IptablesSync implements SyncBackend {
@@ -79,17 +115,41 @@ export class IptablesSync implements SyncBackend {
     return first.ok ? ok(!first.value) : first;
   }
 
-  async full(state: PlanState): Promise<Result<SyncReport>> {
-    const families = state.families;
+  async beginFull(families: readonly Family[]): Promise<Result<FullStart>> {
     const t0 = process.hrtime.bigint();
     const observed = await this.applier.observe(families);
-    const observeSeconds = secondsSince(t0);
     if (!observed.ok) return observed;
+    const present = new Set(Object.values(observed.value).flatMap((o) => [...o.sets.keys()]));
+    const prewriter = await this.applier.setPrewriter(present, families);
+    const start: FullStart = { observed: observed.value, observeSeconds: secondsSince(t0) };
+    if (prewriter) {
+      start.onSets = (sets) => prewriter.offer(sets);
+      start.written = () => prewriter.finish();
+    }
+    return ok(start);
+  }
+
+  async full(state: PlanState, start?: FullStart): Promise<Result<SyncReport>> {
+    const families = state.families;
+    let observed: ObservedKernel;
+    let observeSeconds: number;
+    let early: SetSpec[] = [];
+    if (start) {
+      ({ observed, observeSeconds } = start);
+      early = (await start.written?.()) ?? [];
+      if (early.length > 0) observed = withSets(observed, early);
+    } else {
+      const t0 = process.hrtime.bigint();
+      const read = await this.applier.observe(families);
+      observeSeconds = secondsSince(t0);
+      if (!read.ok) return read;
+      observed = read.value;
+    }
     const desired = families.map((f) => state.familyState(f));
-    const changes = desired.map((d) => diffFamily(d, observed.value[d.family] ?? { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
+    const changes = desired.map((d) => diffFamily(d, observed[d.family] ?? { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
     if (nothing(changes)) {
       this.cache.replaceAll(desired);
-      return ok({ unchanged: true, observeSeconds });
+      return ok(early.length === 0 ? { unchanged: true, observeSeconds } : { unchanged: false, applied: withEarly({ ...changeCounts([]), execs: 0 }, early), observeSeconds });
     }
     const t1 = process.hrtime.bigint();
     const r = await this.applier.apply(changes);
@@ -98,7 +158,7 @@ export class IptablesSync implements SyncBackend {
       return r;
     }
     this.cache.replaceAll(desired);
-    return ok({ unchanged: false, applied: r.value, observeSeconds, applySeconds: secondsSince(t1) });
+    return ok({ unchanged: false, applied: withEarly(r.value, early), observeSeconds, applySeconds: secondsSince(t1) });
   }
 
   async incremental(state: PlanState, delta: Delta): Promise<Result<SyncReport>> {

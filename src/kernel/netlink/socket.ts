@@ -89,6 +89,8 @@ export class NetlinkSocket {
   private readonly timeoutMs: number;
   private readonly chunkBytes: number;
   private nextSeq = 1;
+  /** Requests queued or in flight (sendNow needs none). */
+  private queued = 0;
   private closed = false;
   private subscribed = false;
   /** Requests run one at a time: replies for interleaved transactions would land in the wrong reader. */
@@ -169,9 +171,7 @@ export class NetlinkSocket {
       const { errors } = sortReplies(raw, seq0 + 1, messages.length, 0);
       return { acked: messages.length - errors.length, errors };
     };
-    const p = this.tail.then(run, run);
-    this.tail = p.catch(() => undefined);
-    return p;
+    return this.enqueue(run);
   }
 
   /**
@@ -212,9 +212,41 @@ export class NetlinkSocket {
       });
       return sortReplies(raw, firstSeq, messages.length, indexBase);
     };
+    return this.enqueue(run);
+  }
+
+  /** Runs after everything queued before it; counted in `queued` until it settles. */
+  private enqueue<T>(run: () => Promise<T>): Promise<T> {
+    this.queued++;
     const p = this.tail.then(run, run);
+    const settled = (): void => {
+      this.queued--;
+    };
+    p.then(settled, settled);
     this.tail = p.catch(() => undefined);
     return p;
+  }
+
+  /**
+   * Hands the messages (each with NLM_F_ACK, in one datagram) to the addon's thread before returning, so the
+   * kernel works through them while the caller goes on with synchronous work (a batch() only starts at the
+   * next microtask). Only on a socket with nothing queued; outcomes as batch() reports them.
+   */
+  sendNow(messages: RequestMessage[]): Promise<BatchResult> {
+    if (this.closed || this.queued > 0) throw new Error('netlink socket is closed or busy');
+    const firstSeq = this.allocSeqs(messages.length);
+    const wire = frameRequests(messages.map((m) => ({ ...m, flags: m.flags | NLM_F_ACK })), firstSeq);
+    if (wire.length > this.chunkBytes) throw new Error(`netlink: ${wire.length} bytes do not fit one datagram (${this.chunkBytes})`);
+    let replies!: Promise<Buffer>;
+    const run = (): Promise<Buffer> => replies;
+    replies = new Promise<Buffer>((resolve, reject) => {
+      this.lib.transact(this.fd, wire, firstSeq >>> 0, messages.length, this.timeoutMs, (err, raw) =>
+        err || !raw ? reject(err ?? new Error('nlsock.transact: no replies')) : resolve(raw));
+    });
+    return this.enqueue(run).then((raw) => {
+      const { errors } = sortReplies(raw, firstSeq, messages.length, 0);
+      return { acked: messages.length - errors.length, errors };
+    });
   }
 }
 

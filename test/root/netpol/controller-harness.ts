@@ -25,6 +25,7 @@ export function recordingNetnsExec(n: TestNetns): NetpolExec & { commands: strin
   return {
     commands,
     ...(inner.netfilter ? { netfilter: inner.netfilter } : {}),
+    ...(inner.openNetfilter ? { openNetfilter: inner.openNetfilter } : {}),
     resetNetfilter: () => inner.resetNetfilter?.(),
     get count() {
       return inner.count;
