@@ -25,11 +25,17 @@ interface Pending {
 const revisions = new WeakMap<NetlinkSocket, Map<string, number>>();
 const typeKey = (spec: Pick<IpsetSpec, 'type' | 'family'>): string => `${spec.type}/${spec.family}`;
 
+/**
+ * The newest revisions `ipset` 7.x (Debian's) knows: a set is created at most at these, so the node's ipset
+ * can still list and save it when the kernel has a newer revision than its userspace.
+ */
+const USERSPACE_REVISION: Readonly<Record<string, number>> = { 'hash:ip': 6, 'hash:net': 7 };
+
 async function learnRevision(socket: NetlinkSocket, known: Map<string, number>, spec: Pick<IpsetSpec, 'type' | 'family'>): Promise<void> {
   const q = ipsetTypeQuery(spec.type, spec.family);
   const rev = typeRevisionOf(await socket.request(q.type, q.flags, q.payload));
   if (rev === undefined) throw new Error(`ipset: the kernel did not say which revisions of ${spec.type} it has`);
-  known.set(typeKey(spec), rev);
+  known.set(typeKey(spec), Math.min(rev, USERSPACE_REVISION[spec.type] ?? rev));
 }
 
 /** hashsize from the creation options (the only one the controllers pass); others make the caller use the tool. */

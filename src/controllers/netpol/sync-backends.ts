@@ -131,6 +131,8 @@ export class IptablesSync implements SyncBackend {
 
   async full(state: PlanState, start?: FullStart): Promise<Result<SyncReport>> {
     const families = state.families;
+    // Worked out while the kernel may still be taking the early set writes.
+    const desired = families.map((f) => state.familyState(f));
     let observed: ObservedKernel;
     let observeSeconds: number;
     let early: SetSpec[] = [];
@@ -145,7 +147,6 @@ export class IptablesSync implements SyncBackend {
       if (!read.ok) return read;
       observed = read.value;
     }
-    const desired = families.map((f) => state.familyState(f));
     const changes = desired.map((d) => diffFamily(d, observed[d.family] ?? { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
     if (nothing(changes)) {
       this.cache.replaceAll(desired);

@@ -126,6 +126,11 @@ const ENTRIES_BYTES = 32 * 1024;
 const MAX_ENTRY_BYTES = 4 + 4 + 4 + 16 + 8 + 8;
 const scratch = new Uint8Array(16);
 
+function u16(buf: Buffer, off: number, value: number): void {
+  buf[off] = value & 0xff;
+  buf[off + 1] = value >>> 8;
+}
+
 /** One entry's DATA attribute written at `at` (returns the new end), or throws on a malformed entry. */
 function writeEntry(buf: Buffer, at: number, e: IpsetEntryText): number {
   const slash = e.entry.indexOf('/');
@@ -135,13 +140,15 @@ function writeEntry(buf: Buffer, at: number, e: IpsetEntryText): number {
   const size = kind === 4 ? 4 : 16;
   const start = at;
   let off = at + NLA_HDRLEN; // DATA
-  buf.writeUInt16LE(IPSET_ATTR_IP | NLA_F_NESTED, off + 2);
-  buf.writeUInt16LE(NLA_HDRLEN * 2 + size, off);
+  // Plain byte stores: this runs once per set member (45k times in a 50k-pod first sync).
+  u16(buf, off, NLA_HDRLEN * 2 + size);
+  u16(buf, off + 2, IPSET_ATTR_IP | NLA_F_NESTED);
   off += NLA_HDRLEN;
-  buf.writeUInt16LE(NLA_HDRLEN + size, off);
-  buf.writeUInt16LE((kind === 4 ? IPSET_ATTR_IPADDR_IPV4 : IPSET_ATTR_IPADDR_IPV6) | NLA_F_NET_BYTEORDER, off + 2);
-  buf.set(scratch.subarray(0, size), off + NLA_HDRLEN);
-  off += NLA_HDRLEN + size;
+  u16(buf, off, NLA_HDRLEN + size);
+  u16(buf, off + 2, (kind === 4 ? IPSET_ATTR_IPADDR_IPV4 : IPSET_ATTR_IPADDR_IPV6) | NLA_F_NET_BYTEORDER);
+  off += NLA_HDRLEN;
+  for (let i = 0; i < size; i++) buf[off + i] = scratch[i] as number;
+  off += size;
   if (slash >= 0) {
     const prefix = Number(e.entry.slice(slash + 1));
     if (!Number.isInteger(prefix) || prefix < 0 || prefix > size * 8) throw new TypeError(`not an ipset entry: ${e.entry}`);
@@ -157,8 +164,8 @@ function writeEntry(buf: Buffer, at: number, e: IpsetEntryText): number {
     buf.writeUInt32BE(IPSET_FLAG_NOMATCH, off + NLA_HDRLEN);
     off += NLA_HDRLEN + 4;
   }
-  buf.writeUInt16LE(off - start, start);
-  buf.writeUInt16LE(IPSET_ATTR_DATA | NLA_F_NESTED, start + 2);
+  u16(buf, start, off - start);
+  u16(buf, start + 2, IPSET_ATTR_DATA | NLA_F_NESTED);
   return align4(off);
 }
 
