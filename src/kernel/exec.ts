@@ -36,7 +36,8 @@ export interface ExecOptions {
   /**
    * Written to the tool's stdin (stdin is closed either way). Chunks (see inChunks) are pulled one at a time,
    * so a big restore never sits in memory as one string: more than one chunk is spooled to an unlinked
-   * temporary file that becomes the tool's stdin (see spool), one chunk goes through a pipe.
+   * temporary file that becomes the tool's stdin (see openSpool; through a pipe when no temporary file can be
+   * made), one chunk goes through a pipe.
    */
   input?: string | Iterable<string>;
   /** Kill the tool after this long (default DEFAULT_TIMEOUT_MS). */
@@ -106,10 +107,14 @@ async function runProcess(file: string, argv: readonly string[], options: ExecOp
   const first = chunks.next();
   const second = first.done ? first : chunks.next();
   if (second.done) return runWith(file, argv, options, first.done ? '' : first.value);
-  let fd: number;
+  const head = [first.value, second.value];
+  const fd = openSpool();
+  // No writable temporary directory (a read-only root filesystem): the pipe, as before spooling.
+  if (fd === null) return runWith(file, argv, options, (function* () { yield* head; for (let n = chunks.next(); !n.done; n = chunks.next()) yield n.value; })());
   try {
-    fd = await spool([first.value, second.value], chunks);
+    await fillSpool(fd, head, chunks);
   } catch (e) {
+    closeSync(fd);
     return { spawnErrorCode: (e as NodeJS.ErrnoException).code ?? 'EIO', stdout: '', stderr: `spooling the input of ${file}: ${String(e)}` };
   }
   try {
@@ -123,42 +128,49 @@ async function runProcess(file: string, argv: readonly string[], options: ExecOp
 const SPOOL_YIELD_BYTES = 8 * 1024 * 1024;
 
 /**
- * Writes the chunks to a temporary file that is unlinked at once and returns its descriptor (offset 0, the
- * writes are positional): the tool then reads its whole input at file speed. Fed through a pipe it waited for
- * each chunk on our event loop, and at start-up other controllers hold that loop: a 50k-pod ipset restore took
- * twice as long as from a file. Memory stays one chunk; nothing is left on disk, even if we die.
+ * A temporary file for a tool's input, unlinked at once (nothing is left on disk, even if we die), or null
+ * when none can be made. The tool then reads its whole input at file speed: fed through a pipe it waited for
+ * each chunk on our event loop, and at start-up other controllers hold that loop (a 50k-pod ipset restore took
+ * twice as long as from a file).
  */
-async function spool(head: string[], rest: Iterator<string>): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'kube-router-input-'));
-  const path = join(dir, 'input');
-  const fd = openSync(path, 'w+', 0o600);
-  unlinkSync(path);
-  rmdirSync(dir);
+function openSpool(): number | null {
   try {
-    let position = 0;
-    let sinceYield = 0;
-    const put = (chunk: string): void => {
-      const bytes = Buffer.from(chunk, 'utf8');
-      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off, position + off);
-      position += bytes.length;
-      sinceYield += bytes.length;
-    };
-    for (const chunk of head) put(chunk);
-    for (let next = rest.next(); !next.done; next = rest.next()) {
-      put(next.value);
-      if (sinceYield >= SPOOL_YIELD_BYTES) {
-        sinceYield = 0;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+    const dir = mkdtempSync(join(tmpdir(), 'kube-router-input-'));
+    const path = join(dir, 'input');
+    try {
+      const fd = openSync(path, 'w+', 0o600);
+      unlinkSync(path);
+      return fd;
+    } finally {
+      rmdirSync(dir);
     }
-    return fd;
-  } catch (e) {
-    closeSync(fd);
-    throw e;
+  } catch {
+    return null;
   }
 }
 
-function runWith(file: string, argv: readonly string[], options: ExecOptions, stdin: string | number): Promise<ProcessOutcome> {
+/** Writes the chunks at their positions (the descriptor's offset stays 0 for the tool); memory stays one chunk. */
+async function fillSpool(fd: number, head: readonly string[], rest: Iterator<string>): Promise<void> {
+  let position = 0;
+  let sinceYield = 0;
+  const put = (chunk: string): void => {
+    const bytes = Buffer.from(chunk, 'utf8');
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off, position + off);
+    position += bytes.length;
+    sinceYield += bytes.length;
+  };
+  for (const chunk of head) put(chunk);
+  for (let next = rest.next(); !next.done; next = rest.next()) {
+    put(next.value);
+    if (sinceYield >= SPOOL_YIELD_BYTES) {
+      sinceYield = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
+/** Runs the tool with stdin from a string or a chunk iterator (through a pipe), or from a spooled file's descriptor. */
+function runWith(file: string, argv: readonly string[], options: ExecOptions, stdin: string | number | Iterator<string>): Promise<ProcessOutcome> {
   return new Promise((resolve) => {
     let settled = false;
     const child = spawn(file, argv, { stdio: [typeof stdin === 'number' ? stdin : 'pipe', 'pipe', 'pipe'] });
@@ -196,11 +208,47 @@ function runWith(file: string, argv: readonly string[], options: ExecOptions, st
       if (child.pid === undefined) finish(null);
     });
     child.on('close', (code) => finish(code));
-    if (typeof stdin === 'string') {
-      child.stdin?.on('error', () => undefined);
-      child.stdin?.end(stdin);
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      if (typeof stdin === 'string') child.stdin.end(stdin);
+      else if (typeof stdin !== 'number') feed(child.stdin, stdin);
     }
   });
+}
+
+/**
+ * How much input may wait in our buffer for the pipe (when spooling is not possible). The stream's own mark
+ * (16 KiB) would make every 64 KiB chunk wait for 'drain', one event-loop turn per chunk; with a window, libuv
+ * keeps the pipe full on its own, topped up whenever a written chunk leaves less than half of it queued.
+ */
+const INPUT_WINDOW_BYTES = 1024 * 1024;
+
+/** Writes chunks while less than the window waits for the pipe, then closes it; stops if the tool went away. */
+function feed(stdin: NodeJS.WritableStream & { destroyed: boolean; writableLength: number }, chunks: Iterator<string>): void {
+  let done = false;
+  let pumping = false;
+  const pump = (): void => {
+    if (pumping || done) return;
+    pumping = true;
+    while (stdin.writableLength < INPUT_WINDOW_BYTES) {
+      if (stdin.destroyed) {
+        done = true;
+        break;
+      }
+      const next = chunks.next();
+      if (next.done) {
+        done = true;
+        stdin.end();
+        break;
+      }
+      stdin.write(next.value, written);
+    }
+    pumping = false;
+  };
+  const written = (): void => {
+    if (stdin.writableLength < INPUT_WINDOW_BYTES / 2) pump();
+  };
+  pump();
 }
 
 /** Tool input as one string (recording fakes and wrappers in tests and benches; never on the write path). */

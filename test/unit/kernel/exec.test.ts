@@ -51,8 +51,12 @@ test('input of many chunks reaches the tool whole, pulled lazily, with no file l
     assert.deepEqual(r, { ok: true, value: `line 0\nline ${lines - 1}\n${lines}\n` });
     assert.equal(pulled, lines / 1000);
     assert.deepEqual(readdirSync(spoolDir), [], 'the temporary input is unlinked');
-    // One chunk goes through a pipe; a tool that never reads its input still finishes.
+    // A tool that never reads its input still finishes.
     assert.deepEqual(await spooled.run('sh', ['-c', 'echo ok'], { input: ['a\n', 'b\n'][Symbol.iterator]() }), { ok: true, value: 'ok\n' });
+    // With no writable temporary directory (a read-only root filesystem) the chunks go through a pipe instead.
+    process.env.TMPDIR = join(spoolDir, 'missing');
+    const piped = await spooled.run('sed', ['-n', '1p;${p;=}'], { input: (function* () { for (let i = 0; i < 300; i++) yield `${'x'.repeat(60_000)} ${i}\n`; })() });
+    assert.deepEqual(piped, { ok: true, value: `${'x'.repeat(60_000)} 0\n${'x'.repeat(60_000)} 299\n300\n` });
   } finally {
     if (saved === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = saved;
