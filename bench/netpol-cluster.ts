@@ -1,10 +1,12 @@
 // A synthetic cluster for the netpol bench: 100 namespaces, 10,000 pods by default (about 110 on this node at
 // any size) and 1,000 policies mixing pod, namespace, ipBlock and named-port peers, served to the controller as
-// a mutable source.
+// a mutable source. Pods are stored as the daemon's cache stores them (kube/slim.ts: replicas share one labels
+// object and one containers list).
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { NetpolSource } from '../src/controllers/netpol/controller.ts';
 import type { ClusterView, NetpolConfig } from '../src/controllers/netpol/plan-view.ts';
+import { slimPod } from '../src/kube/slim.ts';
 import { ok, type Result } from '../src/result.ts';
 
 export const NODE = 'bench-node';
@@ -37,7 +39,7 @@ export class BenchCluster implements NetpolSource {
           spec: { nodeName: local ? NODE : `node-${g % 97}`, containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8000 + (j % 3) }] }] },
           status: { phase: 'Running', podIP: podIp(g), podIPs: [{ ip: podIp(g) }] },
         };
-        this.pods.set(`${name}/pod-${j}`, pod);
+        this.pods.set(`${name}/pod-${j}`, slimPod(pod));
         (local ? this.localPods : this.remotePods).push(`${name}/pod-${j}`);
       }
       for (let k = 0; k < POLICIES_PER_NS; k++) this.policies.set(`${name}/pol-${k}`, policyFor(name, n, k));
@@ -76,7 +78,7 @@ export class BenchCluster implements NetpolSource {
     if (!pod) throw new Error(`no pod ${key}`);
     const app = pod.metadata?.labels?.['app'] === 'app-1' ? 'app-2' : 'app-1';
     this.podList = null;
-    this.pods.set(key, { ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata?.labels, app } } });
+    this.pods.set(key, slimPod({ ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata?.labels, app } } }));
   }
 }
 
