@@ -35,6 +35,9 @@ function samePolicyPod(a: PolicyPod, b: PolicyPod): boolean {
   return a.local === b.local && JSON.stringify([a.labels, a.ips, [...a.namedPorts]]) === JSON.stringify([b.labels, b.ips, [...b.namedPorts]]);
 }
 
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameAddresses = (a: PolicyPod, b: PolicyPod): boolean => sameList(a.ips.ipv4, b.ips.ipv4) && sameList(a.ips.ipv6, b.ips.ipv6);
+
 const sameLabels = (a: Labels, b: Labels): boolean => {
   const ka = Object.keys(a).sort();
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
@@ -85,7 +88,10 @@ export function workFor(changes: readonly ChangeRef[], view: ClusterView, before
         const either = (current ?? old) as PolicyPod;
         const label = { kind: 'pod' as const, key: change.key, namespace: either.namespace,
           oldLabels: (old ?? either).labels, newLabels: (current ?? either).labels };
-        for (const key of policiesAffectedBy(view, label)) work.policies.add(key);
+        // A pod that keeps its addresses and node only moves between the selections whose answer flips.
+        const onlyLabels = old !== undefined && current !== undefined && old.local === current.local &&
+          sameAddresses(old, current);
+        for (const key of policiesAffectedBy(view, label, onlyLabels)) work.policies.add(key);
         const nsLabels = nsLabelsOf(either.namespace);
         for (const p of [old, current]) if (p) namedPortPolicies(allPolicies(), p, nsLabels, work.policies);
         break;

@@ -170,10 +170,16 @@ function podPeersOf(policy: NormalizedPolicy): PodPeer[] {
   return peers;
 }
 
-/** Policies whose target or peer selection a label change may alter (selectors matching old or new labels). */
-export function policiesAffectedBy(view: ClusterView, change: LabelChange): string[] {
+/**
+ * Policies whose target or peer selection a label change may alter: selectors matching the old or the new
+ * labels; with `onlyFlips` (the object itself is unchanged but for its labels), only selectors whose answer
+ * differs between them — a selector matching both still selects the object with the same addresses.
+ */
+export function policiesAffectedBy(view: ClusterView, change: LabelChange, onlyFlips = false): string[] {
   const out: string[] = [];
-  const eitherLabels = (sel: CompiledSelector): boolean => selectorMatches(sel, change.oldLabels) || selectorMatches(sel, change.newLabels);
+  const eitherLabels = onlyFlips
+    ? (sel: CompiledSelector): boolean => selectorMatches(sel, change.oldLabels) !== selectorMatches(sel, change.newLabels)
+    : (sel: CompiledSelector): boolean => selectorMatches(sel, change.oldLabels) || selectorMatches(sel, change.newLabels);
   const nsLabels = change.kind === 'pod' ? namespaceLabelLookup(view)(change.namespace) : {};
   for (const policy of policiesOf(view)) {
     const peers = podPeersOf(policy);

@@ -88,10 +88,17 @@ test('work mapping: status-only pod updates do nothing, label changes name the a
 
   const dev = c.put(relabel(c.pods.get('dev/client') as Pod, { app: 'client', extra: 'y' }), 'Pod');
   const labelWork = workFor([dev], view.value, state, c);
-  // dev/deny targets every dev pod; prod/web admits every pod of env=dev namespaces.
-  // prod/backend's peerless egress rule resolves its named port on every pod, so it is re-planned too.
-  assert.deepEqual([...labelWork.policies].sort(), ['dev/deny', 'prod/backend', 'prod/web']);
+  // dev/deny targets every dev pod and prod/web admits every pod of env=dev namespaces, before and after: the
+  // new label changes neither answer, so neither is re-planned. prod/backend's peerless egress rule resolves
+  // its named port on every pod, so it is.
+  assert.deepEqual([...labelWork.policies].sort(), ['prod/backend']);
   assert.deepEqual([...labelWork.pods], ['dev/client']);
+  // A label that flips a selection re-plans that policy: prod/db becomes an app=web target of prod/web.
+  const flip = c.put(relabel(db, { ...db.metadata?.labels, app: 'web' }), 'Pod');
+  assert.deepEqual([...workFor([flip], view.value, state, c).policies].sort(), ['prod/backend', 'prod/web']);
+  // An address change re-plans every policy selecting the pod, flipped or not.
+  const moved = c.put({ ...(c.pods.get('dev/client') as Pod), status: { ...(c.pods.get('dev/client') as Pod).status, podIP: '198.18.1.99', podIPs: [{ ip: '198.18.1.99' }] } }, 'Pod');
+  assert.deepEqual([...workFor([moved], view.value, state, c).policies].sort(), ['dev/deny', 'prod/backend', 'prod/web']);
 
   const nsWork = workFor([c.put(ns('prod', { env: 'prod', team: 'b' }), 'Namespace')], view.value, state, c);
   assert.deepEqual([...nsWork.policies], []);
