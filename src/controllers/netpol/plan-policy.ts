@@ -6,7 +6,7 @@ import {
 } from './model.ts';
 import { ipBlockSetName, namedPortSetName, peerPodSetName, policyChainName, targetSetName } from './names.ts';
 import type { Direction, NormalizedPeer, NormalizedPolicy, NormalizedRule } from './policy-spec.ts';
-import { namedPortKey, type PolicyPod, type PreparedView } from './plan-view.ts';
+import { namedPortKey, stepOf, type PolicyPod, type PreparedView } from './plan-view.ts';
 import { selectorMatches, type CompiledSelector, type Labels } from './selectors.ts';
 
 export interface PolicyFamilyPlan {
@@ -81,10 +81,71 @@ function selectorPeerMembers(prepared: PreparedView, policy: NormalizedPolicy, r
   let byFamily = memberMemo.get(pods);
   if (!byFamily) memberMemo.set(pods, (byFamily = new Map()));
   let members = byFamily.get(family);
-  if (!members) byFamily.set(family, (members = sortedMembers(pods.flatMap((p) => p.ips[family]))));
+  if (!members) {
+    const known = knownMembers(prepared);
+    const key = `${peerDefinition(policy, rule)}/${family}`;
+    members = patchedMembers(prepared, known.get(key), policy, rule, family, pods) ?? sortedMembers(pods.flatMap((p) => p.ips[family]));
+    byFamily.set(family, members);
+    known.set(key, members);
+  }
   return members;
 }
 const memberMemo = new WeakMap<PolicyPod[], Map<Family, SetSpec['members']>>();
+
+/**
+ * Peer member lists by definition and family, per prepared view. A view made from the previous one by a pod
+ * change (with the same namespaces) starts from the previous view's lists: a definition no changed pod was or
+ * is selected by keeps its members (every policy whose selection a change flips, or whose selected pod's
+ * addresses change, is re-planned: plan-work.ts), and one that a changed pod moved in or out of is patched
+ * with that pod's addresses instead of rebuilt and sorted (a namespace-wide peer holds thousands at 50k pods).
+ */
+const members = new WeakMap<PreparedView, Map<string, SetSpec['members']>>();
+function knownMembers(prepared: PreparedView): Map<string, SetSpec['members']> {
+  let known = members.get(prepared);
+  if (!known) {
+    const step = stepOf(prepared);
+    const before = step?.sameNamespaces ? members.get(step.prev) : undefined;
+    members.set(prepared, (known = new Map(before)));
+  }
+  return known;
+}
+
+/** The previous list patched with the changed pods' addresses; null when there is no previous list to patch. */
+function patchedMembers(prepared: PreparedView, base: SetSpec['members'] | undefined, policy: NormalizedPolicy, rule: NormalizedRule,
+  family: Family, pods: readonly PolicyPod[]): SetSpec['members'] | null {
+  const step = stepOf(prepared);
+  if (!base || !step?.sameNamespaces) return null;
+  const removed = new Set<string>();
+  const added = new Set<string>();
+  for (const { old, now } of step.changes) {
+    if (old && isSelectorPeer(policy, rule, old, prepared.namespaceLabels(old.namespace))) for (const ip of old.ips[family]) removed.add(ip);
+    if (now && isSelectorPeer(policy, rule, now, prepared.namespaceLabels(now.namespace))) for (const ip of now.ips[family]) added.add(ip);
+  }
+  // An address another selected pod still has stays a member.
+  for (const ip of removed) if (added.has(ip) || pods.some((p) => p.ips[family].includes(ip))) removed.delete(ip);
+  const have = new Set<string>();
+  let out = removed.size === 0 ? base : base.filter((m) => !removed.has(m.entry));
+  for (const ip of added) {
+    if (have.size === 0) for (const m of out) have.add(m.entry);
+    if (have.has(ip)) continue;
+    have.add(ip);
+    const at = insertionPoint(out, ip);
+    out = [...out.slice(0, at), { entry: ip }, ...out.slice(at)];
+  }
+  return out;
+}
+
+/** Where `entry` goes in a list sorted as sortedMembers sorts (code-unit order). */
+function insertionPoint(list: SetSpec['members'], entry: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as SetMember).entry < entry) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 // Candidate lists shared between policies (all pods, memoised selector peers) resolve a named port once.
 const namedPortMemo = new WeakMap<readonly PolicyPod[], Map<string, Map<number, SetSpec['members']>>>();

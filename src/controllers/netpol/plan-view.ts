@@ -252,6 +252,33 @@ export function prepareView(view: ClusterView, onlyPod?: string): PreparedView {
 export function advanceView(prev: PreparedView, view: ClusterView, changed: ReadonlyMap<string, PolicyPod | null>): PreparedView {
   const index = indexOf.get(prev);
   if (!index) return prepareView(view);
+  const next = advanceIndex(prev, index, view, changed);
+  // Only the last step is kept: a view never holds on to the ones before it.
+  steps.delete(prev);
+  steps.set(next, { prev, changes: [...changed].map(([key, now]) => ({ old: priorPods.get(key), now })), sameNamespaces: prev.view.namespaces === view.namespaces });
+  priorPods.clear();
+  return next;
+}
+
+/** How a prepared view came from the previous one: the pods that changed (as they were and are). */
+export interface ViewStep {
+  prev: PreparedView;
+  changes: readonly { old: PolicyPod | undefined; now: PolicyPod | null }[];
+  /** The same namespace objects (so the same namespace labels) in both views. */
+  sameNamespaces: boolean;
+}
+const steps = new WeakMap<PreparedView, ViewStep>();
+// The changed pods as the previous view had them, captured while its index is updated in place.
+const priorPods = new Map<string, PolicyPod>();
+
+/** The step from the previous view, for a view made by advanceView (undefined for a fresh one). */
+export const stepOf = (prepared: PreparedView): ViewStep | undefined => steps.get(prepared);
+
+function advanceIndex(prev: PreparedView, index: PodIndex, view: ClusterView, changed: ReadonlyMap<string, PolicyPod | null>): PreparedView {
+  for (const key of changed.keys()) {
+    const old = index.byKey.get(key);
+    if (old) priorPods.set(key, old);
+  }
   if (changed.size === 0) return preparedFrom(view, index, prev.podNamespaces);
   // The previous view is given up: its maps are updated in place (copying 10k entries per pod change would
   // cost more than the rest of the plan); only the touched namespaces get new lists.

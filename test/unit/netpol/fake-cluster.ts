@@ -15,22 +15,35 @@ export class FakeCluster implements NetpolSource {
   constructor(public config: NetpolConfig, public nodeName = 'node-a', public nodeIPs: string[] = ['198.51.100.1', '2001:db8:100::1'],
     public podCIDRs: string[] = ['198.18.1.0/24', '2001:db8:1::/64']) {}
 
+  // Like the daemon's cache stores, each list stays the same array until something in it changes.
+  private lists: { pods?: Pod[]; namespaces?: Namespace[]; policies?: NetworkPolicy[] } = {};
+
   put(obj: Pod | Namespace | NetworkPolicy, kind: 'Pod' | 'Namespace' | 'NetworkPolicy'): { kind: string; key: string } {
     const key = objectKey(obj);
     if (kind === 'Pod') this.pods.set(key, obj as Pod);
     else if (kind === 'Namespace') this.namespaces.set(key, obj as Namespace);
     else this.policies.set(key, obj as NetworkPolicy);
+    this.changed(kind);
     return { kind, key };
   }
 
   remove(kind: 'Pod' | 'Namespace' | 'NetworkPolicy', key: string): { kind: string; key: string } {
     (kind === 'Pod' ? this.pods : kind === 'Namespace' ? this.namespaces : this.policies).delete(key);
+    this.changed(kind);
     return { kind, key };
   }
 
+  private changed(kind: 'Pod' | 'Namespace' | 'NetworkPolicy'): void {
+    if (kind === 'Pod') delete this.lists.pods;
+    else if (kind === 'Namespace') delete this.lists.namespaces;
+    else delete this.lists.policies;
+  }
+
   view(): Result<ClusterView> {
+    const l = this.lists;
     return ok({
-      pods: [...this.pods.values()], namespaces: [...this.namespaces.values()], policies: [...this.policies.values()],
+      pods: (l.pods ??= [...this.pods.values()]), namespaces: (l.namespaces ??= [...this.namespaces.values()]),
+      policies: (l.policies ??= [...this.policies.values()]),
       nodeName: this.nodeName, nodeIPs: this.nodeIPs, podCIDRs: this.podCIDRs, config: this.config,
     });
   }
