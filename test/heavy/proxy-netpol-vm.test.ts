@@ -1,23 +1,9 @@
 // Heavy proxy + netpol VM test (make test-heavy, make test-proxy): the real service proxy and the real netpol
 // controller on both backends, with real TCP through ClusterIPs and NodePorts (test/vm/proxy-netpol.test.ts). The host
 // kernel has no IPVS, so this boots the Debian-kernel VM; it takes minutes under emulation, too long for `make test`.
-import { before, describe, test } from 'node:test';
-import { haveCommand } from '../helpers/netns.ts';
-import { runTestFileInVm, type VmTestRun } from '../../lab/vm/test-in-vm.ts';
-import { assertInVmRunPassed } from '../helpers/vm-test.ts';
+import { vmTestSuite } from '../helpers/vm-test.ts';
 
 // Measured on the shared 2-core host (load average 9-12): 174-282 s in the VM (boot ~6-14 s, topology and proxy
 // ~60 s, 49 connections at 2-4 s each under TCG). The timeout catches hangs, not load.
-const skip = !haveCommand('qemu-system-x86_64') || !haveCommand('socat') ? 'needs qemu-system-x86_64 and socat' : false;
-
-describe('NetworkPolicy on Service traffic in the test VM', { skip }, () => {
-  let run: VmTestRun;
-
-  before(async () => {
-    run = await runTestFileInVm('test/vm/proxy-netpol.test.ts', { timeoutMs: 480_000 });
-  }, { timeout: 540_000 });
-
-  test('in the VM, policies decide Service traffic after IPVS DNAT on the iptables and nftables backends', (t) => {
-    assertInVmRunPassed(t, run);
-  });
-});
+vmTestSuite('NetworkPolicy on Service traffic in the test VM', 'test/vm/proxy-netpol.test.ts', 480_000,
+  'in the VM, policies decide Service traffic after IPVS DNAT on the iptables and nftables backends');

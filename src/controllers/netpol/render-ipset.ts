@@ -21,12 +21,11 @@ export function isEmptyIpsetChange(c: IpsetChanges): boolean {
 
 /** A planned set as kernel/ipset.ts creates it (sized for its members). */
 export const ipsetSpecOf = (s: SetSpec): IpsetSpec => ({ name: s.name, type: s.type, family: s.family === 'ipv4' ? 4 : 6, options: hashSizeOptions(s.members.length) });
-const spec = ipsetSpecOf;
 
 /** The operations of `ipset -exist restore` run before the iptables transaction, produced lazily. */
 export function* ipsetChangeOps(c: IpsetChanges): Generator<IpsetOp> {
-  for (const s of c.create) yield { op: 'create', set: spec(s), members: s.members };
-  for (const s of c.replace) yield { op: 'replace', set: spec(s), members: s.members };
+  for (const s of c.create) yield { op: 'create', set: ipsetSpecOf(s), members: s.members };
+  for (const s of c.replace) yield { op: 'replace', set: ipsetSpecOf(s), members: s.members };
   for (const d of c.del) yield { op: 'del', set: d.set, entry: d.member.entry };
   for (const a of c.add) yield { op: 'add', set: a.set, entry: a.member };
 }
