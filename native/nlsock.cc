@@ -41,14 +41,27 @@ int SendToKernel(int fd, const uint8_t* data, size_t len) {
 
 // Sends one batch and collects every reply datagram until each request in it (sequence numbers
 // firstSeq .. firstSeq+count-1) has seen its terminal message: NLMSG_ERROR (ACK/NACK) or NLMSG_DONE.
+// With a state buffer (two int32s), the outcome is also published there the moment the batch settles, for
+// JS code that is busy and cannot wait for the callback: [1] = NACKs seen (-1: the transaction failed),
+// then [0] = 1. The replies still go to the callback, decoded in TypeScript.
 class TransactWorker : public Napi::AsyncWorker {
  public:
   TransactWorker(Napi::Function cb, int fd, const uint8_t* data, size_t len, uint32_t firstSeq,
-                 uint32_t count, int timeoutMs)
+                 uint32_t count, int timeoutMs, int32_t* state, Napi::Object stateOwner)
       : Napi::AsyncWorker(cb, "nlsock.transact"), fd_(fd), request_(data, data + len),
-        firstSeq_(firstSeq), count_(count), timeoutMs_(timeoutMs) {}
+        firstSeq_(firstSeq), count_(count), timeoutMs_(timeoutMs), state_(state) {
+    if (state_ != nullptr) stateOwner_ = Napi::Persistent(stateOwner);
+  }
 
   void Execute() override {
+    Collect();
+    if (state_ != nullptr) {
+      __atomic_store_n(&state_[1], err_ != 0 ? -1 : nacks_, __ATOMIC_RELAXED);
+      __atomic_store_n(&state_[0], 1, __ATOMIC_RELEASE);
+    }
+  }
+
+  void Collect() {
     if ((err_ = SendToKernel(fd_, request_.data(), request_.size())) != 0) { syscall_ = "sendto"; return; }
     std::vector<uint8_t> buf(kRecvBufferBytes);
     uint32_t terminals = 0;
@@ -66,7 +79,12 @@ class TransactWorker : public Napi::AsyncWorker {
         const nlmsghdr* h = reinterpret_cast<const nlmsghdr*>(buf.data() + off);
         if (h->nlmsg_len < sizeof(nlmsghdr) || off + h->nlmsg_len > static_cast<size_t>(n)) break;
         bool terminal = h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE;
-        if (terminal && h->nlmsg_seq - firstSeq_ < count_) terminals++;
+        if (terminal && h->nlmsg_seq - firstSeq_ < count_) {
+          terminals++;
+          const size_t errorAt = sizeof(nlmsghdr);
+          if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_len >= errorAt + sizeof(int32_t) &&
+              *reinterpret_cast<const int32_t*>(buf.data() + off + errorAt) != 0) nacks_++;
+        }
         off += NLMSG_ALIGN(h->nlmsg_len);
       }
       replies_.insert(replies_.end(), buf.data(), buf.data() + n);
@@ -90,6 +108,9 @@ class TransactWorker : public Napi::AsyncWorker {
   int err_ = 0;
   const char* syscall_ = "";
   std::vector<uint8_t> replies_;
+  int32_t* state_;
+  Napi::ObjectReference stateOwner_;  // keeps the state buffer alive while the worker writes to it
+  int32_t nacks_ = 0;
 };
 
 // One uv_poll per watched socket; the handle frees itself once uv_close completes.
@@ -183,15 +204,26 @@ class NlSock : public Napi::Addon<NlSock> {
     return info.Env().Undefined();
   }
 
-  // transact(fd, buffer, firstSeq, count, timeoutMs, cb(err, replies)) on the libuv threadpool.
+  // transact(fd, buffer, firstSeq, count, timeoutMs, cb(err, replies), state?) on the libuv threadpool.
   Napi::Value Transact(const Napi::CallbackInfo& info) {
     int fd = info[0].As<Napi::Number>().Int32Value();
     Napi::Buffer<uint8_t> buf = info[1].As<Napi::Buffer<uint8_t>>();
     uint32_t firstSeq = info[2].As<Napi::Number>().Uint32Value();
     uint32_t count = info[3].As<Napi::Number>().Uint32Value();
     int timeoutMs = info[4].As<Napi::Number>().Int32Value();
+    int32_t* state = nullptr;
+    Napi::Object stateOwner;
+    if (info.Length() > 6 && info[6].IsBuffer()) {
+      Napi::Buffer<uint8_t> st = info[6].As<Napi::Buffer<uint8_t>>();
+      if (st.Length() < 8 || reinterpret_cast<uintptr_t>(st.Data()) % alignof(int32_t) != 0) {
+        Napi::TypeError::New(info.Env(), "nlsock.transact: state must be 8 aligned bytes").ThrowAsJavaScriptException();
+        return info.Env().Undefined();
+      }
+      state = reinterpret_cast<int32_t*>(st.Data());
+      stateOwner = st;
+    }
     auto* worker = new TransactWorker(info[5].As<Napi::Function>(), fd, buf.Data(), buf.Length(), firstSeq,
-                                      count, timeoutMs);
+                                      count, timeoutMs, state, stateOwner);
     worker->Queue();
     return info.Env().Undefined();
   }

@@ -2,10 +2,10 @@
 // named network namespace: stdout as a value on success, otherwise an error classified here, once, so callers
 // branch on its kind and never read the tool's error text.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { closeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { err, ok, type Result } from '../result.ts';
+import { feed, fillSpool, openSpool, StreamedInput } from './exec-input.ts';
 
 /**
  * Why a tool run failed:
@@ -32,14 +32,17 @@ export interface ExecError {
   message: string;
 }
 
+export { StreamedInput };
+
 export interface ExecOptions {
   /**
    * Written to the tool's stdin (stdin is closed either way). Chunks (see inChunks) are pulled one at a time,
    * so a big restore never sits in memory as one string: more than one chunk is spooled to an unlinked
    * temporary file that becomes the tool's stdin (see openSpool; through a pipe when no temporary file can be
-   * made), one chunk goes through a pipe.
+   * made), one chunk goes through a pipe. A StreamedInput (exec-input.ts) goes through a pipe as it is
+   * produced: the tool starts before its input is complete.
    */
-  input?: string | Iterable<string>;
+  input?: string | Iterable<string> | StreamedInput;
   /** Kill the tool after this long (default DEFAULT_TIMEOUT_MS). */
   timeoutMs?: number;
 }
@@ -102,7 +105,7 @@ export function classifyFailure(tool: string, args: readonly string[], outcome: 
 
 async function runProcess(file: string, argv: readonly string[], options: ExecOptions): Promise<ProcessOutcome> {
   const input = options.input ?? '';
-  if (typeof input === 'string') return runWith(file, argv, options, input);
+  if (typeof input === 'string' || input instanceof StreamedInput) return runWith(file, argv, options, input);
   const chunks = input[Symbol.iterator]();
   const first = chunks.next();
   const second = first.done ? first : chunks.next();
@@ -124,53 +127,11 @@ async function runProcess(file: string, argv: readonly string[], options: ExecOp
   }
 }
 
-/** Yield to the event loop after this much spooled input, so a huge restore does not hold it. */
-const SPOOL_YIELD_BYTES = 8 * 1024 * 1024;
-
 /**
- * A temporary file for a tool's input, unlinked at once (nothing is left on disk, even if we die), or null
- * when none can be made. The tool then reads its whole input at file speed: fed through a pipe it waited for
- * each chunk on our event loop, and at start-up other controllers hold that loop (a 50k-pod ipset restore took
- * twice as long as from a file).
+ * Runs the tool with stdin from a string, a chunk iterator or a producer's chunks (through a pipe), or from a
+ * spooled file's descriptor.
  */
-function openSpool(): number | null {
-  try {
-    const dir = mkdtempSync(join(tmpdir(), 'kube-router-input-'));
-    const path = join(dir, 'input');
-    try {
-      const fd = openSync(path, 'w+', 0o600);
-      unlinkSync(path);
-      return fd;
-    } finally {
-      rmdirSync(dir);
-    }
-  } catch {
-    return null;
-  }
-}
-
-/** Writes the chunks at their positions (the descriptor's offset stays 0 for the tool); memory stays one chunk. */
-async function fillSpool(fd: number, head: readonly string[], rest: Iterator<string>): Promise<void> {
-  let position = 0;
-  let sinceYield = 0;
-  const put = (chunk: string): void => {
-    const bytes = Buffer.from(chunk, 'utf8');
-    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off, position + off);
-    position += bytes.length;
-    sinceYield += bytes.length;
-  };
-  for (const chunk of head) put(chunk);
-  for (let next = rest.next(); !next.done; next = rest.next()) {
-    put(next.value);
-    if (sinceYield >= SPOOL_YIELD_BYTES) {
-      sinceYield = 0;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
-}
-
-/** Runs the tool with stdin from a string or a chunk iterator (through a pipe), or from a spooled file's descriptor. */
-function runWith(file: string, argv: readonly string[], options: ExecOptions, stdin: string | number | Iterator<string>): Promise<ProcessOutcome> {
+function runWith(file: string, argv: readonly string[], options: ExecOptions, stdin: string | number | Iterator<string> | StreamedInput): Promise<ProcessOutcome> {
   return new Promise((resolve) => {
     let settled = false;
     const child = spawn(file, argv, { stdio: [typeof stdin === 'number' ? stdin : 'pipe', 'pipe', 'pipe'] });
@@ -211,48 +172,19 @@ function runWith(file: string, argv: readonly string[], options: ExecOptions, st
     if (child.stdin) {
       child.stdin.on('error', () => undefined);
       if (typeof stdin === 'string') child.stdin.end(stdin);
-      else if (typeof stdin !== 'number') feed(child.stdin, stdin);
+      else if (typeof stdin === 'number') return;
+      else if (stdin instanceof StreamedInput) stdin.attach(child.stdin);
+      else feed(child.stdin, stdin);
     }
   });
 }
 
 /**
- * How much input may wait in our buffer for the pipe (when spooling is not possible). The stream's own mark
- * (16 KiB) would make every 64 KiB chunk wait for 'drain', one event-loop turn per chunk; with a window, libuv
- * keeps the pipe full on its own, topped up whenever a written chunk leaves less than half of it queued.
+ * Tool input as one string (recording fakes and wrappers in tests and benches; never on the write path). A
+ * streamed input cannot be read so: such fakes must not be handed one.
  */
-const INPUT_WINDOW_BYTES = 1024 * 1024;
-
-/** Writes chunks while less than the window waits for the pipe, then closes it; stops if the tool went away. */
-function feed(stdin: NodeJS.WritableStream & { destroyed: boolean; writableLength: number }, chunks: Iterator<string>): void {
-  let done = false;
-  let pumping = false;
-  const pump = (): void => {
-    if (pumping || done) return;
-    pumping = true;
-    while (stdin.writableLength < INPUT_WINDOW_BYTES) {
-      if (stdin.destroyed) {
-        done = true;
-        break;
-      }
-      const next = chunks.next();
-      if (next.done) {
-        done = true;
-        stdin.end();
-        break;
-      }
-      stdin.write(next.value, written);
-    }
-    pumping = false;
-  };
-  const written = (): void => {
-    if (stdin.writableLength < INPUT_WINDOW_BYTES / 2) pump();
-  };
-  pump();
-}
-
-/** Tool input as one string (recording fakes and wrappers in tests and benches; never on the write path). */
 export function inputText(input: ExecOptions['input']): string {
+  if (input instanceof StreamedInput) throw new Error('inputText: a streamed input has no text yet');
   return typeof input === 'string' ? input : input === undefined ? '' : [...input].join('');
 }
 

@@ -2,7 +2,7 @@
 // `iptables-restore --noflush` transaction per family that names only the chains and rules its caller owns,
 // and reading back chosen chains of one table. Nothing here flushes or restores a table wholesale.
 import { err, ok, type Result } from '../result.ts';
-import { nonEmptyChunks, unexpectedOutput, type Exec, type ExecError, type ExecOptions } from './exec.ts';
+import { nonEmptyChunks, StreamedInput, unexpectedOutput, type Exec, type ExecError, type ExecOptions } from './exec.ts';
 import type { IpFamily } from '../net/ip.ts';
 
 /** Which iptables userspace drives the tables: the nf_tables one or the legacy (x_tables) one. */
@@ -74,13 +74,15 @@ export function renderRestore(edits: readonly TableEdit[]): string {
 
 /**
  * One `iptables-restore -w --noflush` for one family: the kernel takes each table's part whole or not at all.
- * `transaction` is rendered edits or ready restore text (callers with their own renderer). Nothing to do: no exec.
+ * `transaction` is rendered edits or ready restore text (callers with their own renderer), or input still being
+ * written (the tool parses it as it comes; nothing applies before its COMMIT). Nothing to do: no exec.
  */
-export async function iptablesRestore(exec: Exec, target: IptablesTarget, transaction: readonly TableEdit[] | string | Iterable<string>,
+export async function iptablesRestore(exec: Exec, target: IptablesTarget, transaction: readonly TableEdit[] | string | Iterable<string> | StreamedInput,
   options: Pick<ExecOptions, 'timeoutMs'> = {}): Promise<Result<void, ExecError>> {
-  // A ready text, or chunks (written as the tool reads them).
+  // A ready text, chunks (written as the tool reads them), or input still being made (the tool starts now).
   const text = typeof transaction === 'string' ? transaction : Array.isArray(transaction) ? renderRestore(transaction as readonly TableEdit[]) : null;
-  const input = text === null ? nonEmptyChunks(transaction as Iterable<string>) : text === '' ? null : text;
+  const input = transaction instanceof StreamedInput ? transaction
+    : text === null ? nonEmptyChunks(transaction as Iterable<string>) : text === '' ? null : text;
   if (input === null) return ok(undefined);
   // -w: wait for the xtables lock (legacy) instead of failing while another tool holds it.
   const r = await exec.run(iptablesTool(target, 'restore'), ['-w', '--noflush'], { input, ...options });

@@ -18,6 +18,7 @@ import { FAMILIES, IPV6_SET_PREFIX, isOwnedSet, type Family, TOP_CHAIN_OF } from
 import { parseIpsetSave, type ObservedSet } from './parse-ipset-save.ts';
 import { parseIptablesSave } from './parse-iptables-save.ts';
 import { SetPrewriter } from './prewrite-sets.ts';
+import { RuleStream } from './stream-rules.ts';
 import { iptablesRestoreLines, isEmptyChange } from './render-iptables.ts';
 import { ipsetChangeOps, ipsetDestroyOps, isEmptyIpsetChange } from './render-ipset.ts';
 
@@ -95,6 +96,17 @@ export class IptablesApplier {
     }
   }
 
+  /**
+   * Rule transactions to begin during a full plan, per family of the observation (stream-rules.ts). With the
+   * legacy tools only the first family streams: both would wait on the one xtables lock, the second holding it
+   * while we wait for the first to commit.
+   */
+  ruleStreams(observed: ObservedKernel, progress: () => number): Map<Family, RuleStream> {
+    const families = (Object.keys(observed) as Family[]).filter((f) => FAMILIES.includes(f));
+    const streaming = this.mode === 'legacy' ? families.slice(0, 1) : families;
+    return new Map(streaming.map((f) => [f, new RuleStream(this.exec, iptablesTarget(this.mode, f), f, (observed[f] as ObservedFamily).iptables, progress)]));
+  }
+
   /** Our chains, jumps and sets per family, read from the kernel. */
   async observe(families: readonly Family[]): Promise<Result<ObservedKernel>> {
     const sets = await this.observeSets(families);
@@ -117,8 +129,18 @@ export class IptablesApplier {
    * 3. members removed: a pod moving from policy A to policy B keeps A's verdict until its chain jumps to B
    *    (removing it from A's set first would leave it matched by neither); when no rule changes, 1 and 3 are one step;
    * 4. stale sets destroyed, now that no rule references them (one write with 3).
+   * `streams`: rule transactions begun during a full plan (stream-rules.ts); a started one gets the rest of its
+   * family's rule change and COMMIT in step 2, and any not committed is abandoned.
    */
-  async apply(changes: readonly FamilyChanges[]): Promise<Result<ApplyReport>> {
+  async apply(changes: readonly FamilyChanges[], streams?: ReadonlyMap<Family, RuleStream>): Promise<Result<ApplyReport>> {
+    try {
+      return await this.applyInOrder(changes, streams);
+    } finally {
+      for (const stream of streams?.values() ?? []) await stream.abandon();
+    }
+  }
+
+  private async applyInOrder(changes: readonly FamilyChanges[], streams?: ReadonlyMap<Family, RuleStream>): Promise<Result<ApplyReport>> {
     const report: ApplyReport = { ...changeCounts(changes), execs: 0 };
     const rulesChange = changes.some((c) => !isEmptyChange(c.iptables));
     const withoutDels = (c: FamilyChanges): FamilyChanges => ({ ...c, ipset: { ...c.ipset, del: [] } });
@@ -126,10 +148,13 @@ export class IptablesApplier {
     const early = await this.applySets(rulesChange ? changes.map(withoutDels) : changes, report);
     if (!early.ok) return early;
     for (const c of changes) {
-      if (isEmptyChange(c.iptables)) continue;
+      const stream = streams?.get(c.family);
+      if (isEmptyChange(c.iptables) && !stream?.started) continue;
       const start = process.hrtime.bigint();
       report.execs++;
-      const r = withMessage(await iptablesRestore(this.exec, iptablesTarget(this.mode, c.family), inChunks(iptablesRestoreLines(c.iptables))));
+      // Begun during planning: the tool has most chains already; here it gets the rest and COMMIT.
+      const r = stream?.started ? await stream.commit(c.iptables)
+        : withMessage(await iptablesRestore(this.exec, iptablesTarget(this.mode, c.family), inChunks(iptablesRestoreLines(c.iptables))));
       restoreMetric[c.family].observe(secondsSince(start));
       if (!r.ok) return r;
     }

@@ -108,9 +108,9 @@ export class NetpolController implements Controller {
     const planStart = process.hrtime.bigint();
     let state: PlanState;
     try {
-      state = PlanState.full(view.value, this.quarantine(), early?.onSets);
+      state = PlanState.full(view.value, this.quarantine(), early?.onPlanned);
     } catch (e) {
-      await early?.written?.(); // the early writes' sockets are closed before giving up
+      await early?.abandon?.(); // the early writes' sockets and a begun rule transaction are closed first
       throw e;
     }
     const planSeconds = secondsSince(planStart);

@@ -58,13 +58,19 @@ export interface DiffOptions {
   swapThreshold?: number;
 }
 
+/** How one desired chain must be written against what the kernel has; null when it holds exactly these rules. */
+export function chainRefill(chain: ChainSpec, observed: ObservedIptables, full = false): IptablesChanges['refill'][number] | null {
+  const have = observed.chains.get(chain.name);
+  if (!have) return { name: chain.name, rules: chain.rules, exists: false };
+  return full || !sameRules(chain.rules, have) ? { name: chain.name, rules: chain.rules, exists: true } : null;
+}
+
 function diffChains(desired: FamilyState, observed: ObservedIptables, full: boolean): IptablesChanges {
   const wanted = new Set(desired.chains.map((c) => c.name));
   const refill: IptablesChanges['refill'] = [];
   for (const chain of desired.chains as ChainSpec[]) {
-    const have = observed.chains.get(chain.name);
-    if (!have) refill.push({ name: chain.name, rules: chain.rules, exists: false });
-    else if (full || !sameRules(chain.rules, have)) refill.push({ name: chain.name, rules: chain.rules, exists: true });
+    const change = chainRefill(chain, observed, full);
+    if (change) refill.push(change);
   }
   const remove = [...observed.chains.keys()].filter((n) => !wanted.has(n)).sort();
   const deleteBuiltin: IptablesChanges['deleteBuiltin'] = [];

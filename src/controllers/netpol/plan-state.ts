@@ -116,10 +116,10 @@ export class PlanState {
   }
 
   /**
-   * Plans everything from scratch, the quarantined objects failing closed. `onSets` hears each policy's sets
-   * as soon as they are planned (a backend may start writing new ones while the rest is planned).
+   * Plans everything from scratch, the quarantined objects failing closed. `onPlanned` hears each policy's
+   * chains and sets per family as soon as they are planned (a backend may start writing while the rest is planned).
    */
-  static full(fullView: ClusterView, quarantine: Quarantine = NO_QUARANTINE, onSets?: (sets: readonly SetSpec[]) => void): PlanState {
+  static full(fullView: ClusterView, quarantine: Quarantine = NO_QUARANTINE, onPlanned?: (family: Family, part: PolicyFamilyPlan) => void): PlanState {
     const view = withoutPods(fullView, quarantine.pods);
     const state = new PlanState(view, quarantine);
     const prepared = state.prepared;
@@ -127,7 +127,7 @@ export class PlanState {
     for (const policy of policies) {
       const entry = state.planEntry(prepared, policy);
       state.setEntry(policy.key, entry);
-      if (onSets) for (const part of Object.values(entry.families)) onSets(part.sets);
+      if (onPlanned) for (const [family, part] of Object.entries(entry.families) as [Family, PolicyFamilyPlan][]) onPlanned(family, part);
     }
     for (const [key, pod] of prepared.podsByKey) state.pods.set(key, pod);
     const families = state.families;

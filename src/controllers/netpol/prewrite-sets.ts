@@ -5,7 +5,7 @@
 // a set before the rules that match on it are written after planning, so writing them early changes no
 // verdict; a set the kernel did not take whole is left to the normal apply, which writes it again.
 import { setCreationMessages } from '../../kernel/ipset-netlink.ts';
-import type { BatchResult, NetlinkSocket, RequestMessage } from '../../kernel/netlink/socket.ts';
+import type { NetlinkSocket, RequestMessage, TrackedBatch } from '../../kernel/netlink/socket.ts';
 import type { SetSpec } from './model.ts';
 import { ipsetSpecOf } from './render-ipset.ts';
 
@@ -14,22 +14,36 @@ import { ipsetSpecOf } from './render-ipset.ts';
  * the plan, big enough that the windows are few.
  */
 const WINDOW_BYTES = 128 * 1024;
-/** Windows sent per sync; past that the remaining sets wait for the apply (memory stays bounded: 1.5 MiB). */
-const MAX_IN_FLIGHT = 12;
+/** Windows sent per sync; past that the remaining sets wait for the apply (memory stays bounded: 2 MiB). */
+const MAX_IN_FLIGHT = 16;
 
-interface Flight {
+/**
+ * Whether sets offered together are in the kernel, asked synchronously (the caller holds the event loop):
+ * true when all are, false when one will not be written early (the apply writes it), undefined while the
+ * kernel still works on them.
+ */
+export type SetsReady = () => boolean | undefined;
+
+interface Window {
   sets: SetSpec[];
-  socket: NetlinkSocket;
-  done: Promise<BatchResult | Error>;
+  messages: RequestMessage[];
+  bytes: number;
+  /** Once sent. */
+  flight?: { socket: NetlinkSocket; batch: TrackedBatch };
+  /** Not sent: the sync's windows ran out, or no socket. */
+  dropped: boolean;
 }
 
+const READY: SetsReady = () => true;
+const NEVER: SetsReady = () => false;
+
 export class SetPrewriter {
-  private messages: RequestMessage[] = [];
-  private sets: SetSpec[] = [];
-  private bytes = 0;
-  private readonly flights: Flight[] = [];
-  private readonly offered = new Set<string>();
+  private current: Window = emptyWindow();
+  private readonly windows: Window[] = [];
+  /** Where each offered set went (its window), by name. */
+  private readonly placed = new Map<string, Window | null>();
   private stopped = false;
+  private settled = 0;
 
   /**
    * `open` gives a new socket to the node's kernel per window; `present`: the sets the kernel has (those are
@@ -37,61 +51,120 @@ export class SetPrewriter {
    */
   constructor(private readonly open: () => NetlinkSocket, private readonly present: ReadonlySet<string>, private readonly revisions: ReadonlyMap<string, number>) {}
 
-  /** Sets just planned: the new ones are queued, and a full window is sent at once (synchronously). */
-  offer(sets: readonly SetSpec[]): void {
+  /**
+   * Sets just planned: the new ones are queued, and a full window is sent at once (synchronously). Returns
+   * whether all of them are in the kernel, to be asked later.
+   */
+  offer(sets: readonly SetSpec[]): SetsReady {
+    const waits = new Set<Window>();
+    let never = false;
     for (const set of sets) {
-      if (this.stopped) return;
-      if (this.present.has(set.name) || this.offered.has(set.name)) continue;
-      this.offered.add(set.name);
-      const messages = setCreationMessages(ipsetSpecOf(set), set.members, this.revisions);
-      if (!messages) continue;
-      let bytes = 0;
-      for (const m of messages) bytes += m.payload.length + 16;
-      // A set bigger than a window is written by the apply, in its own windows.
-      if (bytes > WINDOW_BYTES) continue;
-      if (this.bytes + bytes > WINDOW_BYTES) this.send();
-      if (this.stopped) return;
-      this.messages.push(...messages);
-      this.sets.push(set);
-      this.bytes += bytes;
+      if (this.present.has(set.name)) continue;
+      let where = this.placed.get(set.name);
+      if (where === undefined) where = this.place(set);
+      if (where === null) never = true;
+      else waits.add(where);
     }
+    if (never) return NEVER;
+    if (waits.size === 0) return READY;
+    const pending = [...waits];
+    return () => {
+      let all = true;
+      for (const w of pending) {
+        if (w.dropped) return false;
+        const settled = w.flight?.batch.settled();
+        if (settled === false) return false;
+        if (settled === undefined) all = false;
+      }
+      return all ? true : undefined;
+    };
   }
 
+  /** Queues one new set in the current window (sending the window first when it would overflow). */
+  private place(set: SetSpec): Window | null {
+    const none = (): null => {
+      this.placed.set(set.name, null);
+      return null;
+    };
+    if (this.stopped) return none();
+    const messages = setCreationMessages(ipsetSpecOf(set), set.members, this.revisions);
+    if (!messages) return none();
+    let bytes = 0;
+    for (const m of messages) bytes += m.payload.length + 16;
+    // A set bigger than a window is written by the apply, in its own windows.
+    if (bytes > WINDOW_BYTES) return none();
+    if (this.current.bytes + bytes > WINDOW_BYTES) this.send();
+    if (this.stopped) return none();
+    const w = this.current;
+    w.messages.push(...messages);
+    w.sets.push(set);
+    w.bytes += bytes;
+    this.placed.set(set.name, w);
+    return w;
+  }
+
+  /** Sends the current window on its own socket (or drops it, and stops, once the sync's windows are used). */
   private send(): void {
-    if (this.messages.length === 0) return;
-    const sets = this.sets;
-    const messages = this.messages;
-    this.messages = [];
-    this.sets = [];
-    this.bytes = 0;
-    if (this.flights.length >= MAX_IN_FLIGHT) {
-      this.stopped = true;
-      return;
-    }
+    const w = this.current;
+    if (w.messages.length === 0) return;
+    this.current = emptyWindow();
+    this.windows.push(w);
+    if (this.windows.length > MAX_IN_FLIGHT) return this.drop(w);
     let socket: NetlinkSocket;
     try {
       socket = this.open();
     } catch {
-      this.stopped = true;
-      return;
+      return this.drop(w);
     }
     try {
-      this.flights.push({ sets, socket, done: socket.sendNow(messages).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))) });
+      w.flight = { socket, batch: socket.sendTracked(w.messages) };
     } catch {
-      this.stopped = true;
       void socket.close();
+      return this.drop(w);
     }
+    w.messages = [];
   }
 
-  /** Sends what is queued, waits for every window and closes their sockets: the sets the kernel took whole. */
-  async finish(): Promise<SetSpec[]> {
+  private drop(w: Window): void {
+    w.dropped = true;
+    w.messages = [];
+    this.stopped = true;
+  }
+
+  /**
+   * How many windows, counted in sending order, have settled (acknowledged, refused or dropped): cheap to ask
+   * after every policy, and readiness can only have changed when it grew.
+   */
+  settledWindows(): number {
+    while (this.settled < this.windows.length) {
+      const w = this.windows[this.settled] as Window;
+      if (!w.dropped && w.flight?.batch.settled() === undefined) break;
+      this.settled++;
+    }
+    return this.settled;
+  }
+
+  /**
+   * Sends what is queued (the last sets' readiness depends on it), so that every offer's answer settles;
+   * later offers are not written early.
+   */
+  flush(): void {
     if (!this.stopped) this.send();
+    this.stopped = true;
+  }
+
+  /** Flushes, waits for every window and closes their sockets: the sets the kernel took whole. */
+  async finish(): Promise<SetSpec[]> {
+    this.flush();
     const written: SetSpec[] = [];
-    for (const f of this.flights) {
-      const r = await f.done;
-      await f.socket.close();
-      if (!(r instanceof Error) && r.errors.length === 0) written.push(...f.sets);
+    for (const w of this.windows) {
+      if (!w.flight) continue;
+      const r = await w.flight.batch.done.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      await w.flight.socket.close();
+      if (!(r instanceof Error) && r.errors.length === 0) written.push(...w.sets);
     }
     return written;
   }
 }
+
+const emptyWindow = (): Window => ({ sets: [], messages: [], bytes: 0, dropped: false });

@@ -71,9 +71,12 @@ export function renderIptablesRestore(c: IptablesChanges): string {
   return [...inChunks(iptablesRestoreLines(c))].join('');
 }
 
-/** The same input line by line, produced lazily (a rule's text only when the tool is ready for it). */
-export function* iptablesRestoreLines(c: IptablesChanges): Generator<string> {
-  yield '*filter';
+/**
+ * The same input line by line, produced lazily (a rule's text only when the tool is ready for it). `opened`:
+ * the transaction's start (and some chains) went to the tool already (stream-rules.ts).
+ */
+export function* iptablesRestoreLines(c: IptablesChanges, opened = false): Generator<string> {
+  if (!opened) yield '*filter';
   for (const chain of c.refill) yield `:${chain.name} - [0:0]`;
   for (const name of c.remove) yield `:${name} - [0:0]`;
   for (const chain of c.refill) if (chain.exists) yield `-F ${chain.name}`;
@@ -82,4 +85,12 @@ export function* iptablesRestoreLines(c: IptablesChanges): Generator<string> {
   for (const ins of c.insertBuiltin) yield `-I ${ins.builtin} 1 ${ruleArgs(ins.rule, c.family)}`;
   for (const name of c.remove) yield `-X ${name}`;
   yield 'COMMIT';
+}
+
+/** One chain rewritten whole within a transaction: declared, flushed when it exists, refilled. */
+export function chainRefillLines(chain: IptablesChanges['refill'][number], family: Family): string[] {
+  const lines = [`:${chain.name} - [0:0]`];
+  if (chain.exists) lines.push(`-F ${chain.name}`);
+  for (const rule of chain.rules) lines.push(`-A ${chain.name} ${ruleArgs(rule, family)}`);
+  return lines;
 }

@@ -5,13 +5,14 @@ import { ok, type Result } from '../../result.ts';
 import type { IptablesApplier, ApplyReport, ObservedKernel } from './apply-iptables.ts';
 import { changeCounts, diffFamily, type ChangeCounts, type FamilyChanges, type ObservedFamily } from './diff.ts';
 
-import type { Family, FamilyState, SetSpec } from './model.ts';
+import type { ChainSpec, Family, FamilyState, SetSpec } from './model.ts';
 import type { ObservedSet } from './parse-ipset-save.ts';
 import { AppliedCache } from './observe-cache.ts';
 import type { Delta, PlanState } from './plan-state.ts';
 import { isEmptyChange } from './render-iptables.ts';
 import { isEmptyIpsetChange } from './render-ipset.ts';
 import { secondsSince } from './apply-exec.ts';
+import type { RuleStream } from './stream-rules.ts';
 
 export interface SyncReport {
   /** Nothing differed: no kernel write. */
@@ -30,15 +31,25 @@ export interface SyncReport {
 }
 
 /**
- * A full sync begun before its plan: the kernel read, and a hook that hears each policy's sets as they are
- * planned (the iptables backend writes the new ones meanwhile).
+ * A full sync begun before its plan: the kernel read, and a hook that hears each policy's part as it is
+ * planned (the iptables backend writes the new sets meanwhile and streams the chains whose sets are in).
  */
 export interface FullStart {
   observed: ObservedKernel;
   observeSeconds: number;
-  onSets?: (sets: readonly SetSpec[]) => void;
+  onPlanned?: (family: Family, part: PlannedPart) => void;
   /** Waits for the early writes: the sets the kernel now has as planned. */
   written?: () => Promise<SetSpec[]>;
+  /** Rule transactions begun while planning, per family (committed by the apply). */
+  streams?: ReadonlyMap<Family, RuleStream>;
+  /** The plan failed: closes what was begun, applying nothing. */
+  abandon?: () => Promise<void>;
+}
+
+/** One policy's planned chains and sets in one family. */
+export interface PlannedPart {
+  chains: readonly ChainSpec[];
+  sets: readonly SetSpec[];
 }
 
 export interface SyncBackend {
@@ -123,8 +134,17 @@ export class IptablesSync implements SyncBackend {
     const prewriter = await this.applier.setPrewriter(present, families);
     const start: FullStart = { observed: observed.value, observeSeconds: secondsSince(t0) };
     if (prewriter) {
-      start.onSets = (sets) => prewriter.offer(sets);
+      const streams = this.applier.ruleStreams(observed.value, () => prewriter.settledWindows());
+      start.onPlanned = (family, part) => {
+        const ready = prewriter.offer(part.sets);
+        streams.get(family)?.offer(part.chains, ready);
+      };
       start.written = () => prewriter.finish();
+      start.streams = streams;
+      start.abandon = async () => {
+        await prewriter.finish();
+        for (const stream of streams.values()) await stream.abandon();
+      };
     }
     return ok(start);
   }
@@ -139,6 +159,7 @@ export class IptablesSync implements SyncBackend {
     if (start) {
       ({ observed, observeSeconds } = start);
       early = (await start.written?.()) ?? [];
+      for (const stream of start.streams?.values() ?? []) stream.settle();
       if (early.length > 0) observed = withSets(observed, early);
     } else {
       const t0 = process.hrtime.bigint();
@@ -149,11 +170,12 @@ export class IptablesSync implements SyncBackend {
     }
     const changes = desired.map((d) => diffFamily(d, observed[d.family] ?? { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
     if (nothing(changes)) {
+      await start?.abandon?.();
       this.cache.replaceAll(desired);
       return ok(early.length === 0 ? { unchanged: true, observeSeconds } : { unchanged: false, applied: withEarly({ ...changeCounts([]), execs: 0 }, early), observeSeconds });
     }
     const t1 = process.hrtime.bigint();
-    const r = await this.applier.apply(changes);
+    const r = await this.applier.apply(changes, start?.streams);
     if (!r.ok) {
       this.cache.invalidate();
       return r;

@@ -19,7 +19,7 @@ interface NlsockAddon {
   bind(fd: number, groups?: number): number;
   addMembership(fd: number, group: number): void;
   transact(fd: number, batch: Buffer, firstSeq: number, count: number, timeoutMs: number,
-    cb: (err: Error | null, replies?: Buffer) => void): void;
+    cb: (err: Error | null, replies?: Buffer) => void, state?: Buffer): void;
   watch(fd: number, cb: (datagrams: Buffer, overrun: boolean) => void): void;
   close(fd: number): void;
 }
@@ -65,6 +65,13 @@ export interface BatchOptions {
   /** Upper bound on one sendto; must stay below the send buffer (net.core.wmem_default, 212992, unless opened with sndbufBytes). */
   maxChunkBytes?: number;
   maxChunkMessages?: number;
+}
+
+/** A batch handed to the kernel by sendTracked. */
+export interface TrackedBatch {
+  done: Promise<BatchResult>;
+  /** undefined while the kernel works on it; then true when every request was acked, false otherwise. */
+  settled(): boolean | undefined;
 }
 
 export interface BatchResult {
@@ -233,6 +240,23 @@ export class NetlinkSocket {
    * next microtask). Only on a socket with nothing queued; outcomes as batch() reports them.
    */
   sendNow(messages: RequestMessage[]): Promise<BatchResult> {
+    return this.sendTracked(messages).done;
+  }
+
+  /**
+   * sendNow, plus a synchronous look at the outcome: code that holds the event loop (a plan being made) can
+   * tell that the kernel took the whole batch before the promise could say so.
+   */
+  sendTracked(messages: RequestMessage[]): TrackedBatch {
+    const state = Buffer.alloc(8);
+    const done = this.send(messages, state);
+    return {
+      done,
+      settled: () => (state.readInt32LE(0) === 0 ? undefined : state.readInt32LE(4) === 0),
+    };
+  }
+
+  private send(messages: RequestMessage[], state: Buffer): Promise<BatchResult> {
     if (this.closed || this.queued > 0) throw new Error('netlink socket is closed or busy');
     const firstSeq = this.allocSeqs(messages.length);
     const wire = frameRequests(messages.map((m) => ({ ...m, flags: m.flags | NLM_F_ACK })), firstSeq);
@@ -241,7 +265,7 @@ export class NetlinkSocket {
     const run = (): Promise<Buffer> => replies;
     replies = new Promise<Buffer>((resolve, reject) => {
       this.lib.transact(this.fd, wire, firstSeq >>> 0, messages.length, this.timeoutMs, (err, raw) =>
-        err || !raw ? reject(err ?? new Error('nlsock.transact: no replies')) : resolve(raw));
+        err || !raw ? reject(err ?? new Error('nlsock.transact: no replies')) : resolve(raw), state);
     });
     return this.enqueue(run).then((raw) => {
       const { errors } = sortReplies(raw, firstSeq, messages.length, 0);

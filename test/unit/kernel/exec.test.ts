@@ -1,12 +1,12 @@
-// The exec layer with real processes (no root): success and stdin, and each failure kind classified where the
-// tool runs — a missing binary, an exit status with its stderr, the xtables lock, a named object that does not
+// The exec layer with real processes (no root): success and stdin (spooled, piped, streamed while the caller
+// works), and each failure kind classified where the tool runs — a missing binary, an exit status with its stderr, the xtables lock, a named object that does not
 // exist, and a timeout that kills the tool.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyFailure, processExec, withMessage, type ExecError } from '../../../src/kernel/exec.ts';
+import { classifyFailure, processExec, StreamedInput, withMessage, type ExecError } from '../../../src/kernel/exec.ts';
 
 const exec = processExec();
 
@@ -61,6 +61,39 @@ test('input of many chunks reaches the tool whole, pulled lazily, with no file l
     if (saved === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = saved;
     rmSync(spoolDir, { recursive: true, force: true });
+  }
+});
+
+test('a streamed input reaches the tool as it is pushed, while the caller holds the event loop', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'krt-stream-'));
+  const out = join(dir, 'got');
+  try {
+    const input = new StreamedInput();
+    input.push('before the start\n');
+    const run = exec.run('sh', ['-c', `cat > ${out}; echo done`], { input });
+    // Synchronous from here to the end of the loop: no event-loop turn, as in a plan being made.
+    input.push('first\n');
+    const deadline = Date.now() + 10_000;
+    const seen = (): string => { try { return readFileSync(out, 'utf8'); } catch { return ''; } };
+    while (!seen().includes('first') && Date.now() < deadline) { /* the tool reads on its own */ }
+    assert.equal(seen(), 'before the start\nfirst\n', 'the tool had the text before the caller let the loop run');
+    // More than the pipe takes at once: the rest waits for the loop, in order, without holding all of it.
+    await input.pushAll((function* () { for (let i = 0; i < 64; i++) yield `${String(i).padStart(4, '0')}${'y'.repeat(64 * 1024)}\n`; })());
+    input.end();
+    assert.deepEqual(await run, { ok: true, value: 'done\n' });
+    const lines = readFileSync(out, 'utf8').split('\n');
+    assert.equal(lines.length, 2 + 64 + 1);
+    assert.deepEqual(lines.slice(2, 66).map((l) => l.slice(0, 4)), Array.from({ length: 64 }, (_, i) => String(i).padStart(4, '0')));
+    assert.throws(() => input.push('late\n'), /ended/);
+    // A tool that stops reading (exits) does not stall the producer.
+    const gone = new StreamedInput();
+    const quick = exec.run('sh', ['-c', 'exit 3'], { input: gone });
+    const failed = await quick;
+    assert.ok(!failed.ok && failed.error.status === 3);
+    await gone.pushAll(Array.from({ length: 40 }, () => 'z'.repeat(64 * 1024)));
+    gone.end();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -11,7 +11,7 @@ import { plan } from '../../../src/controllers/netpol/plan.ts';
 import { PlanState } from '../../../src/controllers/netpol/plan-state.ts';
 import { workFor } from '../../../src/controllers/netpol/plan-work.ts';
 import { IptablesSync } from '../../../src/controllers/netpol/sync-backends.ts';
-import { INPUT_CHUNK_BYTES } from '../../../src/kernel/exec.ts';
+import { INPUT_CHUNK_BYTES, StreamedInput } from '../../../src/kernel/exec.ts';
 import { ok } from '../../../src/result.ts';
 import type { Exec } from '../../../src/kernel/exec.ts';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
@@ -126,6 +126,7 @@ test('a full sync streams bounded chunks to the tools and keeps only counts in i
     count: 0,
     async run(_tool, _args, options = {}) {
       const input = options.input ?? '';
+      if (input instanceof StreamedInput) throw new Error('no streamed input without a kernel');
       for (const chunk of typeof input === 'string' ? [input] : input) chunks.push(chunk.length);
       return ok('');
     },
