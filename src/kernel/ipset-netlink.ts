@@ -38,12 +38,14 @@ async function learnRevision(socket: NetlinkSocket, known: Map<string, number>, 
   known.set(typeKey(spec), Math.min(rev, USERSPACE_REVISION[spec.type] ?? rev));
 }
 
-/** hashsize from the creation options (the only one the controllers pass); others make the caller use the tool. */
-function hashsizeOf(spec: IpsetSpec): number | undefined {
+/**
+ * hashsize from the creation options (the only one the controllers pass): undefined when there are none, null
+ * for options not written over netlink (the caller then uses the tool).
+ */
+function hashsizeOf(spec: IpsetSpec): number | undefined | null {
   const o = spec.options ?? [];
   if (o.length === 0) return undefined;
-  if (o.length === 2 && o[0] === 'hashsize' && /^\d+$/.test(o[1] ?? '')) return Number(o[1]);
-  throw new Error(`ipset: creation options ${o.join(' ')} are not written over netlink`);
+  return o.length === 2 && o[0] === 'hashsize' && /^\d+$/.test(o[1] ?? '') ? Number(o[1]) : null;
 }
 
 /**
@@ -63,13 +65,8 @@ export async function typeRevisions(socket: NetlinkSocket, specs: readonly Pick<
  */
 export function setCreationMessages(spec: IpsetSpec, members: Iterable<IpsetEntry>, known: ReadonlyMap<string, number>): RequestMessage[] | null {
   const revision = known.get(typeKey(spec));
-  let hashsize: number | undefined;
-  try {
-    hashsize = hashsizeOf(spec);
-  } catch {
-    return null;
-  }
-  if (revision === undefined) return null;
+  const hashsize = hashsizeOf(spec);
+  if (revision === undefined || hashsize === null) return null;
   return [
     ipsetCreateMessage({ name: spec.name, type: spec.type, family: spec.family, revision, ...(hashsize !== undefined ? { hashsize } : {}) }),
     ...ipsetEntriesMessages(spec.name, spec.family, 'add', members),
@@ -90,6 +87,8 @@ interface NeedRevision {
 function* pendingOf(known: ReadonlyMap<string, number>, ops: Iterable<IpsetOp>): Generator<Pending | NeedRevision> {
   function* create(name: string, spec: IpsetSpec, members: Iterable<IpsetEntry>): Generator<Pending | NeedRevision> {
     const hashsize = hashsizeOf(spec);
+    // Caught by writeIpsetOps' caller, which writes the same operations with ipset restore.
+    if (hashsize === null) throw new Error(`ipset: creation options ${(spec.options ?? []).join(' ')} are not written over netlink`);
     if (!known.has(typeKey(spec))) yield { need: spec };
     const revision = known.get(typeKey(spec)) as number;
     yield { message: ipsetCreateMessage({ name, type: spec.type, family: spec.family, revision, ...(hashsize !== undefined ? { hashsize } : {}) }), what: `create ${name}` };

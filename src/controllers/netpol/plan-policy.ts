@@ -6,7 +6,8 @@ import {
 } from './model.ts';
 import { ipBlockSetName, namedPortSetName, peerPodSetName, policyChainName, targetSetName } from './names.ts';
 import type { Direction, NormalizedPeer, NormalizedPolicy, NormalizedRule } from './policy-spec.ts';
-import { namedPortKey, stepOf, type PolicyPod, type PreparedView } from './plan-view.ts';
+import { stepOf, type PreparedView } from './plan-view.ts';
+import { namedPortKey, type PolicyPod } from './policy-pod.ts';
 import { selectorMatches, type CompiledSelector, type Labels } from './selectors.ts';
 
 export interface PolicyFamilyPlan {

@@ -8,7 +8,8 @@ import {
 import { localPodsSetName, podChainName } from './names.ts';
 import { builtinJumps, commonChain, defaultChain, podChain, tailChain, topChains } from './plan-chains.ts';
 import { isTarget, planPolicyFamily, type PolicyFamilyPlan } from './plan-policy.ts';
-import { advanceView, podKeyOf, prepareView, toPolicyPod, type ClusterView, type PolicyPod, type PreparedView } from './plan-view.ts';
+import { advanceView, prepareView, type ClusterView, type PreparedView } from './plan-view.ts';
+import { podKeyOf, toPolicyPod, type PolicyPod } from './policy-pod.ts';
 import { podFirewallFor, policiesOf } from './plan.ts';
 import type { NormalizedPolicy } from './policy-spec.ts';
 import type { Labels } from './selectors.ts';

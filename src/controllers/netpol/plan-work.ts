@@ -3,7 +3,8 @@
 // no-op updates (status churn, unrelated fields) cost nothing. Pure.
 import type { ChangeRef } from '../runtime.ts';
 import { isNamedPortCandidate } from './plan-policy.ts';
-import { toPolicyPod, type ClusterView, type PolicyPod } from './plan-view.ts';
+import type { ClusterView } from './plan-view.ts';
+import { toPolicyPod, type PolicyPod } from './policy-pod.ts';
 import { policiesAffectedBy, policiesOf } from './plan.ts';
 import type { NormalizedPolicy } from './policy-spec.ts';
 import type { Labels } from './selectors.ts';

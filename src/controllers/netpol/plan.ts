@@ -9,7 +9,8 @@ import {
 import { localPodsSetName, podChainName, policyChainName } from './names.ts';
 import { builtinJumps, commonChain, defaultChain, podChain, tailChain, topChains } from './plan-chains.ts';
 import { isNamedPortCandidate, isTarget, planPolicyFamily } from './plan-policy.ts';
-import { namespaceLabelLookup, prepareView, type ClusterView, type PolicyPod, type PreparedView } from './plan-view.ts';
+import { namespaceLabelLookup, prepareView, type ClusterView, type PreparedView } from './plan-view.ts';
+import type { PolicyPod } from './policy-pod.ts';
 import { normalizePolicy, type NormalizedPeer, type NormalizedPolicy } from './policy-spec.ts';
 import { selectorMatches, type CompiledSelector, type Labels } from './selectors.ts';
 

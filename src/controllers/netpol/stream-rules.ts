@@ -58,10 +58,16 @@ export class RuleStream {
       if (now === true) this.write(refills);
       else if (now === undefined) this.waiting.push({ refills, ready });
     }
+    this.releaseOnProgress();
+  }
+
+  /** release(), when sets may have become ready since the last look. */
+  releaseOnProgress(): void {
     const progress = this.progress();
     if (progress !== this.progressSeen) {
       this.progressSeen = progress;
       this.release();
+      this.flush();
     }
   }
 

@@ -139,7 +139,8 @@ export class IptablesSync implements SyncBackend {
         const ready = prewriter.offer(part.sets);
         streams.get(family)?.offer(part.chains, ready);
       };
-      start.written = () => prewriter.finish();
+      // After planning, the windows still to settle free more chains for the tool as each one does.
+      start.written = () => prewriter.finish(() => { for (const stream of streams.values()) stream.releaseOnProgress(); });
       start.streams = streams;
       start.abandon = async () => {
         await prewriter.finish();

@@ -8,7 +8,7 @@ import { findCulprits, type Suspect } from '../../../src/controllers/netpol/isol
 import { CHAIN_DEFAULT } from '../../../src/controllers/netpol/model.ts';
 import { podChainName } from '../../../src/controllers/netpol/names.ts';
 import { PlanState, type Quarantine } from '../../../src/controllers/netpol/plan-state.ts';
-import { toPolicyPod } from '../../../src/controllers/netpol/plan-view.ts';
+import { toPolicyPod } from '../../../src/controllers/netpol/policy-pod.ts';
 
 const suspects = (n: number): Suspect[] => Array.from({ length: n }, (_, i) => ({ kind: i % 3 ? 'Pod' : 'NetworkPolicy', key: `ns/o${i}` }));
 
