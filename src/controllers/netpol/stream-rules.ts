@@ -1,9 +1,10 @@
-// A full sync's rule transaction begun while the plan is still being made. iptables-restore --noflush starts at
-// the first policy chain that differs from the kernel and is handed each such chain as soon as the sets its
-// rules match on are in the kernel (prewrite-sets.ts says so synchronously): the tool looks every set up as it
-// parses a rule — at 50k pods most of its time — and that now overlaps planning, on the other core. Nothing
-// takes effect before COMMIT, which follows the rest of the change once the plan is done and the remaining sets
-// are written; an abandoned stream is closed without COMMIT, and the tool then exits leaving the kernel as it was.
+// A full sync's rule transaction begun while the plan is still being made. iptables-restore --noflush starts
+// once a policy chain that differs from the kernel has its sets in, and is handed each such chain as soon as
+// the sets its rules match on are in the kernel (prewrite-sets.ts says so synchronously): the tool looks every
+// set up as it parses a rule — at 50k pods most of its time — and that now overlaps planning, on the other
+// core. Nothing takes effect before COMMIT, which follows the rest of the change once the plan is done and the
+// remaining sets are written; an abandoned stream is closed without COMMIT, and the tool then exits leaving the
+// kernel as it was.
 import { StreamedInput, inChunks, withMessage } from '../../kernel/exec.ts';
 import { iptablesRestore } from '../../kernel/iptables.ts';
 import type { Exec } from '../../kernel/exec.ts';
