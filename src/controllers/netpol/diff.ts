@@ -174,6 +174,9 @@ function diffSets(desired: FamilyState, observed: ReadonlyMap<string, ObservedSe
   return out;
 }
 
+/** What an empty kernel shows: no chain, jump or set of ours. */
+export const nothingObserved = (): ObservedFamily => ({ iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() });
+
 /** Changes for one family. */
 export function diffFamily(desired: FamilyState, observed: ObservedFamily, opts: DiffOptions = {}): FamilyChanges {
   return {
@@ -220,7 +223,7 @@ export function emptyFamily(family: Family): FamilyState {
 /** Changes for every planned family; `observed` must hold each planned family's observation. */
 export function diff(desired: DesiredState, observed: Partial<Record<Family, ObservedFamily>>, opts: DiffOptions = {}): FamilyChanges[] {
   return desired.families.map((f) => {
-    const o = observed[f.family] ?? { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() };
+    const o = observed[f.family] ?? nothingObserved();
     return diffFamily(f, o, opts);
   });
 }

@@ -128,7 +128,7 @@ export class SetPrewriter {
   /** Sends the next window once the kernel is done with the one before (each on its own socket). */
   private pump(): void {
     while (this.next < this.windows.length) {
-      if (this.inFlight?.flight?.batch.settled() === undefined && this.inFlight) return;
+      if (this.inFlight?.flight && this.inFlight.flight.batch.settled() === undefined) return;
       const w = this.windows[this.next++] as Window;
       if (w.dropped) continue;
       let socket: NetlinkSocket;

@@ -3,7 +3,7 @@
 // one is in sync-nft.ts.
 import { ok, type Result } from '../../result.ts';
 import type { IptablesApplier, ApplyReport, ObservedKernel } from './apply-iptables.ts';
-import { changeCounts, diffFamily, type ChangeCounts, type FamilyChanges, type ObservedFamily } from './diff.ts';
+import { changeCounts, diffFamily, nothingObserved, type ChangeCounts, type FamilyChanges, type ObservedFamily } from './diff.ts';
 
 import type { ChainSpec, Family, FamilyState, SetSpec } from './model.ts';
 import type { ObservedSet } from './parse-ipset-save.ts';
@@ -84,7 +84,7 @@ export function deltaChanges(state: PlanState, delta: Delta, cache: AppliedCache
 
 /** What an empty kernel would need: the whole state. */
 export const fromNothing = (state: PlanState): FamilyChanges[] =>
-  state.families.map((f) => diffFamily(state.familyState(f), { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
+  state.families.map((f) => diffFamily(state.familyState(f), nothingObserved()));
 
 /** The observation with sets written early added, as the kernel now has them. */
 function withSets(observed: ObservedKernel, sets: readonly SetSpec[]): ObservedKernel {
@@ -169,7 +169,7 @@ export class IptablesSync implements SyncBackend {
       if (!read.ok) return read;
       observed = read.value;
     }
-    const changes = desired.map((d) => diffFamily(d, observed[d.family] ?? { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() }));
+    const changes = desired.map((d) => diffFamily(d, observed[d.family] ?? nothingObserved()));
     if (nothing(changes)) {
       await start?.abandon?.();
       this.cache.replaceAll(desired);

@@ -8,7 +8,7 @@ import { err, ok, type Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
 import { secondsSince } from './apply-exec.ts';
 import type { NftApplier } from './apply-nftables.ts';
-import { changeCounts, diffFamily, type FamilyChanges } from './diff.ts';
+import { changeCounts, diffFamily, nothingObserved, type FamilyChanges } from './diff.ts';
 import type { Family, FamilyState } from './model.ts';
 import { nftTableDifference, parseNftListing } from './nft-compare.ts';
 import { AppliedCache } from './observe-cache.ts';
@@ -129,7 +129,7 @@ export class NftSync implements SyncBackend {
       return r;
     }
     this.cache.replaceAll(states);
-    const counts = changeCounts(stale.map((st) => diffFamily(st, { iptables: { chains: new Map(), builtinJumps: [] }, sets: new Map() })));
+    const counts = changeCounts(stale.map((st) => diffFamily(st, nothingObserved())));
     return ok({ unchanged: false, counts, rewrite: true, applySeconds, ...(observeSeconds !== undefined ? { observeSeconds } : {}) });
   }
 }

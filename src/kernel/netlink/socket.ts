@@ -96,7 +96,7 @@ export class NetlinkSocket {
   private readonly timeoutMs: number;
   private readonly chunkBytes: number;
   private nextSeq = 1;
-  /** Requests queued or in flight (sendNow needs none). */
+  /** Requests queued or in flight (sendTracked needs none). */
   private queued = 0;
   private closed = false;
   private subscribed = false;
@@ -171,10 +171,7 @@ export class NetlinkSocket {
         frameRequests(messages.map((m) => ({ ...m, flags: m.flags | NLM_F_ACK })), seq0 + 1),
         encodeMessage(after.type, after.flags | NLM_F_REQUEST, seq0 + messages.length + 1, after.payload),
       ]);
-      const raw = await new Promise<Buffer>((resolve, reject) => {
-        this.lib.transact(this.fd, wire, (seq0 + 1) >>> 0, messages.length, timeoutMs, (err, replies) =>
-          err || !replies ? reject(err ?? new Error('nlsock.transact: no replies')) : resolve(replies));
-      });
+      const raw = await this.native(wire, seq0 + 1, messages.length, timeoutMs);
       const { errors } = sortReplies(raw, seq0 + 1, messages.length, 0);
       return { acked: messages.length - errors.length, errors };
     };
@@ -213,10 +210,7 @@ export class NetlinkSocket {
       if (this.closed) throw new Error('netlink socket is closed');
       const firstSeq = this.allocSeqs(messages.length);
       const wire = frameRequests(messages, firstSeq);
-      const raw = await new Promise<Buffer>((resolve, reject) => {
-        this.lib.transact(this.fd, wire, firstSeq >>> 0, messages.length, this.timeoutMs, (err, replies) =>
-          err || !replies ? reject(err ?? new Error('nlsock.transact: no replies')) : resolve(replies));
-      });
+      const raw = await this.native(wire, firstSeq, messages.length, this.timeoutMs);
       return sortReplies(raw, firstSeq, messages.length, indexBase);
     };
     return this.enqueue(run);
@@ -234,43 +228,34 @@ export class NetlinkSocket {
     return p;
   }
 
+  /** The addon's send-and-collect on its thread: the raw replies (`state`: see sendTracked). */
+  private native(wire: Buffer, firstSeq: number, count: number, timeoutMs: number, state?: Buffer): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      this.lib.transact(this.fd, wire, firstSeq >>> 0, count, timeoutMs, (err, replies) =>
+        err || !replies ? reject(err ?? new Error('nlsock.transact: no replies')) : resolve(replies), state);
+    });
+  }
+
   /**
    * Hands the messages (each with NLM_F_ACK, in one datagram) to the addon's thread before returning, so the
    * kernel works through them while the caller goes on with synchronous work (a batch() only starts at the
-   * next microtask). Only on a socket with nothing queued; outcomes as batch() reports them.
-   */
-  sendNow(messages: RequestMessage[]): Promise<BatchResult> {
-    return this.sendTracked(messages).done;
-  }
-
-  /**
-   * sendNow, plus a synchronous look at the outcome: code that holds the event loop (a plan being made) can
-   * tell that the kernel took the whole batch before the promise could say so.
+   * next microtask). Only on a socket with nothing queued; outcomes as batch() reports them. `settled()` looks
+   * at the outcome synchronously (the addon's thread publishes it in an 8-byte word): code that holds the event
+   * loop (a plan being made) can tell that the kernel took the whole batch before the promise could say so.
    */
   sendTracked(messages: RequestMessage[]): TrackedBatch {
-    const state = Buffer.alloc(8);
-    const done = this.send(messages, state);
-    return {
-      done,
-      settled: () => (state.readInt32LE(0) === 0 ? undefined : state.readInt32LE(4) === 0),
-    };
-  }
-
-  private send(messages: RequestMessage[], state: Buffer): Promise<BatchResult> {
     if (this.closed || this.queued > 0) throw new Error('netlink socket is closed or busy');
     const firstSeq = this.allocSeqs(messages.length);
     const wire = frameRequests(messages.map((m) => ({ ...m, flags: m.flags | NLM_F_ACK })), firstSeq);
     if (wire.length > this.chunkBytes) throw new Error(`netlink: ${wire.length} bytes do not fit one datagram (${this.chunkBytes})`);
-    let replies!: Promise<Buffer>;
-    const run = (): Promise<Buffer> => replies;
-    replies = new Promise<Buffer>((resolve, reject) => {
-      this.lib.transact(this.fd, wire, firstSeq >>> 0, messages.length, this.timeoutMs, (err, raw) =>
-        err || !raw ? reject(err ?? new Error('nlsock.transact: no replies')) : resolve(raw), state);
-    });
-    return this.enqueue(run).then((raw) => {
+    const state = Buffer.alloc(8);
+    // Started now, not when the queue reaches it (it is empty): the kernel works while the caller goes on.
+    const replies = this.native(wire, firstSeq, messages.length, this.timeoutMs, state);
+    const done = this.enqueue(() => replies).then((raw) => {
       const { errors } = sortReplies(raw, firstSeq, messages.length, 0);
       return { acked: messages.length - errors.length, errors };
     });
+    return { done, settled: () => (state.readInt32LE(0) === 0 ? undefined : state.readInt32LE(4) === 0) };
   }
 }
 

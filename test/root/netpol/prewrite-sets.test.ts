@@ -17,14 +17,22 @@ const setOf = (i: number, members: number): SetSpec => ({
   members: Array.from({ length: members }, (_, j) => ({ entry: `198.18.${(i * members + j) >> 8 & 255}.${(i * members + j) & 255}` })).sort((a, b) => (a.entry < b.entry ? -1 : 1)),
 });
 
-test('new sets are written in bounded windows while offers go on, and finish() names exactly what the kernel took', { skip }, async () => {
+/** A fresh namespace whose kernel has one set of ours (KUBE-SRC-T0000), and a prewriter that knows it. */
+async function withWriter(body: (n: TestNetns, writer: SetPrewriter) => Promise<void>): Promise<void> {
   const n = new TestNetns('krt-prew');
   const open = () => NetlinkSocket.open(NETLINK_NETFILTER, { netns: n.path, timeoutMs: 10_000, sndbufBytes: 2 * 1024 * 1024 });
   const main = open();
   try {
     n.exec('ipset', ['create', 'KUBE-SRC-T0000', 'hash:ip']);
-    const revisions = await typeRevisions(main, [{ type: 'hash:ip', family: 4 }]);
-    const writer = new SetPrewriter(open, new Set(['KUBE-SRC-T0000']), revisions);
+    await body(n, new SetPrewriter(open, new Set(['KUBE-SRC-T0000']), await typeRevisions(main, [{ type: 'hash:ip', family: 4 }])));
+  } finally {
+    await main.close();
+    n.delete();
+  }
+}
+
+test('new sets are written in bounded windows while offers go on, and finish() names exactly what the kernel took', { skip }, () =>
+  withWriter(async (n, writer) => {
     // ~2.5 MB of messages: more than the windows allowed in flight.
     const sets = Array.from({ length: 260 }, (_, i) => setOf(i, 600));
     for (const s of sets) writer.offer([s, s]);
@@ -39,19 +47,10 @@ test('new sets are written in bounded windows while offers go on, and finish() n
       assert.deepEqual(members, s.members.map((m) => m.entry).sort(), s.name);
     }
     assert.doesNotMatch(n.exec('ipset', ['save', 'KUBE-SRC-T0000']), /^add /m, 'the existing set is untouched');
-  } finally {
-    await main.close();
-    n.delete();
-  }
-});
+  }));
 
-test('an offer says synchronously when its sets are in the kernel: at once for present ones, never for one too big', { skip }, async () => {
-  const n = new TestNetns('krt-prew');
-  const open = () => NetlinkSocket.open(NETLINK_NETFILTER, { netns: n.path, timeoutMs: 10_000, sndbufBytes: 2 * 1024 * 1024 });
-  const main = open();
-  try {
-    n.exec('ipset', ['create', 'KUBE-SRC-T0000', 'hash:ip']);
-    const writer = new SetPrewriter(open, new Set(['KUBE-SRC-T0000']), await typeRevisions(main, [{ type: 'hash:ip', family: 4 }]));
+test('an offer says synchronously when its sets are in the kernel: at once for present ones, never for one too big', { skip }, () =>
+  withWriter(async (n, writer) => {
     assert.equal(writer.offer([setOf(0, 5)])(), true, 'a set the kernel has is ready');
     assert.equal(writer.offer([setOf(1, 9000)])(), false, 'a set bigger than a window is left to the apply');
     const ready = writer.offer([setOf(2, 50), setOf(3, 50)]);
@@ -64,8 +63,4 @@ test('an offer says synchronously when its sets are in the kernel: at once for p
     assert.equal(writer.settledWindows(), 1);
     assert.deepEqual(n.exec('ipset', ['list', '-n']).split('\n').filter((l) => l !== '').sort(), ['KUBE-SRC-T0000', 'KUBE-SRC-T0002', 'KUBE-SRC-T0003']);
     assert.deepEqual((await writer.finish()).map((s) => s.name), ['KUBE-SRC-T0002', 'KUBE-SRC-T0003']);
-  } finally {
-    await main.close();
-    n.delete();
-  }
-});
+  }));
