@@ -1,14 +1,14 @@
 // Which controllers run for the given flags, which cluster resources they need watched, and which changes
 // each one wants to hear about.
 import type { Options } from '../config/options.ts';
-import type { ResourceName } from '../kube/cluster-cache.ts';
+import type { ClusterCache, ResourceName } from '../kube/cluster-cache.ts';
 import { permissionsFor, type Permission } from '../kube/api-access.ts';
 import type { ControllerContext } from '../controllers/context.ts';
 import type { RunningController } from '../controllers/runtime.ts';
 import { logger } from '../observe/log.ts';
 import { routingConfig } from '../controllers/routing/config.ts';
 import { cleanupRoutingState, createRoutingController } from '../controllers/routing/index.ts';
-import { cleanupNetpolState, createNetpolController } from '../controllers/netpol/index.ts';
+import { cleanupNetpolState, convertPodsWhileCachesFill, createNetpolController } from '../controllers/netpol/index.ts';
 import { cleanupProxyState, createProxyController } from '../controllers/proxy/index.ts';
 
 /** The resources the daemon watches for these flags: nodes always (its own identity), the rest per controller. */
@@ -49,6 +49,14 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
   }
   if (options.runLoadBalancer) log.warn('--run-loadbalancer: the load-balancer allocator is not implemented in this build yet');
   return running;
+}
+
+/**
+ * Work the controllers can do while the caches fill, before this node's identity is checked and they are
+ * built; returns what stops it (called once they are built).
+ */
+export function beforeCachesFill(cache: ClusterCache, options: Options, name: string): () => void {
+  return options.runFirewall ? convertPodsWhileCachesFill(cache, name) : () => undefined;
 }
 
 /** --cleanup-config: removes what the controllers made that is safe to remove, then the daemon exits. */

@@ -14,7 +14,7 @@ import { logger } from '../observe/log.ts';
 import { metrics } from '../observe/metrics.ts';
 import { ControllerRunner } from '../controllers/runtime.ts';
 import type { ControllerContext, NodeIdentity } from '../controllers/context.ts';
-import { buildControllers, cleanupConfig, resourcesFor } from './controllers.ts';
+import { beforeCachesFill, buildControllers, cleanupConfig, resourcesFor } from './controllers.ts';
 import { limitHeapGrowth } from './heap-growth.ts';
 
 const log = logger('main');
@@ -73,6 +73,8 @@ export async function runDaemon(options: Options): Promise<number> {
     await Promise.all(servers.map((s) => s.close()));
     client.close();
   };
+  const name = nodeName({ hostnameOverride: options.hostnameOverride, env: process.env });
+  const stopEarlyWork = beforeCachesFill(cache, options, name);
   cache.start();
   try {
     await cache.waitForSync(options.cacheSyncTimeoutMs);
@@ -82,7 +84,6 @@ export async function runDaemon(options: Options): Promise<number> {
     return 1;
   }
 
-  const name = nodeName({ hostnameOverride: options.hostnameOverride, env: process.env });
   const nodes = cache.store('nodes');
   const node = nodes.get(name);
   if (!node) {
@@ -111,6 +112,7 @@ export async function runDaemon(options: Options): Promise<number> {
     await stopAll();
     return 1;
   }
+  stopEarlyWork();
   const runners = controllers.map((c) => ({ runner: new ControllerRunner(c.controller, { health }), c }));
   const unsubscribe = cache.onChange((change) => {
     for (const { runner, c } of runners) if (c.wants(change)) runner.notify({ kind: change.kind, key: change.key });

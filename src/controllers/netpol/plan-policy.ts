@@ -178,15 +178,42 @@ function findSelectorPeerPods(prepared: PreparedView, policy: NormalizedPolicy, 
     const namespaces = peer.namespaceSelector === null ? [policy.namespace]
       : prepared.podNamespaces.filter((ns) => selectorMatches(peer.namespaceSelector as CompiledSelector, prepared.namespaceLabels(ns)));
     for (const ns of namespaces) {
-      // One selector test per distinct labels object (replicas share theirs), not per pod.
-      for (const [labels, pods] of prepared.labelGroupsIn(ns)) {
-        if (!selectorMatches(peer.podSelector, labels)) continue;
-        if (!seen) found.push(...pods);
+      const add = (pods: readonly PolicyPod[]): void => {
+        if (!seen) for (const pod of pods) found.push(pod);
         else for (const pod of pods) if (!seen.has(pod.key)) seen.add(pod.key), found.push(pod);
+      };
+      const candidates = requiredLabelCandidates(prepared, ns, peer.podSelector);
+      if (candidates) {
+        for (const pods of candidates) add(pods.filter((p) => selectorMatches(peer.podSelector, p.labels)));
+        continue;
       }
+      // No label required: one selector test per distinct labels object (replicas share theirs), not per pod.
+      for (const [labels, pods] of prepared.labelGroupsIn(ns)) if (selectorMatches(peer.podSelector, labels)) add(pods);
     }
   }
   return found;
+}
+
+/**
+ * The pod lists of one namespace holding every pod the selector can match, taken from its most selective
+ * `key in (values)` requirement (matchLabels are such); null when it has none. Pods in them still need testing.
+ */
+function requiredLabelCandidates(prepared: PreparedView, ns: string, selector: CompiledSelector): (readonly PolicyPod[])[] | null {
+  let best: (readonly PolicyPod[])[] | null = null;
+  let bestSize = Infinity;
+  for (const req of selector.requirements) {
+    if (req.op !== 'In') continue;
+    const byValue = prepared.podsByLabelIn(ns, req.key);
+    const lists: (readonly PolicyPod[])[] = [];
+    let size = 0;
+    for (const v of req.values) {
+      const list = byValue.get(v);
+      if (list) lists.push(list), size += list.length;
+    }
+    if (size < bestSize) best = lists, bestSize = size;
+    if (size === 0) break;
+  }
+  return best;
 }
 
 const hostCidr = (family: Family, ip: string): string => `${ip}/${hostPrefixLen(family)}`;

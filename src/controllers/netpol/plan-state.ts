@@ -90,8 +90,6 @@ function podsNow(view: ClusterView, keys: ReadonlySet<string>): Map<string, Poli
 export class PlanState {
   readonly policies = new Map<string, PolicyEntry>();
   readonly firewalls: Record<Family, Map<string, PodFirewall>> = { ipv4: new Map(), ipv6: new Map() };
-  /** Every policy-relevant pod as last planned: the "old" side of the next change. */
-  readonly pods = new Map<string, PolicyPod>();
   /** Namespace labels as last planned. */
   readonly namespaces = new Map<string, Labels>();
   /**
@@ -106,6 +104,14 @@ export class PlanState {
 
   private constructor(private view: ClusterView, readonly quarantine: Quarantine) {
     this.prepared = prepareView(view);
+  }
+
+  /**
+   * Every policy-relevant pod as last planned: the "old" side of the next change. It is the prepared view's
+   * own index (advanced in place by update), not a copy: copying 50k entries cost a full sync ~70 ms.
+   */
+  get pods(): ReadonlyMap<string, PolicyPod> {
+    return this.prepared.podsByKey;
   }
 
   get config(): ClusterView['config'] {
@@ -130,7 +136,6 @@ export class PlanState {
       state.setEntry(policy.key, entry);
       if (onPlanned) for (const [family, part] of Object.entries(entry.families) as [Family, PolicyFamilyPlan][]) onPlanned(family, part);
     }
-    for (const [key, pod] of prepared.podsByKey) state.pods.set(key, pod);
     const families = state.families;
     // Only local pods have a firewall.
     for (const ns of prepared.podNamespaces) {
@@ -219,8 +224,6 @@ export class PlanState {
     }
     for (const key of delta.pods) {
       const pod = prepared.podsByKey.get(key);
-      if (pod) this.pods.set(key, pod);
-      else this.pods.delete(key);
       for (const f of this.families) {
         const old = this.firewalls[f].get(key);
         const quarantined = q.pods.get(key);

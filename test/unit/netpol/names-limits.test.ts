@@ -7,7 +7,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import { config, ns, policy, pod, viewFor, world } from './fixtures.ts';
 import { diff } from '../../../src/controllers/netpol/diff.ts';
 import { IPV6_SET_PREFIX } from '../../../src/controllers/netpol/model.ts';
-import { NAME_LIMITS, podJumpComment, RULE_COMMENT_MAX } from '../../../src/controllers/netpol/names.ts';
+import { NAME_LIMITS, podChainName, podJumpComment, policyChainName, RULE_COMMENT_MAX, shortHash } from '../../../src/controllers/netpol/names.ts';
 import { plan } from '../../../src/controllers/netpol/plan.ts';
 import { renderIpsetRestore } from '../../../src/controllers/netpol/render-ipset.ts';
 import { renderIptablesRestore } from '../../../src/controllers/netpol/render-iptables.ts';
@@ -136,4 +136,10 @@ test('no label value or selector text goes into a comment: only pod keys and fix
     }
     assert.ok(fam.sets.every((s) => !s.name.startsWith(IPV6_SET_PREFIX) || fam.family === 'ipv6'));
   }
+});
+
+test('names stay what earlier versions wrote (a restart adopts the kernel state by name)', () => {
+  assert.equal(policyChainName('default', 'web', 'ipv4', 'ingress'), 'KUBE-NWPLCY-QAPWOXUJQPRL4YC7');
+  assert.equal(podChainName('a', 'b'), 'KUBE-POD-FW-YFGN3QBT6ZFZ32UA');
+  assert.equal(shortHash('x'), 'FVYRMQVXE2YEIALC');
 });
