@@ -52,6 +52,16 @@ export async function buildControllers(ctx: ControllerContext): Promise<RunningC
 }
 
 /**
+ * The order in which the controllers' first full syncs take turns (runtime.ts FirstSyncTurns): the firewall
+ * first, so that on a new node neither this node's routes (advertised once the routing controller's BGP
+ * speaker runs) nor its services carry traffic to a pod before that pod's policy is in place; then the others
+ * in the order they were built.
+ */
+export function firstSyncOrder<T extends RunningController>(running: readonly T[]): T[] {
+  return [...running.filter((r) => r.controller.name === 'netpol'), ...running.filter((r) => r.controller.name !== 'netpol')];
+}
+
+/**
  * Work the controllers can do while the caches fill, before this node's identity is checked and they are
  * built; returns what stops it (called once they are built).
  */

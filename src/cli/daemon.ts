@@ -12,9 +12,9 @@ import { HealthRegistry, startHealthServer, startMetricsServer, type ServerHandl
 import { PPROF_PORT, startProfilingServer } from '../observe/profiling.ts';
 import { logger } from '../observe/log.ts';
 import { metrics } from '../observe/metrics.ts';
-import { ControllerRunner } from '../controllers/runtime.ts';
+import { ControllerRunner, FirstSyncTurns } from '../controllers/runtime.ts';
 import type { ControllerContext, NodeIdentity } from '../controllers/context.ts';
-import { beforeCachesFill, buildControllers, cleanupConfig, resourcesFor } from './controllers.ts';
+import { beforeCachesFill, buildControllers, cleanupConfig, firstSyncOrder, resourcesFor } from './controllers.ts';
 import { limitHeapGrowth } from './heap-growth.ts';
 
 const log = logger('main');
@@ -113,7 +113,8 @@ export async function runDaemon(options: Options): Promise<number> {
     return 1;
   }
   stopEarlyWork();
-  const runners = controllers.map((c) => ({ runner: new ControllerRunner(c.controller, { health }), c }));
+  const firstSyncTurns = new FirstSyncTurns();
+  const runners = firstSyncOrder(controllers).map((c) => ({ runner: new ControllerRunner(c.controller, { health, firstSyncTurns }), c }));
   const unsubscribe = cache.onChange((change) => {
     for (const { runner, c } of runners) if (c.wants(change)) runner.notify({ kind: change.kind, key: change.key });
   });
@@ -125,7 +126,7 @@ export async function runDaemon(options: Options): Promise<number> {
   health.setPhase('stopping');
   unsubscribe();
   await Promise.all(runners.map(({ runner }) => runner.stop()));
-  for (const { c } of runners) await c.shutdown?.();
+  for (const c of controllers) await c.shutdown?.();
   await events.flush();
   await stopAll();
   return 0;

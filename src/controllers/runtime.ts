@@ -48,6 +48,35 @@ export interface RuntimeOptions {
   coalesceMs?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Shared by the daemon's runners: their first full syncs take turns. */
+  firstSyncTurns?: FirstSyncTurns;
+}
+
+/**
+ * Turns for the controllers' first full syncs. At start-up each writes its whole state, and on a small node
+ * they would compete for the same cores and kernel locks: each takes longer and none finishes sooner. So the
+ * first syncs run one after another, in the order the runners start. A turn ends when its sync does (well
+ * or not), or after `maxHoldMs`, so one slow controller holds the others back for that long at most.
+ */
+export class FirstSyncTurns {
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(private readonly maxHoldMs = 30_000) {}
+
+  /** Waits for the turns taken before this one; resolves to the function that ends this turn. */
+  take(): Promise<() => void> {
+    const before = this.tail;
+    let end!: () => void;
+    this.tail = new Promise<void>((resolve) => (end = resolve));
+    return before.then(() => {
+      const timer = setTimeout(end, this.maxHoldMs);
+      timer.unref();
+      return () => {
+        clearTimeout(timer);
+        end();
+      };
+    });
+  }
 }
 
 const refId = (c: ChangeRef): string => `${c.kind}:${c.key}`;
@@ -114,6 +143,8 @@ export class ControllerRunner {
   }
 
   private async loop(): Promise<void> {
+    // Taken before the first await: the turns go in the order the runners start.
+    let firstTurn = this.opts.firstSyncTurns?.take();
     let nextFull = Date.now();
     const housekeeping = this.controller.housekeeping;
     let nextHousekeeping = housekeeping ? Date.now() + housekeeping.periodMs : Infinity;
@@ -122,7 +153,14 @@ export class ControllerRunner {
       const now = Date.now();
       if (this.fullSyncDue || now >= nextFull) {
         this.fullSyncDue = false;
-        const ok = await this.runFullSync();
+        const endTurn = await firstTurn;
+        firstTurn = undefined;
+        let ok = false;
+        try {
+          if (!this.stopped) ok = await this.runFullSync();
+        } finally {
+          endTurn?.();
+        }
         this.fullSyncFailures = ok ? 0 : this.fullSyncFailures + 1;
         // A failed full sync is retried with backoff rather than after a whole period.
         nextFull = Date.now() + (ok ? this.controller.syncPeriodMs : this.backoff(this.fullSyncFailures));
@@ -142,6 +180,8 @@ export class ControllerRunner {
       const nextRetry = Math.min(...[...this.retries.values()].map((r) => r.due), Infinity);
       await this.sleep(Math.max(1, Math.min(this.heartbeatMs, nextFull - now, nextRetry - now, nextHousekeeping - now)));
     }
+    // Stopped before its first sync: the turn, once it comes, is passed on at once.
+    void firstTurn?.then((end) => end());
   }
 
   private async runHousekeeping(housekeeping: NonNullable<Controller['housekeeping']>): Promise<void> {

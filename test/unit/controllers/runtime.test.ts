@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ControllerRunner, type ChangeRef, type Controller } from '../../../src/controllers/runtime.ts';
+import { ControllerRunner, FirstSyncTurns, type ChangeRef, type Controller } from '../../../src/controllers/runtime.ts';
 import { HealthRegistry } from '../../../src/observe/health.ts';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -114,4 +114,52 @@ test('housekeeping runs while idle, and a "resync" verdict triggers a full sync'
   await run.stop();
   assert.ok(checks >= 3, `checks: ${checks}`);
   assert.equal(r.fullSyncs(), 2);
+});
+
+/** Resolves once `check` holds (polled), or fails after `ms`. */
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await tick(2);
+  }
+}
+
+test('first full syncs take turns in start order; later full syncs and changes do not wait', async () => {
+  const turns = new FirstSyncTurns();
+  const log: string[] = [];
+  const gates = new Map<string, () => void>();
+  const make = (name: string) => recorder({
+    name,
+    syncPeriodMs: 60_000,
+    fullSync: () => new Promise<void>((resolve) => {
+      log.push(`${name} start`);
+      gates.set(name, () => { log.push(`${name} end`); resolve(); });
+    }),
+  });
+  const a = new ControllerRunner(make('a').c, { firstSyncTurns: turns, coalesceMs: 1 });
+  const b = new ControllerRunner(make('b').c, { firstSyncTurns: turns, coalesceMs: 1 });
+  a.start();
+  b.start();
+  await until(() => gates.has('a'));
+  await tick(20);
+  assert.deepEqual(log, ['a start'], 'b waits while a syncs');
+  gates.get('a')?.();
+  await until(() => gates.has('b'));
+  assert.deepEqual(log, ['a start', 'a end', 'b start']);
+  gates.get('b')?.();
+  await until(() => log.length === 4);
+  await a.stop();
+  await b.stop();
+});
+
+test('a first sync that hangs gives up its turn after the hold limit', async () => {
+  const turns = new FirstSyncTurns(50);
+  let bStarted = false;
+  const a = new ControllerRunner(recorder({ name: 'a', fullSync: () => new Promise<void>(() => undefined) }).c, { firstSyncTurns: turns });
+  const b = new ControllerRunner(recorder({ name: 'b', fullSync: async () => { bStarted = true; } }).c, { firstSyncTurns: turns });
+  a.start();
+  b.start();
+  await until(() => bStarted);
+  await b.stop();
 });
