@@ -1,4 +1,4 @@
-// Selector peers found through the per-namespace label index (plan-policy.ts) are exactly the pods a plain
+// Selector peers found through the per-namespace label index (plan-peers.ts) are exactly the pods a plain
 // test of every pod selects: random labels, matchLabels and every matchExpressions operator, with and without
 // namespace selectors, checked against isSelectorPeer over all pods.
 import { test } from 'node:test';
@@ -8,7 +8,7 @@ import type { NetworkPolicyPeer } from 'kubernetes-types/networking/v1.js';
 import { config, ns, policy, pod, viewFor, world } from './fixtures.ts';
 import { peerPodSetName } from '../../../src/controllers/netpol/names.ts';
 import { planPolicy } from '../../../src/controllers/netpol/plan.ts';
-import { isSelectorPeer, peerDefinition } from '../../../src/controllers/netpol/plan-policy.ts';
+import { isSelectorPeer, peerDefinition } from '../../../src/controllers/netpol/plan-peers.ts';
 import { prepareView } from '../../../src/controllers/netpol/plan-view.ts';
 import { normalizePolicy } from '../../../src/controllers/netpol/policy-spec.ts';
 
