@@ -58,7 +58,7 @@ export function selectorPeerMembers(prepared: PreparedView, policy: NormalizedPo
   if (!members) {
     const known = knownMembers(prepared);
     const key = `${peerDefinition(policy, rule)}/${family}`;
-    members = patchedMembers(prepared, known.get(key), policy, rule, family, pods) ?? sortedMembers(pods.flatMap((p) => p.ips[family]));
+    members = patchedMembers(prepared, known.get(key), policy, rule, family, pods) ?? addressMembers(pods, family);
     byFamily.set(family, members);
     known.set(key, members);
   }
@@ -167,6 +167,21 @@ function requiredLabelCandidates(prepared: PreparedView, ns: string, selector: C
   return best;
 }
 
-export function sortedMembers(entries: Iterable<string>): SetSpec['members'] {
-  return [...new Set(entries)].sort().map((entry) => ({ entry }));
+/** The entries as set members, sorted (code-unit order) and without repeats; sorts `entries` in place. */
+export function sortedMembers(entries: string[]): SetSpec['members'] {
+  entries.sort();
+  const out: SetMember[] = [];
+  let last: string | undefined;
+  for (const entry of entries) {
+    if (entry !== last) out.push({ entry });
+    last = entry;
+  }
+  return out;
+}
+
+/** The pods' addresses of one family as sorted set members (a loop: flatMap costs more at 50k pods). */
+export function addressMembers(pods: readonly PolicyPod[], family: Family): SetSpec['members'] {
+  const ips: string[] = [];
+  for (const pod of pods) for (const ip of pod.ips[family]) ips.push(ip);
+  return sortedMembers(ips);
 }

@@ -7,7 +7,7 @@ import {
 } from './model.ts';
 import { ipBlockSetName, namedPortSetName, peerPodSetName, policyChainName, targetSetName } from './names.ts';
 import type { Direction, NormalizedPolicy, NormalizedRule } from './policy-spec.ts';
-import { isSelectorPeer, peerDefinition, selectorPeerMembers, selectorPeerPods, sortedMembers } from './plan-peers.ts';
+import { addressMembers, isSelectorPeer, peerDefinition, selectorPeerMembers, selectorPeerPods, sortedMembers } from './plan-peers.ts';
 import type { PreparedView } from './plan-view.ts';
 import { namedPortKey, type PolicyPod } from './policy-pod.ts';
 import { selectorMatches, type Labels } from './selectors.ts';
@@ -75,7 +75,7 @@ function directionPlan(prepared: PreparedView, policy: NormalizedPolicy, family:
   const targetDef = targetDefinition(policy);
   const targetSet = targetSetName(targetDef, family, dir);
   const targetPods = prepared.localPodsIn(namespace).filter((p) => isTarget(policy, p));
-  sets.push({ name: targetSet, type: 'hash:ip', family, members: sortedMembers(targetPods.flatMap((p) => p.ips[family])) });
+  sets.push({ name: targetSet, type: 'hash:ip', family, members: addressMembers(targetPods, family) });
   const targetMatch: SetMatch = { set: targetSet, dir: dir === 'ingress' ? 'dst' : 'src' };
 
   rules.forEach((rule) => {
