@@ -17,6 +17,11 @@ export interface StartupReport {
   /** Seconds from start to each controller's first successful full sync. */
   firstSyncS: Record<string, number>;
   peakRssMb: number;
+  /**
+   * CPU seconds another process (the lab API server) used from the poll that saw the caches filled to the one
+   * that saw the firewall's first sync, and that window's length: what shared the two cores with that sync.
+   */
+  otherCpuDuringNetpolSync?: { cpuS: number; windowS: number };
 }
 
 interface HealthBody { phase?: string; components?: { name: string; lastSyncOk: boolean | null; lastSyncAgoMs: number | null }[] }
@@ -63,8 +68,9 @@ export class BenchDaemon {
   private exited(): boolean { return this.child.exitCode !== null || this.child.signalCode !== null; }
 
   /** Waits until the daemon is running and every registered controller synced once (or the timeout passes). */
-  async waitForStartup(timeoutMs: number): Promise<StartupReport> {
+  async waitForStartup(timeoutMs: number, otherPid?: number): Promise<StartupReport> {
     const report: StartupReport = { cachesFilledS: NaN, firstSyncS: {}, peakRssMb: 0 };
+    let other: { t: number; cpu: number } | undefined;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.exited()) throw new Error(`kube-router exited (${this.child.exitCode ?? this.child.signalCode}) during start-up; see its log`);
@@ -73,9 +79,15 @@ export class BenchDaemon {
       const now = (performance.now() - this.startedAt) / 1000;
       let body: HealthBody | undefined;
       try { body = text ? JSON.parse(text) as HealthBody : undefined; } catch { body = undefined; }
-      if (body?.phase === 'running' && Number.isNaN(report.cachesFilledS)) report.cachesFilledS = now;
+      if (body?.phase === 'running' && Number.isNaN(report.cachesFilledS)) {
+        report.cachesFilledS = now;
+        if (otherPid !== undefined) other = { t: now, cpu: cpuSeconds(otherPid) };
+      }
       for (const c of body?.components ?? []) {
-        if (c.lastSyncOk && c.lastSyncAgoMs !== null && report.firstSyncS[c.name] === undefined) report.firstSyncS[c.name] = now - c.lastSyncAgoMs / 1000;
+        if (c.lastSyncOk && c.lastSyncAgoMs !== null && report.firstSyncS[c.name] === undefined) {
+          report.firstSyncS[c.name] = now - c.lastSyncAgoMs / 1000;
+          if (c.name === 'netpol' && other && otherPid !== undefined) report.otherCpuDuringNetpolSync = { cpuS: cpuSeconds(otherPid) - other.cpu, windowS: now - other.t };
+        }
       }
       const components = body?.components ?? [];
       if (body?.phase === 'running' && components.length > 0 && components.every((c) => report.firstSyncS[c.name] !== undefined)) return report;

@@ -70,9 +70,13 @@ async function runSize(size: string): Promise<string[]> {
     const snapshotDir = values['heap-snapshot'];
     daemon = new BenchDaemon(record, node, [...daemonArgs, ...(snapshotDir ? ['--enable-pprof'] : [])]);
     console.log(daemon.proxy ? 'service proxy: on (kernel has IPVS)' : 'service proxy: off — this kernel has no IPVS (routing + firewall only)');
-    const startup = await daemon.waitForStartup(1800_000);
+    const startup = await daemon.waitForStartup(1800_000, record.supervisorPid);
     const syncs = Object.entries(startup.firstSyncS).map(([name, s]) => `${name} ${f1(s)} s`).join(', ');
-    console.log(`caches filled ${f1(startup.cachesFilledS)} s; first full sync: ${syncs}; peak RSS so far ${startup.peakRssMb.toFixed(0)} MB`);
+    // The lab API server shares the two cores (the raw tools run later, on a quiet machine): its CPU around
+    // the firewall's first sync says how much of them that sync had.
+    const other = startup.otherCpuDuringNetpolSync;
+    console.log(`caches filled ${f1(startup.cachesFilledS)} s; first full sync: ${syncs}; peak RSS so far ${startup.peakRssMb.toFixed(0)} MB`
+      + (other ? `; lab API server CPU in the ${other.windowS.toFixed(2)} s around the first netpol sync: ${other.cpuS.toFixed(2)} s` : ''));
     const metrics = await daemon.metrics();
     // The first full sync's own time, plan and kernel writes (the firewall's sync histogram holds just that one
     // sync now); the wall time from "running" to it is not used: the health poll runs every ~0.3 s.
