@@ -138,7 +138,29 @@ export class BenchDaemon {
   }
 }
 
-export interface KernelCounts { sets: number; setEntries: number; rules: number; ipvsServices: number | undefined; ipsetSave: string; iptablesSave: string }
+export interface KernelCounts {
+  sets: number; setEntries: number; rules: number; ipvsServices: number | undefined; ipsetSave: string; iptablesSave: string;
+  /** Our nftables tables as `nft list table` prints them (empty without --use-nftables-for-netpol). */
+  nftSave: string;
+}
+
+interface NftJsonItem { set?: { elem?: unknown[] }; rule?: unknown }
+
+/** Sets, elements and rules of our nftables tables, and their listing for the raw replay. */
+async function nftTables(netns: string): Promise<{ sets: number; setEntries: number; rules: number; save: string }> {
+  const out = { sets: 0, setEntries: 0, rules: 0, save: '' };
+  for (const [family, table] of [['ip', 'kube-router-filter-ipv4'], ['ip6', 'kube-router-filter-ipv6']]) {
+    const listed = await execIn(netns, ['nft', 'list', 'table', family as string, table as string]);
+    if (listed.code !== 0) continue; // no such table
+    out.save += listed.stdout;
+    const json = await execIn(netns, ['nft', '-j', 'list', 'table', family as string, table as string]);
+    for (const item of (JSON.parse(json.stdout) as { nftables: NftJsonItem[] }).nftables) {
+      if (item.set) out.sets++, out.setEntries += item.set.elem?.length ?? 0;
+      if (item.rule) out.rules++;
+    }
+  }
+  return out;
+}
 
 /** The ipsets and iptables rules kube-router owns in `netns` (KUBE-* names), with their save text for the raw replay. */
 export async function kernelCounts(netns: string, proxy: boolean): Promise<KernelCounts> {
@@ -158,9 +180,10 @@ export async function kernelCounts(netns: string, proxy: boolean): Promise<Kerne
     }
   }
   const ipvs = proxy ? (await execIn(netns, ['ipvsadm', '-Ln'])).stdout.split('\n').filter((l) => /^(TCP|UDP|SCTP)/.test(l)).length : undefined;
+  const nft = await nftTables(netns);
   return {
-    sets: ours.filter((l) => l.startsWith('create')).length, setEntries: ours.filter((l) => l.startsWith('add')).length,
-    rules, ipvsServices: ipvs, ipsetSave: ours.join('\n') + '\n', iptablesSave: tables.join('\n') + '\n',
+    sets: ours.filter((l) => l.startsWith('create')).length + nft.sets, setEntries: ours.filter((l) => l.startsWith('add')).length + nft.setEntries,
+    rules: rules + nft.rules, ipvsServices: ipvs, ipsetSave: ours.join('\n') + '\n', iptablesSave: tables.join('\n') + '\n', nftSave: nft.save,
   };
 }
 

@@ -87,11 +87,12 @@ async function runSize(size: string): Promise<string[]> {
     console.log(`idle ${idleSeconds} s: RSS ${idle.rssMb.toFixed(0)} MB, CPU ${idle.cpuCores.toFixed(4)} cores; peak RSS ${idle.peakRssMb.toFixed(0)} MB`);
     if (snapshotDir) console.log(`heap snapshot: ${await daemon.heapSnapshot(`${snapshotDir}/${size}.heapsnapshot`)}`);
     const kernel = await kernelCounts(node.netns, daemon.proxy);
-    const raw = rawReplay(kernel.ipsetSave, kernel.iptablesSave);
+    const raw = rawReplay(kernel.ipsetSave, kernel.iptablesSave, kernel.nftSave);
     const daemonWrite = netpolSyncs === 1 && netpolSyncS !== undefined ? netpolSyncS : NaN;
     const part = (name: string): string => metrics.get(`controller_${name}_sum`)?.toFixed(2) ?? '—';
     console.log(`kernel: ${kernel.sets} sets, ${kernel.setEntries} set entries, ${kernel.rules} rules${kernel.ipvsServices !== undefined ? `, ${kernel.ipvsServices} IPVS services` : ''}`);
-    console.log(`raw tools: ipset restore ${raw.ipsetRestoreS.toFixed(2)} s + iptables-restore ${raw.iptablesRestoreS.toFixed(2)} s = ${raw.totalS.toFixed(2)} s; `
+    const rawParts = raw.nftS > 0 ? `nft -f ${raw.nftS.toFixed(2)} s` : `ipset restore ${raw.ipsetRestoreS.toFixed(2)} s + iptables-restore ${raw.iptablesRestoreS.toFixed(2)} s`;
+    console.log(`raw tools: ${rawParts} = ${raw.totalS.toFixed(2)} s; `
       + `daemon's first netpol sync ${daemonWrite.toFixed(2)} s (of it planning ${netpolPlanS?.toFixed(2) ?? '—'} s, iptables-save ${part('iptables_v4_save_time')} s, `
       + `ipset restore ${part('policy_ipset_v4_restore_time')} s, iptables-restore ${part('iptables_v4_restore_time')} s; ${netpolSyncs ?? 0} sync(s) by then), `
       + `ratio ${(daemonWrite / raw.totalS).toFixed(2)}x`);
