@@ -5,7 +5,6 @@ import type { Node } from 'kubernetes-types/core/v1.js';
 import type { RunningController } from '../runtime.ts';
 import { enabledFamilies, type Options } from '../../config/options.ts';
 import type { ClusterCache } from '../../kube/cluster-cache.ts';
-import { bestNodeIP, primaryNodeIP } from '../../kube/node-identity.ts';
 import { LastGoodPodCidrs } from '../../kube/pod-cidrs.ts';
 import { err, ok, type Result } from '../../result.ts';
 import { logger } from '../../observe/log.ts';
@@ -16,8 +15,9 @@ import { netpolExec, type NetpolExec } from './apply-exec.ts';
 import { IptablesApplier } from './apply-iptables.ts';
 import { NftApplier } from './apply-nftables.ts';
 import { NetpolController, type NetpolSource } from './controller.ts';
-import { FAMILIES, type Family } from './model.ts';
-import { toPolicyPodCached, type ClusterView, type NetpolConfig } from './plan-view.ts';
+import { FAMILIES } from './model.ts';
+import type { ClusterView, NetpolConfig } from './plan-view.ts';
+import { toPolicyPodCached } from './policy-pod.ts';
 import { IptablesSync, type SyncBackend } from './sync-backends.ts';
 import { NftSync } from './sync-nft.ts';
 
@@ -101,10 +101,8 @@ export function convertPodsWhileCachesFill(cache: ClusterCache, nodeName: string
   return cache.store('pods').onChange((e) => {
     const node = e.newObj ? nodes.get(nodeName) : undefined;
     if (!e.newObj || !node) return;
-    if (node !== facts.node) {
-      const primary = primaryNodeIP(node);
-      facts = { node, ips: nodeAddresses(node, [primary.ok ? primary.value : undefined, bestNodeIP(node, 4), bestNodeIP(node, 6)]) };
-    }
+    // The identity's addresses (kube/node-identity.ts) are drawn from this same list, so they add nothing here.
+    if (node !== facts.node) facts = { node, ips: nodeAddresses(node, []) };
     toPolicyPodCached(e.newObj, nodeName, facts.ips);
   });
 }

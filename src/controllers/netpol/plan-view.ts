@@ -3,7 +3,7 @@
 import type { Namespace, Pod } from 'kubernetes-types/core/v1.js';
 import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { Family } from './model.ts';
-import { podKeyOf, toPolicyPod, type PolicyPod } from './policy-pod.ts';
+import { podKeyOf, toPolicyPodCached, type PolicyPod } from './policy-pod.ts';
 import type { Labels } from './selectors.ts';
 
 export interface NetpolConfig {
@@ -53,43 +53,23 @@ export interface PreparedView {
   namespaceLabels(namespace: string): Labels;
 }
 
-// Pod objects in a view are immutable: each converts to the same PolicyPod for the same node facts, so the
-// conversion (address parsing, port tables) runs once per object instead of once per sync. The node facts are
-// the same for every pod and change rarely (a node address change): they key the whole table, which starts
-// over when they change, instead of being stored beside each of 50k entries.
-let converted = new WeakMap<Pod, PolicyPod | null>();
-let convertedFor = { nodeName: '', nodeIPs: [] as readonly string[], facts: '' };
-/**
- * The pod converted (and kept) ahead of the next plan: the cache calls it as pods arrive, so a first full
- * sync at 50k pods finds them converted instead of spending ~80 ms on them while its writes wait.
- */
-export function toPolicyPodCached(pod: Pod, nodeName: string, nodeIPs: readonly string[]): PolicyPod | null {
-  if (nodeName !== convertedFor.nodeName || nodeIPs !== convertedFor.nodeIPs) {
-    const facts = `${nodeName}\u0000${nodeIPs.join()}`;
-    if (facts !== convertedFor.facts) converted = new WeakMap();
-    convertedFor = { nodeName, nodeIPs, facts };
-  }
-  const hit = converted.get(pod);
-  if (hit !== undefined) return hit;
-  const p = toPolicyPod(pod, nodeName, nodeIPs);
-  converted.set(pod, p);
-  return p;
-}
-
 const byPodKey = (a: PolicyPod, b: PolicyPod): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /**
- * The pods of a view by key and by namespace; prepared views share them until a pod changes. The per-namespace
- * local lists and label groups are filled on first use and carried to the next view for the namespaces no
- * change touched.
+ * The pods of a view by key and by namespace; prepared views share them until a pod changes. What is derived
+ * per namespace (local pods, label groups, label index) is filled on first use and carried to the next view
+ * for the namespaces no change touched.
  */
 interface PodIndex {
   byKey: ReadonlyMap<string, PolicyPod>;
   byNamespace: ReadonlyMap<string, readonly PolicyPod[]>;
-  local: Map<string, readonly PolicyPod[]>;
-  groups: Map<string, ReadonlyMap<Labels, readonly PolicyPod[]>>;
-  /** Namespace -> label key -> value -> pods (podsByLabelIn), filled on first use. */
-  byLabel: Map<string, Map<string, ReadonlyMap<string, readonly PolicyPod[]>>>;
+  derived: Map<string, NamespaceDerived>;
+}
+interface NamespaceDerived {
+  local?: readonly PolicyPod[];
+  groups?: ReadonlyMap<Labels, readonly PolicyPod[]>;
+  /** Label key -> value -> pods (podsByLabelIn). */
+  byLabel?: Map<string, ReadonlyMap<string, readonly PolicyPod[]>>;
 }
 const indexOf = new WeakMap<PreparedView, PodIndex>();
 const NO_PODS: readonly PolicyPod[] = [];
@@ -119,6 +99,11 @@ function byLabelValue(pods: readonly PolicyPod[], key: string): ReadonlyMap<stri
 function preparedFrom(view: ClusterView, index: PodIndex, namespaces: readonly string[]): PreparedView {
   let all: PolicyPod[] | null = null;
   const podsIn = (namespace: string): readonly PolicyPod[] => index.byNamespace.get(namespace) ?? NO_PODS;
+  const derivedOf = (namespace: string): NamespaceDerived => {
+    let d = index.derived.get(namespace);
+    if (!d) index.derived.set(namespace, (d = {}));
+    return d;
+  };
   const prepared: PreparedView = {
     view, podsByKey: index.byKey, podNamespaces: namespaces,
     get pods() {
@@ -126,20 +111,18 @@ function preparedFrom(view: ClusterView, index: PodIndex, namespaces: readonly s
     },
     podsIn,
     localPodsIn(namespace) {
-      let local = index.local.get(namespace);
-      if (!local) index.local.set(namespace, (local = podsIn(namespace).filter((p) => p.local)));
-      return local;
+      const d = derivedOf(namespace);
+      return (d.local ??= podsIn(namespace).filter((p) => p.local));
     },
     labelGroupsIn(namespace) {
-      let groups = index.groups.get(namespace);
-      if (!groups) index.groups.set(namespace, (groups = groupByLabels(podsIn(namespace))));
-      return groups;
+      const d = derivedOf(namespace);
+      return (d.groups ??= groupByLabels(podsIn(namespace)));
     },
     podsByLabelIn(namespace, key) {
-      let keys = index.byLabel.get(namespace);
-      if (!keys) index.byLabel.set(namespace, (keys = new Map()));
-      let byValue = keys.get(key);
-      if (!byValue) keys.set(key, (byValue = byLabelValue(podsIn(namespace), key)));
+      const d = derivedOf(namespace);
+      const byLabel = (d.byLabel ??= new Map());
+      let byValue = byLabel.get(key);
+      if (!byValue) byLabel.set(key, (byValue = byLabelValue(podsIn(namespace), key)));
       return byValue;
     },
     namespaceLabels: namespaceLabelLookup(view),
@@ -164,7 +147,7 @@ export function prepareView(view: ClusterView, onlyPod?: string): PreparedView {
     else byNamespace.set(p.namespace, [p]);
   }
   for (const list of byNamespace.values()) list.sort(byPodKey);
-  return preparedFrom(view, { byKey, byNamespace, local: new Map(), groups: new Map(), byLabel: new Map() }, [...byNamespace.keys()].sort());
+  return preparedFrom(view, { byKey, byNamespace, derived: new Map() }, [...byNamespace.keys()].sort());
 }
 
 /**
@@ -226,15 +209,9 @@ function advanceIndex(prev: PreparedView, index: PodIndex, view: ClusterView, ch
   }
   const namespaces = touched.size > 0 && [...touched].some((ns) => byNamespace.has(ns) !== prev.podNamespaces.includes(ns))
     ? [...byNamespace.keys()].sort() : prev.podNamespaces;
-  const local = new Map(index.local);
-  const groups = new Map(index.groups);
-  const byLabel = new Map(index.byLabel);
-  for (const ns of touched) {
-    local.delete(ns);
-    groups.delete(ns);
-    byLabel.delete(ns);
-  }
-  return preparedFrom(view, { byKey, byNamespace, local, groups, byLabel }, namespaces);
+  const derived = new Map(index.derived);
+  for (const ns of touched) derived.delete(ns);
+  return preparedFrom(view, { byKey, byNamespace, derived }, namespaces);
 }
 
 /** Labels of a namespace by name; one missing from the cache still has the label the API server always sets. */
